@@ -1,0 +1,208 @@
+// Runs the gateway's processes: renders nginx.conf from the settings, starts nginx (and a Redis
+// when asked), waits until they answer, and stops them. Used by `npm start`, the tests and bench.
+
+import "./multi";
+import { ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { resolve } from "node:path";
+import { SETTINGS, Settings } from "../config/schema";
+
+export const ROOT = resolve(__dirname, "../../..");
+const TEMPLATE = resolve(ROOT, "nginx/nginx.conf");
+const DEBIAN_MODULES = "/usr/lib/nginx/modules";
+
+/** The nginx binary: $PUSHGATE_NGINX, else openresty or nginx from the PATH or /usr/sbin. */
+export function findNginx(): string {
+  const given = process.env.PUSHGATE_NGINX;
+  if (given !== undefined && given.length > 0) {
+    return given;
+  }
+  for (const candidate of ["openresty", "nginx", "/usr/sbin/nginx", "/usr/local/openresty/bin/openresty"]) {
+    const found = spawnSync("sh", ["-c", `command -v ${candidate}`], { encoding: "utf8" });
+    if (found.status === 0 && found.stdout.trim().length > 0) {
+      return found.stdout.trim();
+    }
+  }
+  throw new Error("nginx not found: install nginx and libnginx-mod-http-lua, or set PUSHGATE_NGINX");
+}
+
+/** load_module lines for Debian's dynamic Lua module; empty when the Lua module is built in. */
+function loadModuleLines(nginx: string): string {
+  const version = spawnSync(nginx, ["-V"], { encoding: "utf8" });
+  const built = `${version.stdout}${version.stderr}`;
+  if (built.includes("lua-nginx-module") && !built.includes("--add-dynamic-module")) {
+    return "";
+  }
+  const ndk = `${DEBIAN_MODULES}/ndk_http_module.so`;
+  const lua = `${DEBIAN_MODULES}/ngx_http_lua_module.so`;
+  if (!existsSync(lua)) {
+    return "";
+  }
+  return [`load_module ${ndk};`, `load_module ${lua};`].join("\n");
+}
+
+/** The settings as the JSON object nginx's init_by_lua validates (keys as in a config file). */
+function settingsJson(settings: Settings): string {
+  const out: Record<string, string> = {};
+  const values = settings as unknown as Record<string, unknown>;
+  for (const rule of SETTINGS) {
+    const v = values[rule.key];
+    out[rule.key] = Array.isArray(v) ? v.join(",") : `${v}`;
+  }
+  return JSON.stringify(out, null, 2);
+}
+
+export function renderConfig(settings: Settings, nginx: string): string {
+  const runtimeDir = resolve(settings.runtimeDir);
+  const listen = settings.listen.map((address) => `        listen ${address} reuseport backlog=4096;`);
+  const values: Record<string, string> = {
+    load_modules: loadModuleLines(nginx),
+    workers: settings.workers,
+    worker_rlimit_nofile: `${settings.workerRlimitNofile}`,
+    worker_connections: `${settings.workerConnections}`,
+    runtime_dir: runtimeDir,
+    log_level: settings.logLevel,
+    lua_path: `${resolve(ROOT, "dist")}/?.lua`,
+    settings_json: settingsJson(settings),
+    listen_directives: listen.join("\n"),
+    max_message_bytes: `${settings.maxMessageBytes}`,
+  };
+  return readFileSync(TEMPLATE, "utf8").replace(/\{\{(\w+)\}\}/g, (whole, name: string) => {
+    const value = values[name];
+    if (value === undefined) {
+      throw new Error(`nginx/nginx.conf names an unknown placeholder ${whole}`);
+    }
+    return value;
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((done) => setTimeout(done, ms));
+}
+
+/** True when a Redis answers PING at host:port within `timeoutMs`. */
+export function redisAnswers(host: string, port: number, timeoutMs = 500): Promise<boolean> {
+  return new Promise((done) => {
+    const socket = connect({ host, port });
+    let answer = "";
+    const finish = (ok: boolean): void => {
+      socket.destroy();
+      done(ok);
+    };
+    socket.setTimeout(timeoutMs, () => finish(false));
+    socket.on("error", () => finish(false));
+    socket.on("connect", () => socket.write("PING\r\n"));
+    socket.on("data", (chunk) => {
+      answer += chunk.toString("latin1");
+      if (answer.includes("\r\n")) {
+        finish(answer.startsWith("+PONG") || answer.startsWith("-NOAUTH"));
+      }
+    });
+  });
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) {
+      throw new Error(`${what} exited with code ${child.exitCode} before it was ready`);
+    }
+    if (await check()) {
+      return;
+    }
+    await sleep(50);
+  }
+  throw new Error(`${what} did not become ready within ${timeoutMs} ms`);
+}
+
+function httpAnswers(address: string): Promise<boolean> {
+  const colon = address.lastIndexOf(":");
+  const host = colon < 0 || address.startsWith("*") ? "127.0.0.1" : address.substring(0, colon).replace(/^\[|\]$/g, "");
+  const port = Number(colon < 0 ? address : address.substring(colon + 1));
+  return new Promise((done) => {
+    const socket = connect({ host, port });
+    let answer = "";
+    socket.setTimeout(500, () => {
+      socket.destroy();
+      done(false);
+    });
+    socket.on("error", () => done(false));
+    socket.on("connect", () => socket.write("GET /healthz HTTP/1.0\r\n\r\n"));
+    socket.on("data", (chunk) => (answer += chunk.toString()));
+    socket.on("close", () => done(answer.startsWith("HTTP/1.1 200")));
+  });
+}
+
+/** Stops a child: `signal` first, SIGKILL if it has not exited after `graceMs`. */
+export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM", graceMs = 5000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return;
+  }
+  const exited = new Promise<void>((done) => child.once("exit", () => done()));
+  child.kill(signal);
+  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+export interface RedisServer {
+  process: ChildProcess;
+  host: string;
+  port: number;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Starts redis-server on host:port with its files in `dir`; `extraArgs` are redis-server options. */
+export async function startRedis(host: string, port: number, dir: string, extraArgs: string[] = []): Promise<RedisServer> {
+  mkdirSync(dir, { recursive: true });
+  const args = ["--bind", host, "--port", `${port}`, "--dir", dir, "--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", "", "--maxclients", "100000", ...extraArgs];
+  const child = spawn("redis-server", args, { stdio: ["ignore", "ignore", "inherit"] });
+  await waitFor(`redis-server on ${host}:${port}`, () => redisAnswers(host, port), child, 10000);
+  return {
+    process: child,
+    host,
+    port,
+    url: `redis://${host}:${port}/0`,
+    stop: () => stopChild(child, "SIGTERM"),
+  };
+}
+
+export interface Gateway {
+  process: ChildProcess;
+  settings: Settings;
+  confPath: string;
+  errorLog: string;
+  /** Graceful stop (SIGQUIT: open streams are told to reconnect), SIGKILL after the grace time. */
+  stop(): Promise<void>;
+  /** nginx -s reload: new workers with the same config; old ones end their streams. */
+  reload(): void;
+}
+
+/** Renders nginx.conf into the runtime dir, starts nginx in the foreground, waits until it answers. */
+export async function startGateway(settings: Settings, stdio: "inherit" | "ignore" = "inherit"): Promise<Gateway> {
+  const nginx = findNginx();
+  const runtimeDir = resolve(settings.runtimeDir);
+  for (const sub of ["logs", "tmp"]) {
+    mkdirSync(resolve(runtimeDir, sub), { recursive: true });
+  }
+  const confPath = resolve(runtimeDir, "nginx.conf");
+  writeFileSync(confPath, renderConfig(settings, nginx));
+  const test = spawnSync(nginx, ["-t", "-q", "-p", runtimeDir, "-c", confPath], { encoding: "utf8" });
+  if (test.status !== 0) {
+    throw new Error(`nginx rejected ${confPath}:\n${test.stderr}`);
+  }
+  const child = spawn(nginx, ["-p", runtimeDir, "-c", confPath], { stdio: ["ignore", stdio, stdio] });
+  await waitFor("nginx", () => httpAnswers(settings.listen[0]), child, 10000);
+  return {
+    process: child,
+    settings,
+    confPath,
+    errorLog: resolve(runtimeDir, "logs/error.log"),
+    stop: () => stopChild(child, "SIGQUIT", 15000),
+    reload: () => {
+      child.kill("SIGHUP");
+    },
+  };
+}

@@ -1,0 +1,367 @@
+// Every Pushgate setting, declared and validated in one place. Pure logic: the launcher (Node)
+// checks the environment and config file with it before anything starts, and nginx's
+// init_by_lua checks the same settings again with the same code compiled to Lua.
+
+export type Mode = "direct" | "shared";
+export type LineFormat = "object" | "array";
+
+export interface RedisAddress {
+  host: string;
+  port: number;
+  db: number;
+  password?: string;
+  url: string;
+}
+
+export interface Settings {
+  listen: string[];
+  redisUrl: string;
+  redis: RedisAddress[];
+  workers: string;
+  mode: Mode;
+  heartbeatSeconds: number;
+  maxChannels: number;
+  maxMessageBytes: number;
+  format: LineFormat;
+  sourceAddresses: string[];
+  workerConnections: number;
+  workerRlimitNofile: number;
+  redisTimeoutMs: number;
+  retryAfterSeconds: number;
+  logLevel: string;
+  runtimeDir: string;
+}
+
+/** One setting: its name in a config file, its environment variable, default and rule. */
+export interface SettingRule {
+  key: string;
+  env: string;
+  defaultValue: string;
+  rule: string;
+  doc: string;
+}
+
+export const SETTINGS: SettingRule[] = [
+  { key: "listen", env: "PUSHGATE_LISTEN", defaultValue: "127.0.0.1:8080", rule: "comma-separated host:port or port", doc: "addresses nginx listens on" },
+  { key: "redisUrl", env: "PUSHGATE_REDIS_URL", defaultValue: "", rule: "comma-separated redis://[:password@]host[:port][/db]", doc: "Redis to use; empty: the launcher uses 127.0.0.1:6379, starting a Redis there if none answers. Several addresses must reach the same pub/sub (one Redis on several addresses, or a primary and its replicas); /pub publishes to the first" },
+  { key: "workers", env: "PUSHGATE_WORKERS", defaultValue: "auto", rule: "auto or an integer from 1 to 64", doc: "nginx worker processes" },
+  { key: "mode", env: "PUSHGATE_MODE", defaultValue: "direct", rule: "direct or shared", doc: "subscription mode: direct opens one Redis connection per stream" },
+  { key: "heartbeatSeconds", env: "PUSHGATE_HEARTBEAT_SECONDS", defaultValue: "25", rule: "a number from 0.05 to 300", doc: "an idle stream gets a keep-alive this often" },
+  { key: "maxChannels", env: "PUSHGATE_MAX_CHANNELS", defaultValue: "16", rule: "an integer from 1 to 1024", doc: "channels one connection may subscribe to" },
+  { key: "maxMessageBytes", env: "PUSHGATE_MAX_MESSAGE_BYTES", defaultValue: "1048576", rule: "an integer from 1 to 67108864", doc: "largest message /pub accepts (larger: 413)" },
+  { key: "format", env: "PUSHGATE_FORMAT", defaultValue: "object", rule: "object or array", doc: "default line shape of /sub (a request may pick with ?format=)" },
+  { key: "sourceAddresses", env: "PUSHGATE_SOURCE_ADDRESSES", defaultValue: "", rule: "comma-separated IPv4 addresses", doc: "local addresses direct-mode Redis connections leave from, in turn (past ~60k per address)" },
+  { key: "workerConnections", env: "PUSHGATE_WORKER_CONNECTIONS", defaultValue: "16384", rule: "an integer from 64 to 1048576", doc: "nginx worker_connections: client and Redis sockets per worker" },
+  { key: "workerRlimitNofile", env: "PUSHGATE_WORKER_RLIMIT_NOFILE", defaultValue: "20000", rule: "an integer from 64 to 1048576", doc: "nginx worker_rlimit_nofile: open files per worker" },
+  { key: "redisTimeoutMs", env: "PUSHGATE_REDIS_TIMEOUT_MS", defaultValue: "2000", rule: "an integer from 10 to 60000", doc: "connect and command timeout towards Redis" },
+  { key: "retryAfterSeconds", env: "PUSHGATE_RETRY_AFTER_SECONDS", defaultValue: "2", rule: "an integer from 1 to 3600", doc: "Retry-After sent with a 503 when Redis is unreachable" },
+  { key: "logLevel", env: "PUSHGATE_LOG_LEVEL", defaultValue: "warn", rule: "debug, info, notice, warn, error or crit", doc: "nginx error_log level" },
+  { key: "runtimeDir", env: "PUSHGATE_RUNTIME_DIR", defaultValue: "run", rule: "a directory path", doc: "where the launcher writes nginx.conf, logs and pid files" },
+];
+
+function isDigits(s: string): boolean {
+  if (s.length === 0) {
+    return false;
+  }
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) {
+      return false;
+    }
+  }
+  return true;
+}
+
+function integerIn(raw: string, min: number, max: number): number | undefined {
+  if (!isDigits(raw) || raw.length > 10) {
+    return undefined;
+  }
+  const n = Number(raw);
+  return n >= min && n <= max ? n : undefined;
+}
+
+function numberIn(raw: string, min: number, max: number): number | undefined {
+  const [whole, fraction, extra] = raw.split(".");
+  if (extra !== undefined || !isDigits(whole) || (fraction !== undefined && !isDigits(fraction))) {
+    return undefined;
+  }
+  const n = Number(raw);
+  return n >= min && n <= max ? n : undefined;
+}
+
+/** Position of the last `ch` in `s`, or -1 (String.prototype.lastIndexOf has no Lua equivalent in TSTL). */
+function lastIndexOfChar(s: string, ch: string): number {
+  const code = ch.charCodeAt(0);
+  for (let i = s.length - 1; i >= 0; i--) {
+    if (s.charCodeAt(i) === code) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+function list(raw: string): string[] {
+  const items: string[] = [];
+  for (const part of raw.split(",")) {
+    const item = part.trim();
+    if (item.length > 0) {
+      items.push(item);
+    }
+  }
+  return items;
+}
+
+/** An IPv4 address in dotted-quad form. */
+export function isIPv4(s: string): boolean {
+  const octets = s.split(".");
+  if (octets.length !== 4) {
+    return false;
+  }
+  for (const octet of octets) {
+    if (integerIn(octet, 0, 255) === undefined || octet.length > 3) {
+      return false;
+    }
+  }
+  return true;
+}
+
+function isHost(s: string): boolean {
+  if (s.length === 0 || s.length > 253) {
+    return false;
+  }
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const ok = (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 45 || c === 46;
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** `host:port`, `[v6]:port`, `*:port` or `port`. */
+function isListenAddress(s: string): boolean {
+  const colon = lastIndexOfChar(s, ":");
+  const port = colon < 0 ? s : s.substring(colon + 1);
+  if (integerIn(port, 1, 65535) === undefined) {
+    return false;
+  }
+  if (colon < 0) {
+    return true;
+  }
+  const host = s.substring(0, colon);
+  if (host === "*") {
+    return true;
+  }
+  if (host.startsWith("[") && host.endsWith("]")) {
+    return host.length > 2;
+  }
+  return isHost(host);
+}
+
+/** Parses `redis://[:password@]host[:port][/db]`. */
+export function parseRedisUrl(url: string): LuaMultiReturn<[RedisAddress] | [undefined, string]> {
+  const scheme = "redis://";
+  if (!url.startsWith(scheme)) {
+    return $multi(undefined, `"${url}" does not start with redis://`);
+  }
+  let rest = url.substring(scheme.length);
+  let password: string | undefined;
+  const at = lastIndexOfChar(rest, "@");
+  if (at >= 0) {
+    const userinfo = rest.substring(0, at);
+    const colon = userinfo.indexOf(":");
+    password = colon >= 0 ? userinfo.substring(colon + 1) : userinfo;
+    rest = rest.substring(at + 1);
+  }
+  let db = 0;
+  const slash = rest.indexOf("/");
+  if (slash >= 0) {
+    const dbText = rest.substring(slash + 1);
+    rest = rest.substring(0, slash);
+    if (dbText.length > 0) {
+      const n = integerIn(dbText, 0, 15);
+      if (n === undefined) {
+        return $multi(undefined, `"${url}" has a database number outside 0..15`);
+      }
+      db = n;
+    }
+  }
+  let port = 6379;
+  const colon = lastIndexOfChar(rest, ":");
+  let host = rest;
+  if (colon >= 0) {
+    const p = integerIn(rest.substring(colon + 1), 1, 65535);
+    if (p === undefined) {
+      return $multi(undefined, `"${url}" has a port outside 1..65535`);
+    }
+    port = p;
+    host = rest.substring(0, colon);
+  }
+  if (!isHost(host)) {
+    return $multi(undefined, `"${url}" has no valid host`);
+  }
+  return $multi({ host, port, db, password: password !== undefined && password.length > 0 ? password : undefined, url });
+}
+
+function ruleOf(key: string): SettingRule {
+  for (const rule of SETTINGS) {
+    if (rule.key === key) {
+      return rule;
+    }
+  }
+  throw `no setting named ${key}`;
+}
+
+/**
+ * Builds Settings from raw string values keyed by setting key (missing keys take the default).
+ * Returns the settings, or undefined and a message naming the setting and the rule it broke.
+ */
+export function parseSettings(raw: Record<string, string | undefined>): LuaMultiReturn<[Settings] | [undefined, string]> {
+  const value = (key: string): string => {
+    const given = raw[key];
+    return given !== undefined ? given.trim() : ruleOf(key).defaultValue;
+  };
+  const broken = (key: string, detail?: string): LuaMultiReturn<[undefined, string]> => {
+    const rule = ruleOf(key);
+    const why = detail !== undefined ? `${detail}; expected ${rule.rule}` : `expected ${rule.rule}, got "${value(key)}"`;
+    return $multi(undefined, `invalid setting ${rule.env} (${rule.key}): ${why}`);
+  };
+
+  const listen = list(value("listen"));
+  if (listen.length === 0) {
+    return broken("listen");
+  }
+  for (const address of listen) {
+    if (!isListenAddress(address)) {
+      return broken("listen", `"${address}" is not an address`);
+    }
+  }
+
+  const redisUrl = value("redisUrl");
+  const redis: RedisAddress[] = [];
+  for (const url of list(redisUrl)) {
+    const [address, err] = parseRedisUrl(url);
+    if (address === undefined) {
+      return broken("redisUrl", err);
+    }
+    redis.push(address);
+  }
+
+  const workers = value("workers");
+  if (workers !== "auto" && integerIn(workers, 1, 64) === undefined) {
+    return broken("workers");
+  }
+
+  const mode = value("mode");
+  if (mode !== "direct" && mode !== "shared") {
+    return broken("mode");
+  }
+  const format = value("format");
+  if (format !== "object" && format !== "array") {
+    return broken("format");
+  }
+  const logLevel = value("logLevel");
+  if (!["debug", "info", "notice", "warn", "error", "crit"].includes(logLevel)) {
+    return broken("logLevel");
+  }
+
+  const heartbeatSeconds = numberIn(value("heartbeatSeconds"), 0.05, 300);
+  if (heartbeatSeconds === undefined) {
+    return broken("heartbeatSeconds");
+  }
+  const maxChannels = integerIn(value("maxChannels"), 1, 1024);
+  if (maxChannels === undefined) {
+    return broken("maxChannels");
+  }
+  const maxMessageBytes = integerIn(value("maxMessageBytes"), 1, 67108864);
+  if (maxMessageBytes === undefined) {
+    return broken("maxMessageBytes");
+  }
+  const workerConnections = integerIn(value("workerConnections"), 64, 1048576);
+  if (workerConnections === undefined) {
+    return broken("workerConnections");
+  }
+  const workerRlimitNofile = integerIn(value("workerRlimitNofile"), 64, 1048576);
+  if (workerRlimitNofile === undefined) {
+    return broken("workerRlimitNofile");
+  }
+  if (workerConnections > workerRlimitNofile) {
+    return broken("workerConnections", `${workerConnections} is more than workerRlimitNofile (${workerRlimitNofile})`);
+  }
+  const redisTimeoutMs = integerIn(value("redisTimeoutMs"), 10, 60000);
+  if (redisTimeoutMs === undefined) {
+    return broken("redisTimeoutMs");
+  }
+  const retryAfterSeconds = integerIn(value("retryAfterSeconds"), 1, 3600);
+  if (retryAfterSeconds === undefined) {
+    return broken("retryAfterSeconds");
+  }
+
+  const sourceAddresses = list(value("sourceAddresses"));
+  for (const address of sourceAddresses) {
+    if (!isIPv4(address)) {
+      return broken("sourceAddresses", `"${address}" is not an IPv4 address`);
+    }
+  }
+
+  const runtimeDir = value("runtimeDir");
+  if (runtimeDir.length === 0) {
+    return broken("runtimeDir");
+  }
+
+  return $multi({
+    listen,
+    redisUrl,
+    redis,
+    workers,
+    mode,
+    heartbeatSeconds,
+    maxChannels,
+    maxMessageBytes,
+    format,
+    sourceAddresses,
+    workerConnections,
+    workerRlimitNofile,
+    redisTimeoutMs,
+    retryAfterSeconds,
+    logLevel,
+    runtimeDir,
+  });
+}
+
+/**
+ * Merges the three sources of raw values, later winning: defaults < config file < environment.
+ * A config-file key that names no setting is an error (a typo must not pass silently).
+ */
+export function mergeSources(
+  file: Record<string, unknown> | undefined,
+  env: Record<string, string | undefined>,
+): LuaMultiReturn<[Record<string, string | undefined>] | [undefined, string]> {
+  const raw: Record<string, string | undefined> = {};
+  if (file !== undefined) {
+    for (const key of Object.keys(file)) {
+      const known = SETTINGS.some((rule) => rule.key === key);
+      if (!known) {
+        return $multi(undefined, `unknown setting "${key}" in the config file`);
+      }
+      const v = file[key];
+      if (typeof v === "string") {
+        raw[key] = v;
+      } else if (typeof v === "number" || typeof v === "boolean") {
+        raw[key] = `${v}`;
+      } else if (Array.isArray(v)) {
+        raw[key] = v.join(",");
+      } else {
+        return $multi(undefined, `invalid setting ${key} in the config file: expected a string, number or list`);
+      }
+    }
+  }
+  for (const rule of SETTINGS) {
+    const v = env[rule.env];
+    if (v !== undefined) {
+      raw[rule.key] = v;
+    }
+  }
+  return $multi(raw);
+}

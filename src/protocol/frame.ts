@@ -1,0 +1,41 @@
+// Line framing of the chunked JSON stream (`/sub`). Pure: the caller passes its runtime's JSON
+// string encoder (cjson in nginx, JSON.stringify in Node), so both runtimes build the same bytes.
+
+import type { LineFormat } from "../config/schema";
+
+/** Encodes a string as a JSON string literal, quotes included. */
+export type QuoteJson = (this: void, text: string) => string;
+
+/** An idle stream writes a blank line: line-by-line JSON readers skip it, proxies see traffic. */
+export const HEARTBEAT_LINE = "\n";
+
+/**
+ * One message as a line.
+ * object: {"type":"message","channel":"abc","data":"123"}
+ * array:  ["message","abc","123"]   (what cjson.encode gives for a Redis pub/sub reply)
+ */
+export function messageLine(format: LineFormat, channel: string, data: string, quote: QuoteJson): string {
+  if (format === "array") {
+    return `["message",${quote(channel)},${quote(data)}]\n`;
+  }
+  return `{"type":"message","channel":${quote(channel)},"data":${quote(data)}}\n`;
+}
+
+/**
+ * The last line of a stream the server ends. `reconnect` tells the client that trying again is
+ * the right reaction (Redis lost, server restart), as opposed to a request it must change.
+ * object: {"type":"error","error":"redis connection lost","reconnect":true}
+ * array:  ["error","redis connection lost",true]
+ */
+export function errorLine(format: LineFormat, message: string, reconnect: boolean, quote: QuoteJson): string {
+  const again = reconnect ? "true" : "false";
+  if (format === "array") {
+    return `["error",${quote(message)},${again}]\n`;
+  }
+  return `{"type":"error","error":${quote(message)},"reconnect":${again}}\n`;
+}
+
+/** The body of an error answer: {"error":"..."} */
+export function errorBody(message: string, quote: QuoteJson): string {
+  return `{"error":${quote(message)}}\n`;
+}
