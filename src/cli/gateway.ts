@@ -157,7 +157,10 @@ export interface RedisServer {
 /** Starts redis-server on host:port with its files in `dir`; `extraArgs` are redis-server options. */
 export async function startRedis(host: string, port: number, dir: string, extraArgs: string[] = []): Promise<RedisServer> {
   mkdirSync(dir, { recursive: true });
-  const args = ["--bind", host, "--port", `${port}`, "--dir", dir, "--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", "", "--maxclients", "100000", ...extraArgs];
+  // Protected mode would refuse connections from 127.0.0.2 and the like (source addresses);
+  // a Redis bound to a loopback address is out of other hosts' reach anyway.
+  const loopbackOnly = host.startsWith("127.") ? ["--protected-mode", "no"] : [];
+  const args = [...loopbackOnly, "--bind", host, "--port", `${port}`, "--dir", dir, "--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", "", "--maxclients", "100000", ...extraArgs];
   const child = spawn("redis-server", args, { stdio: ["ignore", "ignore", "inherit"] });
   await waitFor(`redis-server on ${host}:${port}`, () => redisAnswers(host, port), child, 10000);
   return {

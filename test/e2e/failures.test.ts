@@ -1,0 +1,155 @@
+// What a stream does when things go wrong: Redis unreachable, Redis gone mid-stream, nginx
+// reloading or stopping, and how the launcher treats bad settings. In every subscription mode.
+
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { redisAnswers, startGateway, ROOT } from "../../src/cli/gateway";
+import { parseSettings } from "../../src/config/schema";
+import { MODES, Stream, eventually, fetchText, freePort, gatewayRedisClients, luaErrors, sleep, startStack } from "./harness";
+
+const LAUNCHER = resolve(ROOT, "build/src/cli/start.js");
+
+describe.each(MODES)("%s mode", (mode) => {
+  test("Redis unreachable: 503 with Retry-After, for /sub and /pub", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pushgate-test-"));
+    const deadRedis = await freePort();
+    const httpPort = await freePort();
+    const [settings] = parseSettings({
+      mode,
+      listen: `127.0.0.1:${httpPort}`,
+      redisUrl: `redis://127.0.0.1:${deadRedis}/0`,
+      runtimeDir: dir,
+      workers: "1",
+      retryAfterSeconds: "7",
+    });
+    const gateway = await startGateway(settings!, "ignore");
+    try {
+      const sub = await fetchText(`http://127.0.0.1:${httpPort}/sub?key=abc`);
+      expect(sub.status).toBe(503);
+      expect(sub.headers["retry-after"]).toBe("7");
+      expect(JSON.parse(sub.body)).toEqual({ error: "redis is unavailable, try again later" });
+      const pub = await fetchText(`http://127.0.0.1:${httpPort}/pub?channel=abc`, { method: "POST", body: "x" });
+      expect(pub.status).toBe(503);
+      expect(pub.headers["retry-after"]).toBe("7");
+    } finally {
+      await gateway.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("Redis killed mid-stream: the stream ends with an error line asking to reconnect", async () => {
+    const stack = await startStack({ settings: { mode } });
+    try {
+      const stream = await new Stream(`${stack.base}/sub?key=doomed`).open();
+      await stack.client.publish("doomed", "before");
+      await stream.waitForMessages(1);
+      stack.redis.process.kill("SIGKILL");
+      await stream.done;
+      expect(stream.messages()).toEqual([
+        { type: "message", channel: "doomed", data: "before" },
+        { type: "error", error: "redis connection lost", reconnect: true },
+      ]);
+      expect(luaErrors(stack.errorLog())).toEqual([]);
+    } finally {
+      await stack.stop();
+    }
+  });
+
+  test("nginx reload: open streams end cleanly, asking to reconnect; new streams work", async () => {
+    const stack = await startStack({ settings: { mode } });
+    try {
+      const streams = await Promise.all([1, 2, 3].map(() => new Stream(`${stack.base}/sub?key=reloading`).open()));
+      stack.gateway.reload();
+      await Promise.all(streams.map((s) => s.done));
+      for (const stream of streams) {
+        expect(stream.messages()).toEqual([{ type: "error", error: "server restart", reconnect: true }]);
+      }
+      const again = await new Stream(`${stack.base}/sub?key=reloading`).open();
+      expect(again.status).toBe(200);
+      expect(await eventually(async () => {
+        await stack.client.publish("reloading", "after reload");
+        return again.messages().length > 0;
+      })).toBe(true);
+      expect(again.messages()[0]).toEqual({ type: "message", channel: "reloading", data: "after reload" });
+      again.close();
+      expect(luaErrors(stack.errorLog())).toEqual([]);
+    } finally {
+      await stack.stop();
+    }
+  });
+
+  test("nginx stop: open streams end with the same reconnect line", async () => {
+    const stack = await startStack({ settings: { mode } });
+    const stream = await new Stream(`${stack.base}/sub?key=stopping`).open();
+    const stopped = stack.gateway.stop();
+    await stream.done;
+    await stopped;
+    expect(stream.messages()).toEqual([{ type: "error", error: "server restart", reconnect: true }]);
+    await stack.stop();
+  });
+});
+
+test("direct mode spreads Redis connections over the configured source addresses", async () => {
+  const stack = await startStack({ settings: { mode: "direct", sourceAddresses: "127.0.0.1,127.0.0.2", workers: "1" } });
+  try {
+    const streams = await Promise.all([1, 2, 3, 4].map((i) => new Stream(`${stack.base}/sub?key=spread${i}`).open()));
+    const clients = (await gatewayRedisClients(stack.client)).filter((line) => line.includes("cmd=subscribe"));
+    const sources = new Set(clients.map((line) => /addr=([\d.]+):/.exec(line)?.[1]));
+    expect(clients.length).toBe(4);
+    expect([...sources].sort()).toEqual(["127.0.0.1", "127.0.0.2"]);
+    streams.forEach((s) => s.close());
+  } finally {
+    await stack.stop();
+  }
+});
+
+describe("launcher (npm start)", () => {
+  function launch(env: Record<string, string>): { output: () => string; exit: Promise<number | null>; kill: (signal: NodeJS.Signals) => void } {
+    const child = spawn("node", [LAUNCHER], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    const exit = new Promise<number | null>((done) => child.on("exit", (code) => done(code)));
+    return { output: () => out, exit, kill: (signal) => child.kill(signal) };
+  }
+
+  test.each([
+    ["PUSHGATE_MODE", "turbo", "invalid setting PUSHGATE_MODE (mode): expected direct or shared"],
+    ["PUSHGATE_WORKERS", "many", "invalid setting PUSHGATE_WORKERS (workers)"],
+    ["PUSHGATE_LISTEN", "127.0.0.1:0", "invalid setting PUSHGATE_LISTEN (listen)"],
+    ["PUSHGATE_REDIS_URL", "mysql://x", "invalid setting PUSHGATE_REDIS_URL (redisUrl)"],
+    ["PUSHGATE_CONFIG", "/nonexistent/pushgate.json", "cannot read the config file"],
+  ])("a bad %s=%s stops start-up with a message naming it", async (name, value, message) => {
+    const run = launch({ [name]: value });
+    expect(await run.exit).toBe(2);
+    expect(run.output()).toContain(message);
+  });
+
+  test("starts nginx, serves the demo, and stops everything it started on SIGTERM", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pushgate-test-"));
+    const redisPort = await freePort();
+    const httpPort = await freePort();
+    const redis = spawn("redis-server", ["--port", `${redisPort}`, "--bind", "127.0.0.1", "--save", "", "--dir", dir], { stdio: "ignore" });
+    try {
+      expect(await eventually(() => redisAnswers("127.0.0.1", redisPort))).toBe(true);
+      const run = launch({ PUSHGATE_LISTEN: `127.0.0.1:${httpPort}`, PUSHGATE_REDIS_URL: `redis://127.0.0.1:${redisPort}`, PUSHGATE_RUNTIME_DIR: dir, PUSHGATE_WORKERS: "1" });
+      expect(await eventually(() => run.output().includes("pushgate: ready"), 15000)).toBe(true);
+      expect(run.output()).toContain(`curl -N 'http://127.0.0.1:${httpPort}/sub?key=abc'`);
+      const stream = await new Stream(`http://127.0.0.1:${httpPort}/sub?key=abc`).open();
+      const pub = await fetchText(`http://127.0.0.1:${httpPort}/pub?channel=abc`, { method: "POST", body: "123" });
+      expect(pub.status).toBe(200);
+      expect(await stream.waitForMessages(1)).toEqual([{ type: "message", channel: "abc", data: "123" }]);
+      run.kill("SIGTERM");
+      expect(await run.exit).toBe(0);
+      await stream.done;
+      // nginx is gone: nothing answers on the port any more
+      await sleep(100);
+      await expect(fetchText(`http://127.0.0.1:${httpPort}/healthz`)).rejects.toThrow();
+    } finally {
+      redis.kill("SIGTERM");
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
