@@ -5,7 +5,7 @@ import "./multi";
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
-import { resolve } from "node:path";
+import { basename, resolve } from "node:path";
 import { SETTINGS, Settings } from "../config/schema";
 
 export const ROOT = resolve(__dirname, "../../..");
@@ -29,6 +29,9 @@ export function findNginx(): string {
 
 /** load_module lines for Debian's dynamic Lua module; empty when the Lua module is built in. */
 function loadModuleLines(nginx: string): string {
+  if (basename(nginx).startsWith("openresty")) {
+    return ""; // OpenResty builds the Lua module in
+  }
   const version = spawnSync(nginx, ["-V"], { encoding: "utf8" });
   const built = `${version.stdout}${version.stderr}`;
   if (built.includes("lua-nginx-module") && !built.includes("--add-dynamic-module")) {
