@@ -1,0 +1,97 @@
+// What the machine is, and how much memory a set of processes holds. Memory is read from
+// /proc/<pid>/smaps_rollup: RSS as the issue defines it, and PSS, which splits pages shared between
+// processes (nginx's shared memory zones, code, copy-on-write pages of the master) among them, so a
+// sum over nginx's master and workers counts each page once.
+
+import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+
+export interface Memory {
+  rssKb: number;
+  pssKb: number;
+}
+
+function rollup(pid: number): Memory {
+  try {
+    const text = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+    const field = (name: string): number => {
+      const match = new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(text);
+      return match === null ? 0 : Number(match[1]);
+    };
+    return { rssKb: field("Rss"), pssKb: field("Pss") };
+  } catch {
+    return { rssKb: 0, pssKb: 0 }; // the process is gone
+  }
+}
+
+/** `pid` and its children (nginx: the master and its workers). */
+export function processTree(pid: number): number[] {
+  const pids = [pid];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) {
+      continue;
+    }
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      // pid (comm) state ppid …: comm may hold spaces, so read after the last ")".
+      const ppid = Number(stat.substring(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === pid) {
+        pids.push(Number(entry));
+      }
+    } catch {
+      // raced with an exiting process
+    }
+  }
+  return pids;
+}
+
+export function memoryOf(pids: number[]): Memory {
+  const total = { rssKb: 0, pssKb: 0 };
+  for (const pid of pids) {
+    const m = rollup(pid);
+    total.rssKb += m.rssKb;
+    total.pssKb += m.pssKb;
+  }
+  return total;
+}
+
+function run(command: string, args: string[]): string {
+  const result = spawnSync(command, args, { encoding: "utf8" });
+  return `${result.stdout ?? ""}${result.stderr ?? ""}`.trim();
+}
+
+export interface MachineInfo {
+  date: string;
+  cpus: number;
+  cpuModel: string;
+  memoryGiB: number;
+  kernel: string;
+  nginx: string;
+  nginxPath: string;
+  redis: string;
+  nchan: string;
+  node: string;
+  openFilesLimit: string;
+  commit: string;
+}
+
+export function machineInfo(nginxPath: string, root: string): MachineInfo {
+  const redis = /v=(\S+)/.exec(run("redis-server", ["--version"]));
+  const commit = run("git", ["-C", root, "rev-parse", "--short", "HEAD"]);
+  const dirty = run("git", ["-C", root, "status", "--porcelain", "--", "src", "nginx"]).length > 0;
+  return {
+    date: new Date().toISOString(),
+    cpus: Number(run("nproc", [])) || cpus().length,
+    cpuModel: cpus()[0]?.model ?? "unknown",
+    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    kernel: run("uname", ["-sr"]),
+    nginx: run(nginxPath, ["-v"]).replace(/^nginx version:\s*/, ""),
+    nginxPath,
+    redis: redis !== null ? redis[1] : "unknown",
+    nchan: run("dpkg-query", ["-W", "-f", "${Version}", "libnginx-mod-nchan"]) || "not installed",
+    node: process.version,
+    openFilesLimit: run("sh", ["-c", "ulimit -Hn"]),
+    commit: dirty ? `${commit} (src/ or nginx/ modified)` : commit,
+  };
+}

@@ -1,0 +1,452 @@
+// Turns a run's results into bench/results/<name>.md (tables with the machine and the command) and
+// <name>.svg (a hand-written bar chart of the main figures).
+
+import type { MachineInfo } from "./machine";
+import type { SetupName } from "./setups";
+import type { FanoutResult, IdleResult, ManyResult, StormResult, WorkloadName } from "./workloads";
+
+export interface SetupResult {
+  name: SetupName;
+  /** Set when the setup could not run at all (reason) or a workload failed (workload: reason). */
+  notAvailable?: string;
+  errors: Partial<Record<WorkloadName, string>>;
+  publishVia?: string;
+  redisMaxClients?: number;
+  idle?: IdleResult;
+  fanout?: FanoutResult;
+  many?: ManyResult;
+  storm?: StormResult;
+}
+
+export interface RunResults {
+  command: string;
+  machine: MachineInfo;
+  settings: {
+    workers: number;
+    workerConnections: number;
+    workerRlimitNofile: number;
+    listenAddresses: number;
+    perProcess: number;
+    payloadBytes: number;
+    idleStreamsPerChannel: number;
+  };
+  seconds: number;
+  setups: SetupResult[];
+}
+
+const LABELS: Record<SetupName, string> = {
+  "pushgate-shared": "Pushgate shared",
+  "pushgate-direct": "Pushgate direct",
+  "nchan-redis": "Nchan + Redis",
+  "nchan-memory": "Nchan memory",
+};
+
+const COLORS: Record<SetupName, string> = {
+  "pushgate-shared": "#1b7f5b",
+  "pushgate-direct": "#7fc8a9",
+  "nchan-redis": "#c0504d",
+  "nchan-memory": "#e8a09a",
+};
+
+function int(n: number): string {
+  return Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "–";
+}
+
+function fixed(n: number, digits: number): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : "–";
+}
+
+function ms(n: number): string {
+  if (!Number.isFinite(n)) {
+    return "–";
+  }
+  return n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : Math.round(n).toLocaleString("en-US");
+}
+
+function kN(n: number): string {
+  return n >= 1000 && n % 1000 === 0 ? `${n / 1000}k` : `${n}`;
+}
+
+function reasons(table: Record<string, number>): string {
+  const entries = Object.entries(table);
+  return entries.length === 0 ? "" : entries.map(([reason, n]) => `${int(n)} × ${reason}`).join("; ");
+}
+
+/** A markdown table; columns after the first are right-aligned (numbers) unless `leftAligned`. */
+function table(header: string[], rows: string[][], leftAligned = false): string {
+  const line = (cells: string[]): string => `| ${cells.map((c) => c.replace(/\|/g, "\\|")).join(" | ")} |`;
+  const rule = header.map((_, i) => (i === 0 || leftAligned ? "---" : "---:")).join("|");
+  return [line(header), `|${rule}|`, ...rows.map(line)].join("\n");
+}
+
+function allN(results: RunResults): number[] {
+  const ns = new Set<number>();
+  for (const setup of results.setups) {
+    setup.idle?.steps.forEach((step) => ns.add(step.n));
+    setup.idle?.skipped.forEach((n) => ns.add(n));
+  }
+  return [...ns].sort((a, b) => a - b);
+}
+
+function idleCell(setup: SetupResult, n: number): string {
+  const step = setup.idle?.steps.find((s) => s.n === n);
+  if (step === undefined) {
+    return setup.idle?.skipped.includes(n) ? "not reached" : "–";
+  }
+  const value = fixed(step.pssKbPerStream, 1);
+  return step.reached < n ? `${value} (at ${int(step.reached)}; fell short)` : value;
+}
+
+export function renderMarkdown(results: RunResults, svgFile: string): string {
+  const m = results.machine;
+  const s = results.settings;
+  const ran = results.setups.filter((setup) => setup.notAvailable === undefined);
+  const ns = allN(results);
+  const out: string[] = [];
+  out.push(`# Pushgate benchmark, ${m.date.substring(0, 10)}`);
+  out.push("");
+  out.push(`Produced by \`${results.command}\` in ${int(results.seconds / 60)} min. See bench/README.md for what each figure means.`);
+  out.push("");
+  out.push(
+    table(
+      ["", ""],
+      [
+        ["Machine", `${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB RAM, ${m.kernel}, open files ≤ ${m.openFilesLimit} per process`],
+        ["nginx", `${m.nginx} (${m.nginxPath}), ${s.workers} workers, worker_connections ${s.workerConnections}, worker_rlimit_nofile ${s.workerRlimitNofile}, ${s.listenAddresses} listen address(es)`],
+        ["Redis", `${m.redis}, a fresh server for each run of each setup (maxclients after its own file limit: ${[...new Set(ran.map((r) => r.redisMaxClients).filter((x) => x !== undefined))].join(", ") || "–"})`],
+        ["Nchan", `libnginx-mod-nchan ${m.nchan}, http-chunked subscribers (bench/nchan.conf)`],
+        ["Load generator", `Node ${m.node}, raw HTTP/1.1 over net sockets, ≤ ${int(s.perProcess)} sockets per process, from 127.0.x.y source addresses; messages of ${s.payloadBytes} bytes`],
+        ["Publishing", ran.map((r) => `${LABELS[r.name]}: ${r.publishVia ?? "–"}`).join("; ")],
+        ["Repository", `commit ${m.commit}`],
+        ["Date", m.date],
+      ],
+      true,
+    ),
+  );
+  out.push("");
+  out.push(`![main figures](${svgFile})`);
+  out.push("");
+
+  out.push("## Summary");
+  out.push("");
+  out.push(
+    table(
+      ["setup", ...ns.map((n) => `KB/stream at ${kN(n)}`), "fan-out deliveries/s", "fan-out p99 ms", "many channels: s to all", "storm: s to all"],
+      results.setups.map((setup) => {
+        if (setup.notAvailable !== undefined) {
+          return [LABELS[setup.name], ...ns.map(() => "not available"), "not available", "not available", "not available", "not available"];
+        }
+        return [
+          LABELS[setup.name],
+          ...ns.map((n) => idleCell(setup, n)),
+          setup.fanout !== undefined ? int(setup.fanout.burst.deliveriesPerSecond) : "–",
+          setup.fanout !== undefined ? ms(setup.fanout.burst.latency.p99Ms) : "–",
+          setup.many !== undefined ? fixed(setup.many.secondsToAll, 2) : "–",
+          setup.storm !== undefined ? fixed(setup.storm.secondsToAll, 2) : "–",
+        ];
+      }),
+    ),
+  );
+  out.push("");
+  const unavailable = results.setups.filter((setup) => setup.notAvailable !== undefined);
+  const failed = results.setups.filter((setup) => Object.keys(setup.errors).length > 0);
+  if (unavailable.length > 0 || failed.length > 0) {
+    for (const setup of unavailable) {
+      out.push(`- **${LABELS[setup.name]}: not available.** ${setup.notAvailable}`);
+    }
+    for (const setup of failed) {
+      for (const [workload, error] of Object.entries(setup.errors)) {
+        out.push(`- **${LABELS[setup.name]}, ${workload}: failed.** ${error}`);
+      }
+    }
+    out.push("");
+  }
+
+  const idleSetups = ran.filter((setup) => setup.idle !== undefined);
+  if (idleSetups.length > 0) {
+    out.push("## Idle memory per stream");
+    out.push("");
+    out.push(`(nginx master + workers + Redis − the same before any client) / streams held. Main figure from PSS (shared pages counted once); RSS summed over processes beside it. ${s.idleStreamsPerChannel === 1 ? "Every stream on its own channel." : `${s.idleStreamsPerChannel} streams per channel.`}`);
+    out.push("");
+    const rows: string[][] = [];
+    const notes: string[] = [];
+    for (const setup of idleSetups) {
+      const idle = setup.idle!;
+      for (const step of idle.steps) {
+        rows.push([
+          LABELS[setup.name],
+          int(step.n),
+          int(step.reached),
+          fixed(step.pssKbPerStream, 2),
+          fixed(step.nginxPssKbPerStream, 2),
+          fixed(step.redisPssKbPerStream, 2),
+          fixed(step.rssKbPerStream, 2),
+          int(step.redisClients),
+          fixed(step.rampSeconds, 1),
+        ]);
+        if (step.shortfall !== undefined) {
+          notes.push(`- ${LABELS[setup.name]} at N = ${int(step.n)}: held ${int(step.reached)}. ${step.shortfall.join("; ")}`);
+        }
+      }
+      for (const n of idle.skipped) {
+        rows.push([LABELS[setup.name], int(n), "not attempted", "–", "–", "–", "–", "–", "–"]);
+      }
+      rows.push([
+        `${LABELS[setup.name]} baseline`,
+        "0",
+        "0",
+        `${int(idle.baseline.nginx.pssKb + idle.baseline.redis.pssKb)} KB total`,
+        `${int(idle.baseline.nginx.pssKb)} KB (${idle.baseline.nginxProcesses} processes)`,
+        `${int(idle.baseline.redis.pssKb)} KB`,
+        `${int(idle.baseline.nginx.rssKb + idle.baseline.redis.rssKb)} KB total`,
+        int(idle.baselineRedisClients),
+        "",
+      ]);
+    }
+    out.push(table(["setup", "N", "streams held", "KB/stream", "nginx KB/stream", "Redis KB/stream", "RSS KB/stream", "Redis clients", "ramp-up s"], rows));
+    out.push("");
+    out.push(...notes);
+    if (notes.length > 0) {
+      out.push("");
+    }
+  }
+
+  const fanoutSetups = ran.filter((setup) => setup.fanout !== undefined);
+  if (fanoutSetups.length > 0) {
+    const f = fanoutSetups[0].fanout!;
+    out.push("## Fan-out");
+    out.push("");
+    out.push(`One channel, ${int(f.subscribers)} subscribers. Burst: ${f.burst.messages} messages published back to back; deliveries/s = messages received by all subscribers / (last delivery − first publish). Paced: ${f.paced.rate} messages/s for ${int(f.paced.messages / f.paced.rate)} s. Latency: publish → received by the client, all deliveries.`);
+    out.push("");
+    out.push(
+      table(
+        ["setup", "subscribed", "burst delivered", "deliveries/s", "p50 ms", "p99 ms", "max ms", "paced delivered", "paced p50 ms", "paced p99 ms", "paced max ms", "Redis clients"],
+        fanoutSetups.map((setup) => {
+          const r = setup.fanout!;
+          return [
+            LABELS[setup.name],
+            int(r.subscribed),
+            `${int(r.burst.delivered)} / ${int(r.burst.expected)}`,
+            int(r.burst.deliveriesPerSecond),
+            ms(r.burst.latency.p50Ms),
+            ms(r.burst.latency.p99Ms),
+            ms(r.burst.latency.maxMs),
+            `${int(r.paced.delivered)} / ${int(r.paced.expected)}`,
+            ms(r.paced.latency.p50Ms),
+            ms(r.paced.latency.p99Ms),
+            ms(r.paced.latency.maxMs),
+            int(r.redisClients),
+          ];
+        }),
+      ),
+    );
+    out.push("");
+    for (const setup of fanoutSetups) {
+      const r = setup.fanout!;
+      const problems = [reasons(r.failures), reasons(r.burst.publishFailures), reasons(r.paced.publishFailures)].filter((x) => x.length > 0);
+      if (problems.length > 0) {
+        out.push(`- ${LABELS[setup.name]}: ${problems.join("; ")}`);
+      }
+    }
+    out.push("");
+  }
+
+  const manySetups = ran.filter((setup) => setup.many !== undefined);
+  if (manySetups.length > 0) {
+    out.push("## Many channels");
+    out.push("");
+    out.push(`${int(manySetups[0].many!.channels)} channels with one subscriber each; one message published to each, back to back. Time from the first publish to the last delivery.`);
+    out.push("");
+    out.push(
+      table(
+        ["setup", "subscribed", "delivered", "s to all", "p50 ms", "p99 ms", "max ms", "Redis clients"],
+        manySetups.map((setup) => {
+          const r = setup.many!;
+          return [LABELS[setup.name], int(r.subscribed), `${int(r.delivered)} / ${int(r.expected)}`, fixed(r.secondsToAll, 2), ms(r.latency.p50Ms), ms(r.latency.p99Ms), ms(r.latency.maxMs), int(r.redisClients)];
+        }),
+      ),
+    );
+    out.push("");
+  }
+
+  const stormSetups = ran.filter((setup) => setup.storm !== undefined);
+  if (stormSetups.length > 0) {
+    out.push("## Reconnect storm");
+    out.push("");
+    out.push(`${int(stormSetups[0].storm!.clients)} subscribed clients (one channel each) drop their connections and reconnect at once; a client counts as subscribed again at its 200 status line (Nchan sends its headers once the subscriber is enqueued). Failed attempts retry after 100 ms. Afterwards one message goes to every channel to check the new streams deliver.`);
+    out.push("");
+    out.push(
+      table(
+        ["setup", "dropped", "resubscribed", "s until all", "p50 ms", "p99 ms", "retries", "failed for good", "delivered after"],
+        stormSetups.map((setup) => {
+          const r = setup.storm!;
+          return [
+            LABELS[setup.name],
+            int(r.dropped),
+            int(r.resubscribed),
+            fixed(r.secondsToAll, 2),
+            ms(r.resubscribe.p50Ms),
+            ms(r.resubscribe.p99Ms),
+            int(r.retried),
+            reasons(r.failures) || "0",
+            `${int(r.deliveredAfter)} / ${int(r.expectedAfter)}`,
+          ];
+        }),
+      ),
+    );
+    out.push("");
+    for (const setup of stormSetups) {
+      if (setup.storm!.shortfall !== undefined && setup.storm!.shortfall.length > 0) {
+        out.push(`- ${LABELS[setup.name]}: ${setup.storm!.shortfall.join("; ")}`);
+      }
+    }
+    out.push("");
+  }
+  return `${out.join("\n").replace(/\n{3,}/g, "\n\n").trim()}\n`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// SVG
+
+function escapeXml(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+function niceMax(value: number): number {
+  if (!(value > 0)) {
+    return 1;
+  }
+  const magnitude = Math.pow(10, Math.floor(Math.log10(value)));
+  for (const step of [1, 2, 2.5, 5, 10]) {
+    if (value <= step * magnitude) {
+      return step * magnitude;
+    }
+  }
+  return 10 * magnitude;
+}
+
+function shortNumber(n: number): string {
+  if (n >= 1e6) {
+    return `${(n / 1e6).toFixed(n >= 1e7 ? 0 : 1)}M`;
+  }
+  if (n >= 1e4) {
+    return `${Math.round(n / 1e3)}k`;
+  }
+  if (n >= 100) {
+    return `${Math.round(n)}`;
+  }
+  return n >= 10 ? n.toFixed(1) : n.toFixed(2);
+}
+
+interface Panel {
+  title: string;
+  groups: string[];
+  series: SetupName[];
+  /** values[group][series]; NaN: no bar ("n/a"). */
+  values: number[][];
+  /** A note per bar (e.g. "short"), drawn above the value. */
+  notes?: string[][];
+}
+
+function panelSvg(panel: Panel, x: number, y: number, width: number, height: number): string {
+  const top = 34;
+  const bottom = 26;
+  const left = 46;
+  const plotW = width - left - 10;
+  const plotH = height - top - bottom;
+  const max = niceMax(Math.max(0, ...panel.values.flat().filter((v) => Number.isFinite(v))));
+  const parts: string[] = [`<g transform="translate(${x},${y})">`];
+  parts.push(`<text x="${width / 2}" y="18" text-anchor="middle" font-size="13" font-weight="bold">${escapeXml(panel.title)}</text>`);
+  for (let i = 0; i <= 4; i++) {
+    const v = (max * i) / 4;
+    const yy = top + plotH - (plotH * i) / 4;
+    parts.push(`<line x1="${left}" y1="${yy}" x2="${left + plotW}" y2="${yy}" stroke="#ddd"/>`);
+    parts.push(`<text x="${left - 4}" y="${yy + 4}" text-anchor="end" font-size="10" fill="#555">${shortNumber(v)}</text>`);
+  }
+  const groupW = plotW / panel.groups.length;
+  const barW = Math.min(38, (groupW - 12) / panel.series.length);
+  panel.groups.forEach((group, g) => {
+    const gx = left + g * groupW + (groupW - barW * panel.series.length) / 2;
+    panel.series.forEach((name, s) => {
+      const value = panel.values[g][s];
+      const bx = gx + s * barW;
+      const note = panel.notes?.[g]?.[s];
+      if (!Number.isFinite(value)) {
+        parts.push(`<text x="${bx + barW / 2}" y="${top + plotH - 4}" text-anchor="middle" font-size="9" fill="#888">n/a</text>`);
+        return;
+      }
+      const h = (plotH * value) / max;
+      parts.push(`<rect x="${bx + 1}" y="${top + plotH - h}" width="${barW - 2}" height="${h}" fill="${COLORS[name]}"><title>${escapeXml(`${LABELS[name]}: ${value}`)}</title></rect>`);
+      parts.push(`<text x="${bx + barW / 2}" y="${top + plotH - h - 3}" text-anchor="middle" font-size="9">${shortNumber(value)}</text>`);
+      if (note !== undefined && note.length > 0) {
+        parts.push(`<text x="${bx + barW / 2}" y="${top + plotH - h - 13}" text-anchor="middle" font-size="8" fill="#b00">${escapeXml(note)}</text>`);
+      }
+    });
+    if (panel.groups.length > 1 || group.length > 0) {
+      parts.push(`<text x="${left + g * groupW + groupW / 2}" y="${top + plotH + 16}" text-anchor="middle" font-size="11">${escapeXml(group)}</text>`);
+    }
+  });
+  parts.push(`<line x1="${left}" y1="${top + plotH}" x2="${left + plotW}" y2="${top + plotH}" stroke="#333"/>`);
+  parts.push("</g>");
+  return parts.join("\n");
+}
+
+export function renderSvg(results: RunResults): string {
+  const ran = results.setups.filter((setup) => setup.notAvailable === undefined);
+  const series = ran.map((setup) => setup.name);
+  const ns = allN(results);
+  const one = (pick: (setup: SetupResult) => number | undefined): number[][] => [ran.map((setup) => pick(setup) ?? NaN)];
+  const panels: Panel[] = [
+    {
+      title: "Idle memory per stream, KB (nginx + Redis, PSS)",
+      groups: ns.map((n) => `N = ${kN(n)}`),
+      series,
+      values: ns.map((n) => ran.map((setup) => setup.idle?.steps.find((step) => step.n === n)?.pssKbPerStream ?? NaN)),
+      notes: ns.map((n) =>
+        ran.map((setup) => {
+          const step = setup.idle?.steps.find((s) => s.n === n);
+          return step !== undefined && step.reached < n ? `${kN(Math.round(step.reached / 1000) * 1000)} held` : "";
+        }),
+      ),
+    },
+    { title: "Redis connections at the largest N held", groups: [""], series, values: one((setup) => setup.idle?.steps[setup.idle.steps.length - 1]?.redisClients) },
+    { title: "Fan-out burst: deliveries per second", groups: [""], series, values: one((setup) => setup.fanout?.burst.deliveriesPerSecond) },
+    {
+      title: "Fan-out latency, ms (burst p50 / p99, paced p99)",
+      groups: ["burst p50", "burst p99", "paced p99"],
+      series,
+      values: [
+        ran.map((setup) => setup.fanout?.burst.latency.p50Ms ?? NaN),
+        ran.map((setup) => setup.fanout?.burst.latency.p99Ms ?? NaN),
+        ran.map((setup) => setup.fanout?.paced.latency.p99Ms ?? NaN),
+      ],
+    },
+    { title: "Many channels: seconds until all delivered", groups: [""], series, values: one((setup) => setup.many?.secondsToAll) },
+    { title: "Reconnect storm: seconds until all resubscribed", groups: [""], series, values: one((setup) => setup.storm?.secondsToAll) },
+  ];
+  const panelW = 460;
+  const panelH = 250;
+  const legendH = 40;
+  const width = panelW * 2 + 30;
+  const height = legendH + Math.ceil(panels.length / 2) * (panelH + 10) + 30;
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif">`,
+    `<rect width="${width}" height="${height}" fill="#fff"/>`,
+    `<text x="15" y="22" font-size="15" font-weight="bold">${escapeXml(`Pushgate vs Nchan, ${results.machine.date.substring(0, 10)}: ${results.machine.cpus} CPUs, ${results.settings.workers} nginx workers, ${results.machine.nginx}`)}</text>`,
+  ];
+  let lx = 15;
+  for (const name of series) {
+    parts.push(`<rect x="${lx}" y="30" width="12" height="12" fill="${COLORS[name]}"/><text x="${lx + 16}" y="40" font-size="12">${escapeXml(LABELS[name])}</text>`);
+    lx += 30 + LABELS[name].length * 7;
+  }
+  for (const setup of results.setups.filter((s) => s.notAvailable !== undefined)) {
+    parts.push(`<text x="${lx}" y="40" font-size="11" fill="#888">${escapeXml(`${LABELS[setup.name]}: not available`)}</text>`);
+    lx += 40 + LABELS[setup.name].length * 7;
+  }
+  panels.forEach((panel, i) => {
+    parts.push(panelSvg(panel, 10 + (i % 2) * (panelW + 10), legendH + 10 + Math.floor(i / 2) * (panelH + 10), panelW, panelH));
+  });
+  parts.push(`<text x="15" y="${height - 10}" font-size="10" fill="#555">${escapeXml(`${results.command} · lower is better except deliveries per second · details in the .md beside this file`)}</text>`);
+  parts.push("</svg>");
+  return `${parts.join("\n")}\n`;
+}

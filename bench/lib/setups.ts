@@ -1,0 +1,304 @@
+// The setups the benchmark compares, each started fresh on identical terms: the same nginx binary,
+// worker count and limits, and its own new Redis (same binary and options) on a free port.
+//   pushgate-shared  Pushgate, one Redis connection per worker (when the build has the mode)
+//   pushgate-direct  Pushgate, one Redis connection per stream
+//   nchan-redis      Nchan with Redis storage
+//   nchan-memory     Nchan with its memory store (Redis running but unused)
+
+import { mkdirSync } from "node:fs";
+import { connect, createServer, Socket } from "node:net";
+import { join } from "node:path";
+import { RedisServer, startGateway, startRedis } from "../../src/cli/gateway";
+import { parseSettings } from "../../src/config/schema";
+import { HttpPublisher, PostRequest } from "./http-publisher";
+import { ResponseParser } from "./http-response";
+import { memoryOf, Memory, processTree } from "./machine";
+import { nchanUnavailable, startNchan } from "./nchan";
+import { makePayload, nowMicros } from "./payload";
+import { Target } from "./protocol";
+import { RedisError, RespClient } from "./resp";
+
+export type SetupName = "pushgate-shared" | "pushgate-direct" | "nchan-redis" | "nchan-memory";
+export const SETUP_NAMES: SetupName[] = ["pushgate-shared", "pushgate-direct", "nchan-redis", "nchan-memory"];
+
+/** A setup that cannot run on this machine or build; the message says why. */
+export class NotAvailable extends Error {}
+
+export interface ServerOptions {
+  nginx: string;
+  /** A fresh directory for this server's config, logs and Redis files. */
+  dir: string;
+  workers: number;
+  workerConnections: number;
+  workerRlimitNofile: number;
+  listenAddresses: number;
+  pushgatePublish: "redis" | "http";
+  nchanSharedMemory: string;
+  logLevel: string;
+}
+
+export interface PublishResult {
+  sent: number;
+  /** Failed publishes by reason. */
+  failed: Record<string, number>;
+  firstSentMicros: number;
+}
+
+export interface ServerMemory {
+  nginx: Memory;
+  redis: Memory;
+  nginxProcesses: number;
+}
+
+export interface Server {
+  name: SetupName;
+  targets: Target[];
+  /** Subscribe path with "{channel}", and extra request headers. */
+  pathTemplate: string;
+  headers: string[];
+  publishVia: string;
+  errorLog: string;
+  redisMaxClients: number;
+  /** Publishes one message per channel (in order), stamped with `epoch` and seq firstSeq, firstSeq+1, … */
+  publish(channels: string[], epoch: number, firstSeq: number, bytes: number): Promise<PublishResult>;
+  memory(): ServerMemory;
+  /** Redis clients other than the benchmark's own connections. */
+  redisClients(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export function freePort(host = "127.0.0.1"): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0));
+    });
+  });
+}
+
+/** Listen addresses 127.0.0.1, 127.1.0.1, 127.2.0.1, … on one port (source addresses are 127.0.x.y). */
+function listenTargets(count: number, port: number): Target[] {
+  return Array.from({ length: count }, (_, i) => ({ host: `127.${i}.0.1`, port }));
+}
+
+/** The benchmark's Redis side: the server, a connection for INFO and one for PUBLISH. */
+interface RedisSide {
+  server: RedisServer;
+  monitor: RespClient;
+  publisher: RespClient;
+  maxClients: number;
+}
+
+async function startRedisSide(dir: string): Promise<RedisSide> {
+  const port = await freePort();
+  const server = await startRedis("127.0.0.1", port, join(dir, "redis"));
+  const monitor = await RespClient.open("127.0.0.1", port);
+  const publisher = await RespClient.open("127.0.0.1", port);
+  const reply = await monitor.command("CONFIG", "GET", "maxclients");
+  const maxClients = Array.isArray(reply) ? Number(reply[1]) : NaN;
+  return { server, monitor, publisher, maxClients };
+}
+
+async function stopRedisSide(side: RedisSide): Promise<void> {
+  side.monitor.close();
+  side.publisher.close();
+  await side.server.stop();
+}
+
+function count(table: Record<string, number>, key: string, n = 1): void {
+  table[key] = (table[key] ?? 0) + n;
+}
+
+async function publishRedis(client: RespClient, channels: string[], epoch: number, firstSeq: number, bytes: number): Promise<PublishResult> {
+  const firstSentMicros = nowMicros();
+  const replies = await client.pipeline(channels.map((channel, i) => ["PUBLISH", channel, makePayload(epoch, firstSeq + i, bytes)]));
+  const failed: Record<string, number> = {};
+  for (const reply of replies) {
+    if (reply instanceof RedisError) {
+      count(failed, `redis: ${reply.message}`);
+    }
+  }
+  return { sent: channels.length, failed, firstSentMicros };
+}
+
+async function publishHttp(target: Target, path: (channel: string) => string, channels: string[], epoch: number, firstSeq: number, bytes: number): Promise<PublishResult> {
+  const publisher = await HttpPublisher.open(target, Math.min(8, channels.length));
+  try {
+    const firstSentMicros = nowMicros();
+    const requests: PostRequest[] = channels.map((channel, i) => ({ path: path(channel), body: makePayload(epoch, firstSeq + i, bytes) }));
+    const statuses = await publisher.send(requests);
+    const failed: Record<string, number> = {};
+    for (const [status, n] of Object.entries(statuses)) {
+      if (!status.startsWith("2")) {
+        count(failed, status === "0" ? "no answer" : `status ${status}`, n);
+      }
+    }
+    return { sent: channels.length, failed, firstSentMicros };
+  } finally {
+    publisher.close();
+  }
+}
+
+/**
+ * Opens `n` streams from this process and returns their status codes; the streams stay open until
+ * `close` is called. Used to check a mode's Redis connections before running workloads.
+ */
+async function probeStreams(target: Target, paths: string[], headers: string[]): Promise<{ statuses: number[]; close: () => void }> {
+  const sockets: Socket[] = [];
+  const statuses = await Promise.all(
+    paths.map(
+      (path) =>
+        new Promise<number>((done) => {
+          const socket = connect({ host: target.host, port: target.port });
+          sockets.push(socket);
+          const parser = new ResponseParser({ onHead: (status) => done(status), onBody: () => undefined, onEnd: () => undefined });
+          socket.on("data", (data: Buffer) => parser.push(data));
+          socket.on("error", () => done(0));
+          socket.on("close", () => done(0));
+          socket.setTimeout(5000, () => done(0));
+          socket.write(`GET ${path} HTTP/1.1\r\nHost: ${target.host}\r\n${headers.map((h) => `${h}\r\n`).join("")}\r\n`);
+        }),
+    ),
+  );
+  return { statuses, close: () => sockets.forEach((socket) => socket.destroy()) };
+}
+
+async function startPushgate(name: SetupName, mode: "direct" | "shared", options: ServerOptions): Promise<Server> {
+  const redis = await startRedisSide(options.dir);
+  try {
+    const port = await freePort();
+    const targets = listenTargets(options.listenAddresses, port);
+    const [settings, err] = parseSettings({
+      listen: targets.map((t) => `${t.host}:${t.port}`).join(","),
+      redisUrl: redis.server.url,
+      runtimeDir: join(options.dir, "nginx"),
+      workers: `${options.workers}`,
+      workerConnections: `${options.workerConnections}`,
+      workerRlimitNofile: `${options.workerRlimitNofile}`,
+      mode,
+      logLevel: options.logLevel,
+    });
+    if (settings === undefined) {
+      throw new NotAvailable(`the settings do not accept mode "${mode}": ${err}`);
+    }
+    const gateway = await startGateway(settings, "ignore");
+    const nginxPid = gateway.process.pid!;
+    const server: Server = {
+      name,
+      targets,
+      pathTemplate: "/sub?key={channel}",
+      headers: [],
+      publishVia: options.pushgatePublish === "redis" ? "Redis PUBLISH (pipelined)" : "POST /pub (8 keep-alive connections, pipelined)",
+      errorLog: gateway.errorLog,
+      redisMaxClients: redis.maxClients,
+      publish: (channels, epoch, firstSeq, bytes) =>
+        options.pushgatePublish === "redis"
+          ? publishRedis(redis.publisher, channels, epoch, firstSeq, bytes)
+          : publishHttp(targets[0], (channel) => `/pub?channel=${channel}`, channels, epoch, firstSeq, bytes),
+      memory: () => {
+        const pids = processTree(nginxPid);
+        return { nginx: memoryOf(pids), redis: memoryOf([redis.server.process.pid!]), nginxProcesses: pids.length };
+      },
+      redisClients: async () => (await redis.monitor.info("clients", "connected_clients")) - 2,
+      stop: async () => {
+        await gateway.stop();
+        await stopRedisSide(redis);
+      },
+    };
+    if (mode === "shared") {
+      await checkSharedMode(server, options.workers);
+    }
+    return server;
+  } catch (e) {
+    await stopRedisSide(redis);
+    throw e;
+  }
+}
+
+/**
+ * The shared mode exists when streams do not each open a Redis connection: 40 streams must leave
+ * at most 2 × workers gateway connections in Redis. Stops the server and throws NotAvailable if not.
+ */
+async function checkSharedMode(server: Server, workers: number): Promise<void> {
+  const streams = 40;
+  const paths = Array.from({ length: streams }, (_, i) => server.pathTemplate.replace("{channel}", `probe-${i}`));
+  const probe = await probeStreams(server.targets[0], paths, server.headers);
+  await new Promise((done) => setTimeout(done, 300));
+  const clients = await server.redisClients();
+  probe.close();
+  const ok = probe.statuses.filter((status) => status === 200).length;
+  let why: string | undefined;
+  if (ok < streams) {
+    why = `only ${ok} of ${streams} probe streams were answered 200 (statuses: ${[...new Set(probe.statuses)].join(", ")})`;
+  } else if (clients > 2 * workers) {
+    why = `the setting mode=shared is accepted, but ${streams} streams hold ${clients} Redis connections (more than 2 × ${workers} workers): this build of src/sub-location.ts still opens one Redis connection per stream`;
+  }
+  if (why !== undefined) {
+    await server.stop();
+    throw new NotAvailable(why);
+  }
+}
+
+async function startNchanSetup(name: SetupName, useRedis: boolean, options: ServerOptions): Promise<Server> {
+  const missing = nchanUnavailable();
+  if (missing !== undefined) {
+    throw new NotAvailable(missing);
+  }
+  const redis = await startRedisSide(options.dir);
+  try {
+    const port = await freePort();
+    const targets = listenTargets(options.listenAddresses, port);
+    const runtimeDir = join(options.dir, "nginx");
+    mkdirSync(runtimeDir, { recursive: true });
+    const nchan = await startNchan({
+      nginx: options.nginx,
+      runtimeDir,
+      listen: targets,
+      workers: options.workers,
+      workerConnections: options.workerConnections,
+      workerRlimitNofile: options.workerRlimitNofile,
+      redisUrl: useRedis ? redis.server.url.replace(/\/0$/, "") : undefined,
+      sharedMemory: options.nchanSharedMemory,
+      logLevel: options.logLevel,
+    });
+    const nginxPid = nchan.process.pid!;
+    return {
+      name,
+      targets,
+      pathTemplate: "/sub/{channel}",
+      headers: ["TE: chunked"],
+      publishVia: "POST /pub/<channel> (8 keep-alive connections, pipelined)",
+      errorLog: nchan.errorLog,
+      redisMaxClients: redis.maxClients,
+      publish: (channels, epoch, firstSeq, bytes) => publishHttp(targets[0], (channel) => `/pub/${channel}`, channels, epoch, firstSeq, bytes),
+      memory: () => {
+        const pids = processTree(nginxPid);
+        return { nginx: memoryOf(pids), redis: memoryOf([redis.server.process.pid!]), nginxProcesses: pids.length };
+      },
+      redisClients: async () => (await redis.monitor.info("clients", "connected_clients")) - 2,
+      stop: async () => {
+        await nchan.stop();
+        await stopRedisSide(redis);
+      },
+    };
+  } catch (e) {
+    await stopRedisSide(redis);
+    throw e;
+  }
+}
+
+/** Starts a fresh server of the named setup; throws NotAvailable when it cannot run here. */
+export function startServer(name: SetupName, options: ServerOptions): Promise<Server> {
+  switch (name) {
+    case "pushgate-shared":
+      return startPushgate(name, "shared", options);
+    case "pushgate-direct":
+      return startPushgate(name, "direct", options);
+    case "nchan-redis":
+      return startNchanSetup(name, true, options);
+    case "nchan-memory":
+      return startNchanSetup(name, false, options);
+  }
+}

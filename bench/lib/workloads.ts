@@ -1,0 +1,483 @@
+// The workloads, each run against a freshly started server and bounded in count and time:
+//   idle      memory per idle stream at each N, and Redis connections
+//   fanout    one channel, many subscribers: a burst, then a paced series
+//   many      one subscriber on each of many channels, one message each
+//   storm     every client drops and reconnects at once
+// Each returns plain data (kept as JSON) for bench/lib/report.ts.
+
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { AddressPool, Fleet } from "./fleet";
+import { Histogram, HistogramData } from "./histogram";
+import { Memory } from "./machine";
+import { OpenCommand, OpenReply, StatusReply, StormReply, WaitReply } from "./protocol";
+import { PublishResult, Server, ServerMemory } from "./setups";
+
+export type WorkloadName = "idle" | "fanout" | "many" | "storm";
+export const WORKLOAD_NAMES: WorkloadName[] = ["idle", "fanout", "many", "storm"];
+
+export interface WorkloadOptions {
+  idleN: number[];
+  /** Streams per channel in the idle workload (1: every stream its own channel). */
+  idleStreamsPerChannel: number;
+  fanoutSubscribers: number;
+  burstMessages: number;
+  pacedRate: number;
+  pacedSeconds: number;
+  manyChannels: number;
+  stormClients: number;
+  payloadBytes: number;
+  /** Sockets per load-generator process (below the 20,000 open files a process may have). */
+  perProcess: number;
+  /** Connection attempts in flight per load-generator process while ramping up. */
+  connectConcurrency: number;
+  settleMs: number;
+}
+
+export interface Context {
+  server: Server;
+  addresses: AddressPool;
+  options: WorkloadOptions;
+  workers: number;
+  log: (message: string) => void;
+}
+
+export interface Latency {
+  count: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+function latencyOf(histogram: Histogram): Latency {
+  return {
+    count: histogram.count,
+    p50Ms: histogram.percentile(0.5) / 1000,
+    p99Ms: histogram.percentile(0.99) / 1000,
+    maxMs: histogram.max / 1000,
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((done) => setTimeout(done, ms));
+}
+
+function addCounts(into: Record<string, number>, from: Record<string, number>): void {
+  for (const [key, n] of Object.entries(from)) {
+    into[key] = (into[key] ?? 0) + n;
+  }
+}
+
+/** Where the error log is now, to read only what a step adds. */
+function logOffset(path: string): number {
+  return existsSync(path) ? statSync(path).size : 0;
+}
+
+/** The most frequent error-log messages written since `offset`, with counts (timestamps, pids and clients stripped). */
+export function logSummary(path: string, offset: number, top = 3): string[] {
+  if (!existsSync(path)) {
+    return [];
+  }
+  const text = readFileSync(path).subarray(offset).toString("utf8");
+  const counts: Record<string, number> = {};
+  for (const line of text.split("\n")) {
+    if (line.trim().length === 0) {
+      continue;
+    }
+    const message = line
+      .replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d /, "")
+      .replace(/\d+#\d+: (\*\d+ )?/, "")
+      .replace(/, client: .*$/, "")
+      .replace(/\b\d+(\.\d+)?\b/g, "N")
+      .substring(0, 200);
+    counts[message] = (counts[message] ?? 0) + 1;
+  }
+  return Object.entries(counts)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([message, n]) => `${n} × ${message}`);
+}
+
+/** Splits `total` over `parts` as evenly as possible. */
+function shares(total: number, parts: number): number[] {
+  return Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
+}
+
+function fleetSize(clients: number, options: WorkloadOptions): number {
+  return Math.max(2, Math.ceil(clients / options.perProcess));
+}
+
+interface OpenSpec {
+  channelPrefix: string;
+  perChannel: number;
+  retries?: number;
+  timeoutMs?: number;
+}
+
+interface OpenTotals {
+  subscribed: number;
+  alive: number;
+  failures: Record<string, number>;
+  retried: number;
+  seconds: number;
+}
+
+/** Opens counts[i] more streams on generator i; `first` is the index of the first new stream overall. */
+async function openStreams(context: Context, fleet: Fleet, counts: number[], first: number, spec: OpenSpec): Promise<OpenTotals> {
+  const { server, options } = context;
+  const started = Date.now();
+  let next = first;
+  const replies = await fleet.all<OpenReply>((i) => {
+    if (counts[i] <= 0) {
+      return undefined;
+    }
+    const command: OpenCommand = {
+      kind: "open",
+      count: counts[i],
+      first: next,
+      targets: server.targets,
+      sources: context.addresses.take(Math.max(1, Math.ceil(counts[i] / 8000))),
+      pathTemplate: server.pathTemplate,
+      channelPrefix: spec.channelPrefix,
+      perChannel: spec.perChannel,
+      headers: server.headers,
+      concurrency: options.connectConcurrency,
+      retries: spec.retries ?? 0,
+      retryDelayMs: 100,
+      timeoutMs: spec.timeoutMs ?? 30000 + counts[i] * 5,
+    };
+    next += counts[i];
+    return command;
+  });
+  const totals: OpenTotals = { subscribed: 0, alive: 0, failures: {}, retried: 0, seconds: (Date.now() - started) / 1000 };
+  for (const reply of replies) {
+    totals.subscribed += reply.subscribed;
+    totals.retried += reply.retried;
+    addCounts(totals.failures, reply.failures);
+  }
+  const statuses = await fleet.all<StatusReply>(() => ({ kind: "status" }));
+  totals.alive = statuses.reduce((sum, s) => sum + s.alive, 0);
+  return totals;
+}
+
+interface Delivery {
+  expected: number;
+  delivered: number;
+  stale: number;
+  firstDeliveryMicros: number;
+  lastDeliveryMicros: number;
+  latency: Histogram;
+}
+
+/** Watches `epoch` on every generator, runs `publish`, then waits for perStream messages per stream. */
+async function deliver(fleet: Fleet, epoch: number, perStream: number, timeoutMs: number, publish: () => Promise<PublishResult>): Promise<{ published: PublishResult; delivery: Delivery }> {
+  await fleet.all(() => ({ kind: "watch", epoch }));
+  const published = await publish();
+  const replies = await fleet.all<WaitReply>(() => ({ kind: "wait", perStream, timeoutMs }));
+  const firsts = replies.filter((r) => r.firstDeliveryMicros > 0).map((r) => r.firstDeliveryMicros);
+  return {
+    published,
+    delivery: {
+      expected: replies.reduce((sum, r) => sum + r.expected, 0),
+      delivered: replies.reduce((sum, r) => sum + r.deliveries, 0),
+      stale: replies.reduce((sum, r) => sum + r.stale, 0),
+      firstDeliveryMicros: firsts.length > 0 ? Math.min(...firsts) : 0,
+      lastDeliveryMicros: Math.max(0, ...replies.map((r) => r.lastDeliveryMicros)),
+      latency: Histogram.fromData(replies.map((r) => r.latency)),
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// idle memory per stream
+
+export interface IdleStep {
+  n: number;
+  reached: number;
+  failures: Record<string, number>;
+  rampSeconds: number;
+  nginx: Memory;
+  redis: Memory;
+  nginxProcesses: number;
+  /** (nginx + Redis − baseline) / reached, from PSS (each page counted once) and from summed RSS. */
+  pssKbPerStream: number;
+  rssKbPerStream: number;
+  nginxPssKbPerStream: number;
+  redisPssKbPerStream: number;
+  redisClients: number;
+  /** Why the step fell short of N (failures and the error log's most frequent lines). */
+  shortfall?: string[];
+}
+
+export interface IdleResult {
+  baseline: ServerMemory;
+  baselineRedisClients: number;
+  processes: number;
+  steps: IdleStep[];
+  /** N values not attempted because a smaller N already fell short. */
+  skipped: number[];
+}
+
+export async function idle(context: Context): Promise<IdleResult> {
+  const { server, options } = context;
+  const targetsN = [...options.idleN].sort((a, b) => a - b);
+  const fleet = Fleet.start(fleetSize(targetsN[targetsN.length - 1], options));
+  try {
+    // Warm-up: every worker loads its code and sets up its pools before the baseline is taken.
+    const warm = await openStreams(context, fleet, shares(context.workers * 8, fleet.size), 0, { channelPrefix: "warm-", perChannel: 1 });
+    await server.publish(["warm-0"], 0, 0, options.payloadBytes);
+    await fleet.all(() => ({ kind: "close" }));
+    context.log(`warm-up: ${warm.subscribed} streams opened and closed`);
+    await sleep(options.settleMs);
+
+    const baseline = server.memory();
+    const baselineRedisClients = await server.redisClients();
+    const result: IdleResult = { baseline, baselineRedisClients, processes: fleet.size, steps: [], skipped: [] };
+    let held = shares(0, fleet.size);
+    let first = 1000000;
+    for (const n of targetsN) {
+      if (result.steps.some((step) => step.reached < step.n)) {
+        result.skipped.push(n);
+        continue;
+      }
+      const wanted = shares(n, fleet.size);
+      const more = wanted.map((w, i) => Math.max(0, w - held[i]));
+      const total = more.reduce((a, b) => a + b, 0);
+      const offset = logOffset(server.errorLog);
+      context.log(`idle: opening ${total} more streams towards ${n}`);
+      const opened = await openStreams(context, fleet, more, first, { channelPrefix: "idle-", perChannel: options.idleStreamsPerChannel });
+      first += total;
+      await sleep(options.settleMs);
+      const statuses = await fleet.all<StatusReply>(() => ({ kind: "status" }));
+      held = statuses.map((s) => s.alive);
+      const reached = held.reduce((a, b) => a + b, 0);
+      const memory = server.memory();
+      const redisClients = await server.redisClients();
+      const failures = { ...opened.failures };
+      for (const s of statuses) {
+        for (const [reason, k] of Object.entries(s.ended)) {
+          failures[`ended after 200: ${reason}`] = k;
+        }
+      }
+      const perStream = (now: number, base: number): number => (reached > 0 ? (now - base) / reached : NaN);
+      const step: IdleStep = {
+        n,
+        reached,
+        failures,
+        rampSeconds: opened.seconds,
+        nginx: memory.nginx,
+        redis: memory.redis,
+        nginxProcesses: memory.nginxProcesses,
+        pssKbPerStream: perStream(memory.nginx.pssKb + memory.redis.pssKb, baseline.nginx.pssKb + baseline.redis.pssKb),
+        rssKbPerStream: perStream(memory.nginx.rssKb + memory.redis.rssKb, baseline.nginx.rssKb + baseline.redis.rssKb),
+        nginxPssKbPerStream: perStream(memory.nginx.pssKb, baseline.nginx.pssKb),
+        redisPssKbPerStream: perStream(memory.redis.pssKb, baseline.redis.pssKb),
+        redisClients,
+      };
+      if (reached < n) {
+        const reasons = Object.entries(failures).map(([reason, k]) => `${k} × ${reason}`);
+        step.shortfall = [...reasons, ...logSummary(server.errorLog, offset).map((line) => `error log: ${line}`)];
+      }
+      context.log(`idle: N=${n} reached ${reached}, ${step.pssKbPerStream.toFixed(2)} KB/stream (PSS), ${redisClients} Redis clients`);
+      result.steps.push(step);
+    }
+    await fleet.all(() => ({ kind: "close" }));
+    return result;
+  } finally {
+    await fleet.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// fan-out
+
+export interface FanoutRound {
+  messages: number;
+  expected: number;
+  delivered: number;
+  publishFailures: Record<string, number>;
+  seconds: number;
+  deliveriesPerSecond: number;
+  latency: Latency;
+}
+
+export interface FanoutResult {
+  subscribers: number;
+  subscribed: number;
+  failures: Record<string, number>;
+  primerDelivered: number;
+  burst: FanoutRound;
+  paced: FanoutRound & { rate: number };
+  redisClients: number;
+}
+
+function round(messages: number, published: PublishResult, delivery: Delivery, endMicros: number): FanoutRound {
+  const seconds = (endMicros - published.firstSentMicros) / 1e6;
+  return {
+    messages,
+    expected: delivery.expected,
+    delivered: delivery.delivered,
+    publishFailures: published.failed,
+    seconds,
+    deliveriesPerSecond: seconds > 0 ? delivery.delivered / seconds : 0,
+    latency: latencyOf(delivery.latency),
+  };
+}
+
+export async function fanout(context: Context): Promise<FanoutResult> {
+  const { server, options } = context;
+  const channel = "fan-0";
+  const fleet = Fleet.start(fleetSize(options.fanoutSubscribers, options));
+  try {
+    const opened = await openStreams(context, fleet, shares(options.fanoutSubscribers, fleet.size), 0, { channelPrefix: "fan-", perChannel: 0 });
+    context.log(`fanout: ${opened.alive} subscribers`);
+    await sleep(options.settleMs);
+    const redisClients = await server.redisClients();
+
+    // A primer message proves every subscription is live before anything is timed.
+    const primer = await deliver(fleet, 1, 1, 10000, () => server.publish([channel], 1, 0, options.payloadBytes));
+
+    const burstChannels = Array.from({ length: options.burstMessages }, () => channel);
+    const burstTimeout = 30000 + options.burstMessages * options.fanoutSubscribers * 0.05;
+    const burst = await deliver(fleet, 2, options.burstMessages, burstTimeout, () => server.publish(burstChannels, 2, 0, options.payloadBytes));
+    context.log(`fanout burst: ${burst.delivery.delivered}/${burst.delivery.expected} delivered`);
+
+    const pacedCount = Math.round(options.pacedRate * options.pacedSeconds);
+    const interval = 1000 / options.pacedRate;
+    const paced = await deliver(fleet, 3, pacedCount, 15000, async () => {
+      const start = Date.now();
+      const failed: Record<string, number> = {};
+      let firstSentMicros = 0;
+      for (let i = 0; i < pacedCount; i++) {
+        const wait = start + i * interval - Date.now();
+        if (wait > 0) {
+          await sleep(wait);
+        }
+        const one = await server.publish([channel], 3, i, options.payloadBytes);
+        firstSentMicros = firstSentMicros || one.firstSentMicros;
+        addCounts(failed, one.failed);
+      }
+      return { sent: pacedCount, failed, firstSentMicros };
+    });
+    context.log(`fanout paced: ${paced.delivery.delivered}/${paced.delivery.expected} delivered`);
+    await fleet.all(() => ({ kind: "close" }));
+    return {
+      subscribers: options.fanoutSubscribers,
+      subscribed: opened.alive,
+      failures: opened.failures,
+      primerDelivered: primer.delivery.delivered,
+      burst: round(options.burstMessages, burst.published, burst.delivery, burst.delivery.lastDeliveryMicros),
+      paced: { ...round(pacedCount, paced.published, paced.delivery, paced.delivery.lastDeliveryMicros), rate: options.pacedRate },
+      redisClients,
+    };
+  } finally {
+    await fleet.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// many channels
+
+export interface ManyResult {
+  channels: number;
+  subscribed: number;
+  failures: Record<string, number>;
+  expected: number;
+  delivered: number;
+  publishFailures: Record<string, number>;
+  /** From the first publish to the last delivery. */
+  secondsToAll: number;
+  latency: Latency;
+  redisClients: number;
+}
+
+function channelList(prefix: string, n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+}
+
+export async function many(context: Context): Promise<ManyResult> {
+  const { server, options } = context;
+  const n = options.manyChannels;
+  const fleet = Fleet.start(fleetSize(n, options));
+  try {
+    const opened = await openStreams(context, fleet, shares(n, fleet.size), 0, { channelPrefix: "many-", perChannel: 1 });
+    context.log(`many: ${opened.alive} subscribers on ${n} channels`);
+    await sleep(options.settleMs);
+    const redisClients = await server.redisClients();
+    const { published, delivery } = await deliver(fleet, 1, 1, 60000, () => server.publish(channelList("many-", n), 1, 0, options.payloadBytes));
+    context.log(`many: ${delivery.delivered}/${delivery.expected} delivered`);
+    await fleet.all(() => ({ kind: "close" }));
+    return {
+      channels: n,
+      subscribed: opened.alive,
+      failures: opened.failures,
+      expected: delivery.expected,
+      delivered: delivery.delivered,
+      publishFailures: published.failed,
+      secondsToAll: delivery.lastDeliveryMicros > 0 ? (delivery.lastDeliveryMicros - published.firstSentMicros) / 1e6 : NaN,
+      latency: latencyOf(delivery.latency),
+      redisClients,
+    };
+  } finally {
+    await fleet.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// reconnect storm
+
+export interface StormResult {
+  clients: number;
+  subscribed: number;
+  dropped: number;
+  resubscribed: number;
+  failures: Record<string, number>;
+  retried: number;
+  /** From the drop to the last client's 200 status line. */
+  secondsToAll: number;
+  resubscribe: Latency;
+  /** One message per channel after the storm: how many resubscribed streams got it. */
+  deliveredAfter: number;
+  expectedAfter: number;
+  shortfall?: string[];
+}
+
+export async function storm(context: Context): Promise<StormResult> {
+  const { server, options } = context;
+  const n = options.stormClients;
+  const fleet = Fleet.start(fleetSize(n, options));
+  try {
+    const opened = await openStreams(context, fleet, shares(n, fleet.size), 0, { channelPrefix: "storm-", perChannel: 1 });
+    context.log(`storm: ${opened.alive} clients subscribed`);
+    await sleep(options.settleMs);
+    const offset = logOffset(server.errorLog);
+    const replies = await fleet.all<StormReply>(() => ({ kind: "storm", sources: context.addresses.take(2), retries: 50, retryDelayMs: 100, timeoutMs: 120000 }));
+    const failures: Record<string, number> = {};
+    replies.forEach((r) => addCounts(failures, r.failures));
+    const subscribeTimes: HistogramData[] = replies.map((r) => r.subscribeTimes);
+    const resubscribed = replies.reduce((sum, r) => sum + r.subscribed, 0);
+    const started = Math.min(...replies.map((r) => r.startedMicros));
+    const last = Math.max(...replies.map((r) => r.lastSubscribedMicros));
+    context.log(`storm: ${resubscribed} resubscribed in ${((last - started) / 1e6).toFixed(2)} s`);
+    await sleep(options.settleMs);
+    const after = await deliver(fleet, 9, 1, 30000, () => server.publish(channelList("storm-", n), 9, 0, options.payloadBytes));
+    await fleet.all(() => ({ kind: "close" }));
+    const result: StormResult = {
+      clients: n,
+      subscribed: opened.alive,
+      dropped: replies.reduce((sum, r) => sum + r.dropped, 0),
+      resubscribed,
+      failures,
+      retried: replies.reduce((sum, r) => sum + r.retried, 0),
+      secondsToAll: last > 0 ? (last - started) / 1e6 : NaN,
+      resubscribe: latencyOf(Histogram.fromData(subscribeTimes)),
+      deliveredAfter: after.delivery.delivered,
+      expectedAfter: n,
+    };
+    if (resubscribed < result.dropped || Object.keys(failures).length > 0) {
+      result.shortfall = logSummary(server.errorLog, offset).map((line) => `error log: ${line}`);
+    }
+    return result;
+  } finally {
+    await fleet.stop();
+  }
+}
