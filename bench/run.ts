@@ -10,12 +10,13 @@ import { AddressPool } from "./lib/fleet";
 import { machineInfo } from "./lib/machine";
 import { MAX_SOCKETS_PER_PROCESS } from "./lib/protocol";
 import { renderMarkdown, renderSvg, RunResults, SetupResult } from "./lib/report";
-import { NotAvailable, Server, ServerOptions, SETUP_NAMES, SetupName, startServer } from "./lib/setups";
+import { NotAvailable, PROFILE_SETUP_NAMES, Server, ServerOptions, SETUP_NAMES, SetupName, startServer } from "./lib/setups";
 import { Context, fanout, idle, many, storm, WORKLOAD_NAMES, WorkloadName, WorkloadOptions } from "./lib/workloads";
 
 const USAGE = `usage: npm run bench -- [options]
   --quick                     smoke run: N = 2k,5k, 2,000 clients per workload, short bursts
-  --setups a,b                ${SETUP_NAMES.join(", ")} (default: all)
+  --setups a,b                ${SETUP_NAMES.join(", ")} (default: these four),
+                              and the profile setup ${PROFILE_SETUP_NAMES.join(", ")} (idle only)
   --workloads a,b             ${WORKLOAD_NAMES.join(", ")} (default: all)
   --n 10000,50000,100000      idle streams at which memory is measured
   --idle-per-channel 1        idle streams per channel (1: each stream its own channel)
@@ -78,11 +79,12 @@ function parseArgs(argv: string[]): Options {
     }
     return n;
   };
-  const list = <T extends string>(key: string, all: T[]): T[] => {
+  const list = <T extends string>(key: string, all: T[], extra: T[] = []): T[] => {
     const raw = values.get(key);
     if (raw === undefined) {
       return all;
     }
+    all = [...all, ...extra];
     const picked = raw.split(",").map((s) => s.trim()) as T[];
     for (const item of picked) {
       if (!all.includes(item)) {
@@ -102,7 +104,7 @@ function parseArgs(argv: string[]): Options {
   }
   const date = new Date().toISOString().substring(0, 10);
   return {
-    setups: list("setups", SETUP_NAMES),
+    setups: list("setups", SETUP_NAMES, PROFILE_SETUP_NAMES),
     workloads: list("workloads", WORKLOAD_NAMES),
     workload: {
       idleN,
@@ -155,6 +157,9 @@ async function runWorkload(name: WorkloadName, context: Context, result: SetupRe
 async function runSetup(name: SetupName, options: Options, nginx: string, baseDir: string, addresses: AddressPool): Promise<SetupResult> {
   const result: SetupResult = { name, errors: {} };
   for (const workload of options.workloads) {
+    if (PROFILE_SETUP_NAMES.includes(name) && workload !== "idle") {
+      continue; // a profile setup only holds streams
+    }
     const serverOptions: ServerOptions = {
       nginx,
       dir: mkdtempSync(join(baseDir, `${name}-${workload}-`)),

@@ -5,11 +5,14 @@
 
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { cpus, totalmem } from "node:os";
+import { cpus, loadavg, totalmem } from "node:os";
 
 export interface Memory {
   rssKb: number;
   pssKb: number;
+  /** The PSS of private anonymous memory (heaps) and of shared memory (nginx zones). */
+  pssAnonKb: number;
+  pssShmemKb: number;
 }
 
 function rollup(pid: number): Memory {
@@ -19,9 +22,9 @@ function rollup(pid: number): Memory {
       const match = new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(text);
       return match === null ? 0 : Number(match[1]);
     };
-    return { rssKb: field("Rss"), pssKb: field("Pss") };
+    return { rssKb: field("Rss"), pssKb: field("Pss"), pssAnonKb: field("Pss_Anon"), pssShmemKb: field("Pss_Shmem") };
   } catch {
-    return { rssKb: 0, pssKb: 0 }; // the process is gone
+    return { rssKb: 0, pssKb: 0, pssAnonKb: 0, pssShmemKb: 0 }; // the process is gone
   }
 }
 
@@ -47,11 +50,13 @@ export function processTree(pid: number): number[] {
 }
 
 export function memoryOf(pids: number[]): Memory {
-  const total = { rssKb: 0, pssKb: 0 };
+  const total = { rssKb: 0, pssKb: 0, pssAnonKb: 0, pssShmemKb: 0 };
   for (const pid of pids) {
     const m = rollup(pid);
     total.rssKb += m.rssKb;
     total.pssKb += m.pssKb;
+    total.pssAnonKb += m.pssAnonKb;
+    total.pssShmemKb += m.pssShmemKb;
   }
   return total;
 }
@@ -74,6 +79,8 @@ export interface MachineInfo {
   node: string;
   openFilesLimit: string;
   commit: string;
+  /** 1-minute load average when the run started: other work on the machine skews every figure. */
+  loadAtStart: number;
 }
 
 export function machineInfo(nginxPath: string, root: string): MachineInfo {
@@ -93,5 +100,6 @@ export function machineInfo(nginxPath: string, root: string): MachineInfo {
     node: process.version,
     openFilesLimit: run("sh", ["-c", "ulimit -Hn"]),
     commit: dirty ? `${commit} (src/ or nginx/ modified)` : commit,
+    loadAtStart: Math.round(loadavg()[0] * 100) / 100,
   };
 }

@@ -39,6 +39,7 @@ const LABELS: Record<SetupName, string> = {
   "pushgate-direct": "Pushgate direct",
   "nchan-redis": "Nchan + Redis",
   "nchan-memory": "Nchan memory",
+  "lua-floor": "nginx + Lua floor (profile)",
 };
 
 const COLORS: Record<SetupName, string> = {
@@ -46,6 +47,7 @@ const COLORS: Record<SetupName, string> = {
   "pushgate-direct": "#7fc8a9",
   "nchan-redis": "#c0504d",
   "nchan-memory": "#e8a09a",
+  "lua-floor": "#9e9e9e",
 };
 
 function int(n: number): string {
@@ -118,7 +120,7 @@ export function renderMarkdown(results: RunResults, svgFile: string): string {
         ["Load generator", `Node ${m.node}, raw HTTP/1.1 over net sockets, ≤ ${int(s.perProcess)} sockets per process, from 127.0.x.y source addresses; messages of ${s.payloadBytes} bytes`],
         ["Publishing", ran.map((r) => `${LABELS[r.name]}: ${r.publishVia ?? "–"}`).join("; ")],
         ["Repository", `commit ${m.commit}`],
-        ["Date", m.date],
+        ["Date", `${m.date} (1-minute load average at the start: ${m.loadAtStart ?? "–"})`],
       ],
       true,
     ),
@@ -273,11 +275,11 @@ export function renderMarkdown(results: RunResults, svgFile: string): string {
   if (stormSetups.length > 0) {
     out.push("## Reconnect storm");
     out.push("");
-    out.push(`${int(stormSetups[0].storm!.clients)} subscribed clients (one channel each) drop their connections and reconnect at once; a client counts as subscribed again at its 200 status line (Nchan sends its headers once the subscriber is enqueued). Failed attempts retry after 100 ms. Afterwards one message goes to every channel to check the new streams deliver.`);
+    out.push(`${int(stormSetups[0].storm!.clients)} subscribed clients (one channel each) drop their connections and reconnect at once; a client counts as subscribed again at its 200 status line (Nchan sends its headers once the subscriber is enqueued). Failed attempts retry after 100 ms. Afterwards one message goes to every channel to check the new streams deliver. The load-generator floor is the same clients connecting at once to /healthz (nginx answers it without any module): the part of the time the clients themselves take.`);
     out.push("");
     out.push(
       table(
-        ["setup", "dropped", "resubscribed", "s until all", "p50 ms", "p99 ms", "retries", "failed for good", "delivered after"],
+        ["setup", "dropped", "resubscribed", "s until all", "p50 ms", "p99 ms", "load-generator floor s", "retries", "failed for good", "delivered after"],
         stormSetups.map((setup) => {
           const r = setup.storm!;
           return [
@@ -287,6 +289,7 @@ export function renderMarkdown(results: RunResults, svgFile: string): string {
             fixed(r.secondsToAll, 2),
             ms(r.resubscribe.p50Ms),
             ms(r.resubscribe.p99Ms),
+            fixed(r.floorSeconds, 2),
             int(r.retried),
             reasons(r.failures) || "0",
             `${int(r.deliveredAfter)} / ${int(r.expectedAfter)}`,

@@ -4,8 +4,12 @@
 //   pushgate-direct  Pushgate, one Redis connection per stream
 //   nchan-redis      Nchan with Redis storage
 //   nchan-memory     Nchan with its memory store (Redis running but unused)
+// and one profile setup, run only when named:
+//   lua-floor        nginx + ngx_lua holding each request in ngx.sleep: the floor of idle memory
+//                    per stream for any Lua handler, before Pushgate's own allocations
 
-import { mkdirSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
 import { connect, createServer, Socket } from "node:net";
 import { join } from "node:path";
 import { RedisServer, startGateway, startRedis } from "../../src/cli/gateway";
@@ -14,12 +18,16 @@ import { HttpPublisher, PostRequest } from "./http-publisher";
 import { ResponseParser } from "./http-response";
 import { memoryOf, Memory, processTree } from "./machine";
 import { nchanUnavailable, startNchan } from "./nchan";
+import { renderTemplate, startNginx } from "./nginx";
 import { makePayload, nowMicros } from "./payload";
 import { Target } from "./protocol";
 import { RedisError, RespClient } from "./resp";
 
-export type SetupName = "pushgate-shared" | "pushgate-direct" | "nchan-redis" | "nchan-memory";
+export type SetupName = "pushgate-shared" | "pushgate-direct" | "nchan-redis" | "nchan-memory" | "lua-floor";
+/** The compared setups, run by default. */
 export const SETUP_NAMES: SetupName[] = ["pushgate-shared", "pushgate-direct", "nchan-redis", "nchan-memory"];
+/** Setups run only when named, to explain figures rather than compete. */
+export const PROFILE_SETUP_NAMES: SetupName[] = ["lua-floor"];
 
 /** A setup that cannot run on this machine or build; the message says why. */
 export class NotAvailable extends Error {}
@@ -52,6 +60,8 @@ export interface ServerMemory {
 
 export interface Server {
   name: SetupName;
+  /** False for a setup that only holds streams (lua-floor): it has no publish path. */
+  delivers: boolean;
   targets: Target[];
   /** Subscribe path with "{channel}", and extra request headers. */
   pathTemplate: string;
@@ -187,6 +197,7 @@ async function startPushgate(name: SetupName, mode: "direct" | "shared", options
     const nginxPid = gateway.process.pid!;
     const server: Server = {
       name,
+      delivers: true,
       targets,
       pathTemplate: "/sub?key={channel}",
       headers: [],
@@ -266,6 +277,7 @@ async function startNchanSetup(name: SetupName, useRedis: boolean, options: Serv
     const nginxPid = nchan.process.pid!;
     return {
       name,
+      delivers: true,
       targets,
       pathTemplate: "/sub/{channel}",
       headers: ["TE: chunked"],
@@ -289,6 +301,64 @@ async function startNchanSetup(name: SetupName, useRedis: boolean, options: Serv
   }
 }
 
+/** load_module lines for Debian's dynamic ndk and Lua modules; empty when Lua is built in. */
+function luaModuleLines(nginx: string): string {
+  const version = spawnSync(nginx, ["-V"], { encoding: "utf8" });
+  const built = `${version.stdout}${version.stderr}`;
+  const lua = "/usr/lib/nginx/modules/ngx_http_lua_module.so";
+  if ((built.includes("lua-nginx-module") && !built.includes("--add-dynamic-module")) || !existsSync(lua)) {
+    return "";
+  }
+  return ["load_module /usr/lib/nginx/modules/ndk_http_module.so;", `load_module ${lua};`].join("\n");
+}
+
+async function startLuaFloor(options: ServerOptions): Promise<Server> {
+  const redis = await startRedisSide(options.dir); // unused; started so the baseline matches the others
+  try {
+    const port = await freePort();
+    const targets = listenTargets(options.listenAddresses, port);
+    const runtimeDir = join(options.dir, "nginx");
+    const config = renderTemplate("lua-floor.conf", {
+      load_modules: luaModuleLines(options.nginx),
+      workers: `${options.workers}`,
+      worker_rlimit_nofile: `${options.workerRlimitNofile}`,
+      worker_connections: `${options.workerConnections}`,
+      runtime_dir: runtimeDir,
+      log_level: options.logLevel,
+      listen_directives: targets.map((t) => `        listen ${t.host}:${t.port} reuseport backlog=4096;`).join("\n"),
+    });
+    const nginx = await startNginx(options.nginx, runtimeDir, config, async () => {
+      const probe = await probeStreams(targets[0], ["/healthz"], []);
+      probe.close();
+      return probe.statuses[0] === 200 ? undefined : `healthz answered ${probe.statuses[0]}`;
+    });
+    const nginxPid = nginx.process.pid!;
+    return {
+      name: "lua-floor",
+      delivers: false,
+      targets,
+      pathTemplate: "/sub?key={channel}",
+      headers: [],
+      publishVia: "none (holds streams only)",
+      errorLog: nginx.errorLog,
+      redisMaxClients: redis.maxClients,
+      publish: () => Promise.reject(new Error("lua-floor has no publish path")),
+      memory: () => {
+        const pids = processTree(nginxPid);
+        return { nginx: memoryOf(pids), redis: memoryOf([redis.server.process.pid!]), nginxProcesses: pids.length };
+      },
+      redisClients: async () => (await redis.monitor.info("clients", "connected_clients")) - 2,
+      stop: async () => {
+        await nginx.stop();
+        await stopRedisSide(redis);
+      },
+    };
+  } catch (e) {
+    await stopRedisSide(redis);
+    throw e;
+  }
+}
+
 /** Starts a fresh server of the named setup; throws NotAvailable when it cannot run here. */
 export function startServer(name: SetupName, options: ServerOptions): Promise<Server> {
   switch (name) {
@@ -300,5 +370,7 @@ export function startServer(name: SetupName, options: ServerOptions): Promise<Se
       return startNchanSetup(name, true, options);
     case "nchan-memory":
       return startNchanSetup(name, false, options);
+    case "lua-floor":
+      return startLuaFloor(options);
   }
 }

@@ -102,6 +102,9 @@ function shares(total: number, parts: number): number[] {
   return Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
 }
 
+/** A concurrency larger than any batch (Infinity does not survive IPC's JSON). */
+const ALL_AT_ONCE = 1e9;
+
 function fleetSize(clients: number, options: WorkloadOptions): number {
   return Math.max(2, Math.ceil(clients / options.perProcess));
 }
@@ -111,6 +114,10 @@ interface OpenSpec {
   perChannel: number;
   retries?: number;
   timeoutMs?: number;
+  /** Another path than the server's subscribe path (the storm's floor asks for /healthz). */
+  pathTemplate?: string;
+  /** Attempts in flight per process; default options.connectConcurrency. */
+  concurrency?: number;
 }
 
 interface OpenTotals {
@@ -119,6 +126,9 @@ interface OpenTotals {
   failures: Record<string, number>;
   retried: number;
   seconds: number;
+  /** First command start and last 200 over all processes (shared clock). */
+  startedMicros: number;
+  lastSubscribedMicros: number;
 }
 
 /** Opens counts[i] more streams on generator i; `first` is the index of the first new stream overall. */
@@ -136,11 +146,11 @@ async function openStreams(context: Context, fleet: Fleet, counts: number[], fir
       first: next,
       targets: server.targets,
       sources: context.addresses.take(Math.max(1, Math.ceil(counts[i] / 8000))),
-      pathTemplate: server.pathTemplate,
+      pathTemplate: spec.pathTemplate ?? server.pathTemplate,
       channelPrefix: spec.channelPrefix,
       perChannel: spec.perChannel,
       headers: server.headers,
-      concurrency: options.connectConcurrency,
+      concurrency: spec.concurrency ?? options.connectConcurrency,
       retries: spec.retries ?? 0,
       retryDelayMs: 100,
       timeoutMs: spec.timeoutMs ?? 30000 + counts[i] * 5,
@@ -148,7 +158,15 @@ async function openStreams(context: Context, fleet: Fleet, counts: number[], fir
     next += counts[i];
     return command;
   });
-  const totals: OpenTotals = { subscribed: 0, alive: 0, failures: {}, retried: 0, seconds: (Date.now() - started) / 1000 };
+  const totals: OpenTotals = {
+    subscribed: 0,
+    alive: 0,
+    failures: {},
+    retried: 0,
+    seconds: (Date.now() - started) / 1000,
+    startedMicros: Math.min(...replies.map((r) => r.startedMicros)),
+    lastSubscribedMicros: Math.max(0, ...replies.map((r) => r.lastSubscribedMicros)),
+  };
   for (const reply of replies) {
     totals.subscribed += reply.subscribed;
     totals.retried += reply.retried;
@@ -224,7 +242,9 @@ export async function idle(context: Context): Promise<IdleResult> {
   try {
     // Warm-up: every worker loads its code and sets up its pools before the baseline is taken.
     const warm = await openStreams(context, fleet, shares(context.workers * 8, fleet.size), 0, { channelPrefix: "warm-", perChannel: 1 });
-    await server.publish(["warm-0"], 0, 0, options.payloadBytes);
+    if (server.delivers) {
+      await server.publish(["warm-0"], 0, 0, options.payloadBytes);
+    }
     await fleet.all(() => ({ kind: "close" }));
     context.log(`warm-up: ${warm.subscribed} streams opened and closed`);
     await sleep(options.settleMs);
@@ -435,6 +455,11 @@ export interface StormResult {
   /** From the drop to the last client's 200 status line. */
   secondsToAll: number;
   resubscribe: Latency;
+  /**
+   * The load generator's own share: the same clients, connecting at once to /healthz (answered
+   * by nginx without any module), from the first connect to the last 200.
+   */
+  floorSeconds: number;
   /** One message per channel after the storm: how many resubscribed streams got it. */
   deliveredAfter: number;
   expectedAfter: number;
@@ -446,6 +471,10 @@ export async function storm(context: Context): Promise<StormResult> {
   const n = options.stormClients;
   const fleet = Fleet.start(fleetSize(n, options));
   try {
+    const floor = await openStreams(context, fleet, shares(n, fleet.size), 0, { channelPrefix: "floor-", perChannel: 1, pathTemplate: "/healthz", concurrency: ALL_AT_ONCE });
+    await fleet.all(() => ({ kind: "close" }));
+    const floorSeconds = floor.subscribed === n ? (floor.lastSubscribedMicros - floor.startedMicros) / 1e6 : NaN;
+    context.log(`storm: the load generator's floor: ${n} requests to /healthz at once took ${floorSeconds.toFixed(2)} s`);
     const opened = await openStreams(context, fleet, shares(n, fleet.size), 0, { channelPrefix: "storm-", perChannel: 1 });
     context.log(`storm: ${opened.alive} clients subscribed`);
     await sleep(options.settleMs);
@@ -470,6 +499,7 @@ export async function storm(context: Context): Promise<StormResult> {
       retried: replies.reduce((sum, r) => sum + r.retried, 0),
       secondsToAll: last > 0 ? (last - started) / 1e6 : NaN,
       resubscribe: latencyOf(Histogram.fromData(subscribeTimes)),
+      floorSeconds,
       deliveredAfter: after.delivery.delivered,
       expectedAfter: n,
     };
