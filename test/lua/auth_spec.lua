@@ -1,0 +1,159 @@
+-- The generated Lua of src/auth/ with the nginx host's HMAC (OpenSSL through the FFI) and JSON
+-- decoder (cjson), against the vectors of test/vectors/jwt.json that test/unit/auth.test.ts runs
+-- under Node: one source, two runtimes, the same verdicts.
+local cjson = require("cjson")
+local base64url = require("auth.base64url")
+local compare = require("auth.compare")
+local grant = require("auth.grant")
+local jwt = require("auth.jwt")
+local crypto = require("host.crypto")
+
+local function read_vectors()
+  local file = assert(io.open("test/vectors/jwt.json", "rb"))
+  local text = file:read("*a")
+  file:close()
+  return cjson.decode(text)
+end
+
+local vectors = read_vectors()
+
+local function bytes_of_hex(hex)
+  return (hex:gsub("%x%x", function(pair) return string.char(tonumber(pair, 16)) end))
+end
+
+local function hex_of_bytes(bytes)
+  return (bytes:gsub(".", function(c) return string.format("%02x", c:byte()) end))
+end
+
+describe("host.crypto", function()
+  it("finds libcrypto", function()
+    local ok, err = crypto.loadCrypto()
+    assert.is_true(ok, err)
+  end)
+
+  it("decodes JSON strictly, leaving the shared cjson module as it was", function()
+    assert.is_nil((crypto.decodeJson("NaN")))
+    assert.is_nil((crypto.decodeJson("0x10")))
+    assert.are.equal(cjson.null, (crypto.decodeJson("null")))
+    assert.same({ a = { 1, 2 } }, (crypto.decodeJson('{"a":[1,2]}')))
+    local value, err = crypto.decodeJson("{")
+    assert.is_nil(value)
+    assert.truthy(err:find("failed to decode json", 1, true))
+    local nan = cjson.decode("NaN") -- the shared module still takes it
+    assert.is_true(nan ~= nan)
+  end)
+end)
+
+describe("base64url", function()
+  for _, v in ipairs(vectors.base64url) do
+    it(v.name, function()
+      local bytes, err = base64url.decodeBase64Url(v.text)
+      if v.hex then
+        assert.is_nil(err)
+        assert.are.equal(v.hex, hex_of_bytes(bytes))
+        assert.are.equal(v.text, base64url.encodeBase64Url(bytes_of_hex(v.hex)))
+      else
+        assert.is_nil(bytes)
+        assert.are.equal(v.error, err)
+      end
+    end)
+  end
+
+  it("round-trips 2000 random byte strings", function()
+    math.randomseed(42)
+    for i = 1, 2000 do
+      local chars = {}
+      for j = 1, i % 67 do
+        chars[j] = string.char(math.random(0, 255))
+      end
+      local bytes = table.concat(chars)
+      local text = base64url.encodeBase64Url(bytes)
+      assert.are.equal(math.ceil(#bytes * 4 / 3), #text)
+      assert.are.equal(bytes, (base64url.decodeBase64Url(text)))
+    end
+  end)
+
+  it("decodes random text without raising, and whatever it accepts encodes back to the same text", function()
+    math.randomseed(7)
+    local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=+/ .\n\195\169"
+    for i = 1, 2000 do
+      local chars = {}
+      for j = 1, i % 13 do
+        local k = math.random(1, #alphabet)
+        chars[j] = alphabet:sub(k, k)
+      end
+      local text = table.concat(chars)
+      local bytes, err = base64url.decodeBase64Url(text)
+      if bytes then
+        assert.are.equal(text, base64url.encodeBase64Url(bytes))
+      else
+        assert.are.equal("string", type(err))
+      end
+    end
+  end)
+end)
+
+describe("isValidPattern", function()
+  for _, v in ipairs(vectors.patterns) do
+    it(string.format("%q", v.pattern), function()
+      assert.are.equal(v.valid, grant.isValidPattern(v.pattern))
+    end)
+  end
+end)
+
+describe("grants", function()
+  for _, v in ipairs(vectors.grants) do
+    it(v.name, function()
+      assert.are.equal(v.refused, grant.firstRefused(v.patterns, v.channels))
+      -- every channel before the first refused one is allowed
+      for _, channel in ipairs(v.channels) do
+        assert.are.equal(channel ~= v.refused, grant.grantAllows(v.patterns, channel))
+        if channel == v.refused then
+          break
+        end
+      end
+    end)
+  end
+end)
+
+describe("HMAC-SHA256 known answers (OpenSSL through the FFI)", function()
+  for _, v in ipairs(vectors.hmac) do
+    it(v.name, function()
+      local digest = crypto.hmacSha256(bytes_of_hex(v.keyHex), bytes_of_hex(v.dataHex))
+      assert.are.equal(v.digestHex, hex_of_bytes(digest))
+    end)
+  end
+end)
+
+describe("constantTimeEquals", function()
+  it("equal, different, and of different lengths", function()
+    assert.is_true(compare.constantTimeEquals("", ""))
+    assert.is_true(compare.constantTimeEquals("abc", "abc"))
+    assert.is_false(compare.constantTimeEquals("abc", "abd"))
+    assert.is_false(compare.constantTimeEquals("abc", "ab"))
+    assert.is_false(compare.constantTimeEquals("\0", "\128"))
+  end)
+end)
+
+describe("verifyToken", function()
+  local tokens = vectors.tokens
+  for _, v in ipairs(tokens.cases) do
+    it(v.name, function()
+      local verifier = {
+        secrets = v.secrets or tokens.secrets,
+        leewaySeconds = tokens.leewaySeconds,
+        maxTokenBytes = tokens.maxTokenBytes,
+        hmacSha256 = crypto.hmacSha256,
+        decodeJson = crypto.decodeJson,
+      }
+      local claims, err = jwt.verifyToken(v.token, verifier, tokens.now)
+      if v.claims then
+        assert.is_nil(err)
+        assert.same(v.claims, claims)
+      else
+        assert.is_nil(claims)
+        assert.are.equal(v.error, err)
+      end
+    end)
+  end
+end)
