@@ -2,7 +2,8 @@
 // test/lua/auth_spec.lua (LuaJIT) both run: base64url, grant patterns, HMAC-SHA256 known answers
 // and tokens with the verdict expected at a fixed "now".
 //
-// Tokens are minted here with node:crypto and Buffer's base64url, not with the code under test.
+// Tokens are minted here with node:crypto and Buffer's base64url, not with the code under test;
+// a last group is minted by the SDK, so the Lua side proves it accepts what the SDK makes.
 // Deterministic: the same run gives the same file, and auth.test.ts checks that the committed
 // file is this script's output.
 //
@@ -12,6 +13,7 @@ import "../../src/cli/multi";
 import { createHmac } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { mintToken } from "../../sdk/token";
 
 export const VECTORS_PATH = resolve(__dirname, "../../../test/vectors/jwt.json");
 
@@ -264,6 +266,34 @@ function tokenCases(): TokenVector[] {
   ];
 }
 
+/** Tokens minted by the SDK (sdk/token.ts), with the claims the gateway must read from them. */
+function sdkCases(): TokenVector[] {
+  const issued = NOW - 10;
+  return [
+    {
+      name: "sdk: subscriber",
+      token: mintToken({ sub: "user:42", channels: ["user:42", "room:*"], ttl: 600, now: issued }, CURRENT),
+      claims: { sub: "user:42", channels: ["user:42", "room:*"], publish: [], exp: issued + 600, iat: issued },
+    },
+    {
+      name: "sdk: publisher",
+      token: mintToken({ sub: "backend", channels: [], publish: ["*"], ttl: 60, now: issued }, CURRENT),
+      claims: { sub: "backend", channels: [], publish: ["*"], exp: issued + 60, iat: issued },
+    },
+    {
+      name: "sdk: multi-byte sub, multi-byte secret",
+      token: mintToken({ sub: "søren ☃ 😀", channels: ["user:soren"], ttl: 60, now: issued }, MULTI_BYTE_SECRET),
+      secrets: [MULTI_BYTE_SECRET],
+      claims: { sub: "søren ☃ 😀", channels: ["user:soren"], publish: [], exp: issued + 60, iat: issued },
+    },
+    {
+      name: "sdk: expired",
+      token: mintToken({ sub: "user:42", channels: ["user:42"], ttl: 1, now: NOW - LEEWAY_SECONDS - 1 }, CURRENT),
+      error: "token expired",
+    },
+  ];
+}
+
 export function buildJwtVectors(): JwtVectors {
   return {
     base64url: base64urlVectors(),
@@ -275,7 +305,7 @@ export function buildJwtVectors(): JwtVectors {
       leewaySeconds: LEEWAY_SECONDS,
       maxTokenBytes: MAX_TOKEN_BYTES,
       secrets: [CURRENT],
-      cases: tokenCases(),
+      cases: [...tokenCases(), ...sdkCases()],
     },
   };
 }
