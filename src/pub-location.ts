@@ -50,7 +50,7 @@ export function handle(): void {
     return fail(500, "failed to read the message");
   }
 
-  const [red, connectErr] = redis.connect(settings.redis[0], settings.redisTimeoutMs);
+  const [red, connectErr] = redis.connect(settings.redis[0], settings.redisTimeoutMs, undefined, true);
   if (red === undefined) {
     ngx.log(ngx.ERR, connectErr);
     return fail(503, "redis is unavailable, try again later", settings.retryAfterSeconds);

@@ -1,19 +1,80 @@
-// content_by_lua entry of the subscribe location: parse, hand off to the subscription mode,
-// then copy messages to the client until it goes away, Redis goes away, or nginx shuts down.
+// content_by_lua entry of the subscribe location: parse, subscribe through the configured mode,
+// then copy events to the client until it goes away, Redis goes away, or nginx shuts down.
 
-import type { LineFormat } from "./config/schema";
+import type { LineFormat, Settings } from "./config/schema";
 import { parseChannelList } from "./protocol/channel";
 import { fail, queryArg } from "./host/http";
 import * as settingsHolder from "./host/settings";
 import * as direct from "./subscribe/direct";
+import * as shared from "./subscribe/shared";
+import type { SubscriptionMode } from "./subscribe/mode";
 import * as chunked from "./transport/chunked";
 
-/** How often an idle stream looks up from Redis to check shutdown and heartbeats, in ms. */
-const TICK_MS = 1000;
+/** Copies events to the client until the stream ends. */
+function pump<S>(mode: SubscriptionMode<S>, subscription: S, format: LineFormat, settings: Settings): void {
+  const heartbeatMs = settings.heartbeatSeconds * 1000;
+  const waitMs = mode.waitMs(heartbeatMs);
+  let idleMs = 0;
+  for (;;) {
+    const [kind, a, b] = mode.next(subscription, waitMs);
+    if (kind === "message") {
+      idleMs = 0;
+      const [written] = chunked.write(format, a, b);
+      if (written === undefined) {
+        return; // the client is gone
+      }
+    } else if (kind === "timeout") {
+      if (ngx.worker.exiting()) {
+        chunked.close(format, "server restart", true);
+        return;
+      }
+      idleMs += waitMs;
+      if (idleMs >= heartbeatMs) {
+        idleMs = 0;
+        const [written] = chunked.heartbeat();
+        if (written === undefined) {
+          return;
+        }
+      }
+    } else if (kind === "notice") {
+      idleMs = 0;
+      const [written] = chunked.notice(format, a, b);
+      if (written === undefined) {
+        return;
+      }
+    } else if (kind === "lost") {
+      ngx.log(ngx.WARN, "redis subscription ended: ", a);
+      chunked.close(format, "redis connection lost", true);
+      return;
+    } else if (kind === "overflow") {
+      chunked.close(format, a, true);
+      return;
+    } else {
+      chunked.close(format, "server restart", true);
+      return;
+    }
+  }
+}
 
-function onClientAbort(this: void): void {
-  // Ends every light thread of the request; its cleanup closes the Redis connection.
-  ngx.exit(499);
+function serve<S>(mode: SubscriptionMode<S>, channels: string[], format: LineFormat, settings: Settings): void {
+  const [subscription, subscribeErr] = mode.open(channels, settings);
+  if (subscription === undefined) {
+    ngx.log(ngx.ERR, `${subscribeErr}`);
+    return fail(503, "redis is unavailable, try again later", settings.retryAfterSeconds);
+  }
+  ngx.on_abort(() => {
+    // ngx.exit ends every thread of the request; release the subscription first.
+    mode.close(subscription);
+    ngx.exit(499);
+  });
+  const [opened] = chunked.open();
+  if (opened !== undefined) {
+    const [ok, err] = pcall(pump, mode, subscription, format, settings);
+    if (!ok) {
+      ngx.log(ngx.ERR, "stream failed: ", tostring(err));
+    }
+  }
+  mode.close(subscription);
 }
 
 export function handle(): void {
@@ -28,50 +89,9 @@ export function handle(): void {
   if (formatArg !== "object" && formatArg !== "array") {
     return fail(400, `invalid format "${formatArg}": use object or array`);
   }
-  const format: LineFormat = formatArg;
-
-  const [subscription, subscribeErr] = direct.open(channels, settings);
-  if (subscription === undefined) {
-    ngx.log(ngx.ERR, subscribeErr);
-    return fail(503, "redis is unavailable, try again later", settings.retryAfterSeconds);
+  if (settings.mode === "shared") {
+    serve(shared, channels, formatArg, settings);
+  } else {
+    serve(direct, channels, formatArg, settings);
   }
-  ngx.on_abort(onClientAbort);
-
-  const [opened] = chunked.open();
-  if (opened === undefined) {
-    direct.close(subscription);
-    return;
-  }
-
-  const heartbeatMs = settings.heartbeatSeconds * 1000;
-  const tickMs = math.min(TICK_MS, heartbeatMs);
-  let idleMs = 0;
-  for (;;) {
-    const [channel, payloadOrErr] = direct.next(subscription, tickMs);
-    if (channel !== undefined) {
-      idleMs = 0;
-      const [written] = chunked.write(format, channel, payloadOrErr);
-      if (written === undefined) {
-        break; // the client is gone
-      }
-    } else if (payloadOrErr === "timeout") {
-      if (ngx.worker.exiting()) {
-        chunked.close(format, "server restart", true);
-        break;
-      }
-      idleMs += tickMs;
-      if (idleMs >= heartbeatMs) {
-        idleMs = 0;
-        const [written] = chunked.heartbeat();
-        if (written === undefined) {
-          break;
-        }
-      }
-    } else {
-      ngx.log(ngx.WARN, "redis subscription ended: ", payloadOrErr);
-      chunked.close(format, "redis connection lost", true);
-      break;
-    }
-  }
-  direct.close(subscription);
 }

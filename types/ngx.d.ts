@@ -37,6 +37,11 @@ interface NgxThread {
 
 /** @noSelf */
 interface NgxTimer {
+  every<A extends unknown[]>(
+    delay: number,
+    callback: (this: void, premature: boolean, ...args: A) => void,
+    ...args: A
+  ): LuaMultiReturn<[1] | [undefined, string]>;
   at<A extends unknown[]>(
     delay: number,
     callback: (this: void, premature: boolean, ...args: A) => void,
@@ -50,7 +55,7 @@ interface NgxTcpSocket {
   bind(this: NgxTcpSocket, address: string): LuaMultiReturn<[1] | [undefined, string]>;
   settimeout(this: NgxTcpSocket, ms: number): void;
   settimeouts(this: NgxTcpSocket, connectMs: number, sendMs: number, readMs: number): void;
-  send(this: NgxTcpSocket, data: string | string[]): LuaMultiReturn<[number] | [undefined, string]>;
+  send(this: NgxTcpSocket, data: NgxPrintable): LuaMultiReturn<[number] | [undefined, string]>;
   receive(this: NgxTcpSocket, pattern?: string | number): LuaMultiReturn<[string] | [undefined, string, string | undefined]>;
   close(this: NgxTcpSocket): LuaMultiReturn<[1] | [undefined, string]>;
   setkeepalive(this: NgxTcpSocket, timeoutMs?: number, size?: number): LuaMultiReturn<[1] | [undefined, string]>;

@@ -33,3 +33,21 @@ declare module "cjson" {
   export function decode(text: string): unknown;
   export function encode_empty_table_as_object(enabled: boolean): void;
 }
+
+/** ngx.semaphore (lua-resty-core): methods are called with `:`. Timeouts are in seconds. */
+interface NgxSemaphore {
+  post(this: NgxSemaphore, n?: number): void;
+  /** true when posted; false and "timeout" when the wait ran out. */
+  wait(this: NgxSemaphore, timeoutSeconds: number): LuaMultiReturn<[true] | [false, string]>;
+  count(this: NgxSemaphore): number;
+}
+
+interface NgxSemaphoreModule {
+  new: (this: void, n?: number) => LuaMultiReturn<[NgxSemaphore] | [undefined, string]>;
+}
+
+/** @noResolution */
+declare module "ngx.semaphore" {
+  const semaphore: NgxSemaphoreModule;
+  export = semaphore;
+}

@@ -4,6 +4,7 @@
 
 export type Mode = "direct" | "shared";
 export type LineFormat = "object" | "array";
+export type OverflowPolicy = "disconnect" | "drop-oldest";
 
 export interface RedisAddress {
   host: string;
@@ -30,6 +31,9 @@ export interface Settings {
   retryAfterSeconds: number;
   logLevel: string;
   runtimeDir: string;
+  queueMessages: number;
+  queueBytes: number;
+  overflow: OverflowPolicy;
 }
 
 /** One setting: its name in a config file, its environment variable, default and rule. */
@@ -45,7 +49,7 @@ export const SETTINGS: SettingRule[] = [
   { key: "listen", env: "PUSHGATE_LISTEN", defaultValue: "127.0.0.1:8080", rule: "comma-separated host:port or port", doc: "addresses nginx listens on" },
   { key: "redisUrl", env: "PUSHGATE_REDIS_URL", defaultValue: "", rule: "comma-separated redis://[:password@]host[:port][/db]", doc: "Redis to use; empty: the launcher uses 127.0.0.1:6379, starting a Redis there if none answers. Several addresses must reach the same pub/sub (one Redis on several addresses, or a primary and its replicas); /pub publishes to the first" },
   { key: "workers", env: "PUSHGATE_WORKERS", defaultValue: "auto", rule: "auto or an integer from 1 to 64", doc: "nginx worker processes" },
-  { key: "mode", env: "PUSHGATE_MODE", defaultValue: "direct", rule: "direct or shared", doc: "subscription mode: direct opens one Redis connection per stream" },
+  { key: "mode", env: "PUSHGATE_MODE", defaultValue: "shared", rule: "direct or shared", doc: "subscription mode: shared holds one Redis connection per worker, direct one per stream" },
   { key: "heartbeatSeconds", env: "PUSHGATE_HEARTBEAT_SECONDS", defaultValue: "25", rule: "a number from 0.05 to 300", doc: "an idle stream gets a keep-alive this often" },
   { key: "maxChannels", env: "PUSHGATE_MAX_CHANNELS", defaultValue: "16", rule: "an integer from 1 to 1024", doc: "channels one connection may subscribe to" },
   { key: "maxMessageBytes", env: "PUSHGATE_MAX_MESSAGE_BYTES", defaultValue: "1048576", rule: "an integer from 1 to 67108864", doc: "largest message /pub accepts (larger: 413)" },
@@ -56,6 +60,9 @@ export const SETTINGS: SettingRule[] = [
   { key: "redisTimeoutMs", env: "PUSHGATE_REDIS_TIMEOUT_MS", defaultValue: "2000", rule: "an integer from 10 to 60000", doc: "connect and command timeout towards Redis" },
   { key: "retryAfterSeconds", env: "PUSHGATE_RETRY_AFTER_SECONDS", defaultValue: "2", rule: "an integer from 1 to 3600", doc: "Retry-After sent with a 503 when Redis is unreachable" },
   { key: "logLevel", env: "PUSHGATE_LOG_LEVEL", defaultValue: "warn", rule: "debug, info, notice, warn, error or crit", doc: "nginx error_log level" },
+  { key: "queueMessages", env: "PUSHGATE_QUEUE_MESSAGES", defaultValue: "1000", rule: "an integer from 1 to 1000000", doc: "shared mode: messages waiting for one slow client before the overflow policy applies" },
+  { key: "queueBytes", env: "PUSHGATE_QUEUE_BYTES", defaultValue: "8388608", rule: "an integer from 1024 to 1073741824", doc: "shared mode: bytes of messages waiting for one slow client before the overflow policy applies" },
+  { key: "overflow", env: "PUSHGATE_OVERFLOW", defaultValue: "disconnect", rule: "disconnect or drop-oldest", doc: "what a full queue does: end the stream with a reason, or drop the oldest messages and send a notice" },
   { key: "runtimeDir", env: "PUSHGATE_RUNTIME_DIR", defaultValue: "run", rule: "a directory path", doc: "where the launcher writes nginx.conf, logs and pid files" },
 ];
 
@@ -305,6 +312,19 @@ export function parseSettings(raw: Record<string, string | undefined>): LuaMulti
     }
   }
 
+  const queueMessages = integerIn(value("queueMessages"), 1, 1000000);
+  if (queueMessages === undefined) {
+    return broken("queueMessages");
+  }
+  const queueBytes = integerIn(value("queueBytes"), 1024, 1073741824);
+  if (queueBytes === undefined) {
+    return broken("queueBytes");
+  }
+  const overflow = value("overflow");
+  if (overflow !== "disconnect" && overflow !== "drop-oldest") {
+    return broken("overflow");
+  }
+
   const runtimeDir = value("runtimeDir");
   if (runtimeDir.length === 0) {
     return broken("runtimeDir");
@@ -327,6 +347,9 @@ export function parseSettings(raw: Record<string, string | undefined>): LuaMulti
     retryAfterSeconds,
     logLevel,
     runtimeDir,
+    queueMessages,
+    queueBytes,
+    overflow,
   });
 }
 

@@ -23,13 +23,22 @@ function restyRedis(): RestyRedisModule {
 }
 
 /**
+ * Connections for request/response commands (publish) per worker: at most this many at once,
+ * further callers queue, so the gateway's Redis connections stay bounded by the worker count.
+ */
+const COMMAND_POOL_SIZE = 1;
+const COMMAND_POOL_BACKLOG = 4096;
+
+/**
  * Connects to `address`, leaving from `sourceAddress` when one is given (tcpsock:bind), and
  * authenticates and selects the database on a fresh connection (a pooled one already is).
+ * `pooled` connections come from and go back to the worker's bounded command pool (release()).
  */
 export function connect(
   address: RedisAddress,
   timeoutMs: number,
   sourceAddress?: string,
+  pooled = false,
 ): LuaMultiReturn<[RestyRedis] | [undefined, string]> {
   const [red, newErr] = restyRedis().new();
   if (red === undefined) {
@@ -44,7 +53,8 @@ export function connect(
     }
   }
   const pool = `${address.host}:${address.port}/${address.db}`;
-  const [connected, connectErr] = red.connect(address.host, address.port, { pool });
+  const options = pooled ? { pool, pool_size: COMMAND_POOL_SIZE, backlog: COMMAND_POOL_BACKLOG } : { pool: `${pool}/single` };
+  const [connected, connectErr] = red.connect(address.host, address.port, options);
   if (connected === undefined) {
     return $multi(undefined, `failed to connect to redis at ${address.host}:${address.port}: ${connectErr}`);
   }
@@ -70,7 +80,7 @@ export function connect(
 
 /** Hands a connection back to the worker's pool (for request/response commands only). */
 export function release(red: RestyRedis): void {
-  const [kept] = red.set_keepalive(60000, 64);
+  const [kept] = red.set_keepalive(60000, COMMAND_POOL_SIZE);
   if (kept === undefined) {
     red.close();
   }

@@ -35,6 +35,19 @@ export function errorLine(format: LineFormat, message: string, reconnect: boolea
   return `{"type":"error","error":${quote(message)},"reconnect":${again}}\n`;
 }
 
+/**
+ * A notice on a stream that goes on: something the client may want to act on.
+ * `code` is stable ("redis-lost", "redis-restored", "dropped"); `message` is for people.
+ * object: {"type":"notice","notice":"redis-lost","message":"..."}
+ * array:  ["notice","redis-lost","..."]
+ */
+export function noticeLine(format: LineFormat, code: string, message: string, quote: QuoteJson): string {
+  if (format === "array") {
+    return `["notice",${quote(code)},${quote(message)}]\n`;
+  }
+  return `{"type":"notice","notice":${quote(code)},"message":${quote(message)}}\n`;
+}
+
 /** The body of an error answer: {"error":"..."} */
 export function errorBody(message: string, quote: QuoteJson): string {
   return `{"error":${quote(message)}}\n`;

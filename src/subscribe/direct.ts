@@ -4,10 +4,15 @@
 
 import type { Settings } from "../config/schema";
 import * as redis from "../host/redis";
+import type { EventKind } from "./mode";
 
 export interface DirectSubscription {
   red: RestyRedis;
+  closed: boolean;
 }
+
+/** A direct stream cannot be told of a shutdown: it looks up this often to check (ms). */
+const SHUTDOWN_CHECK_MS = 1000;
 
 /** Next (redis address, source address) pair, per worker. */
 let route = 0;
@@ -38,28 +43,34 @@ export function open(channels: string[], settings: Settings): LuaMultiReturn<[Di
       return $multi(undefined, `failed to subscribe: ${readErr}`);
     }
   }
-  return $multi({ red });
+  return $multi({ red, closed: false });
 }
 
-/**
- * Waits up to `timeoutMs` for the next message. Returns channel and payload, or undefined and
- * "timeout" (the connection stays usable) or another error (the connection is gone).
- */
-export function next(subscription: DirectSubscription, timeoutMs: number): LuaMultiReturn<[string, string] | [undefined, string]> {
+export function next(subscription: DirectSubscription, timeoutMs: number): LuaMultiReturn<[EventKind, string, string]> {
   const red = subscription.red;
   red.set_timeout(timeoutMs);
   for (;;) {
     const [reply, err] = red.read_reply();
     if (reply === undefined || reply === false) {
-      return $multi(undefined, err);
+      if (err === "timeout") {
+        return $multi("timeout", "", "");
+      }
+      return $multi("lost", `${err}`, "");
     }
     if (reply[0] === "message") {
-      return $multi(reply[1] as string, reply[2] as string);
+      return $multi("message", reply[1] as string, reply[2] as string);
     }
     // subscribe confirmations and other pushes carry no message
   }
 }
 
 export function close(subscription: DirectSubscription): void {
-  subscription.red.close();
+  if (!subscription.closed) {
+    subscription.closed = true;
+    subscription.red.close();
+  }
+}
+
+export function waitMs(heartbeatMs: number): number {
+  return math.min(SHUTDOWN_CHECK_MS, heartbeatMs);
 }

@@ -1,7 +1,7 @@
 // Transport: a chunked HTTP response with one JSON line per message (see protocol/frame.ts).
 
 import type { LineFormat } from "../config/schema";
-import { errorLine, HEARTBEAT_LINE, messageLine } from "../protocol/frame";
+import { errorLine, HEARTBEAT_LINE, messageLine, noticeLine } from "../protocol/frame";
 import { quoteJson } from "../host/json";
 
 /** Sends the status and headers at once, so the client knows it is subscribed. */
@@ -21,6 +21,15 @@ export function open(): LuaMultiReturn<[1] | [undefined, string]> {
 /** Writes one message and waits until it is handed to the socket (back-pressure on slow clients). */
 export function write(format: LineFormat, channel: string, data: string): LuaMultiReturn<[1] | [undefined, string]> {
   const [printed, err] = ngx.print(messageLine(format, channel, data, quoteJson));
+  if (printed === undefined) {
+    return $multi(undefined, err);
+  }
+  return ngx.flush(true);
+}
+
+/** A notice on a stream that goes on (see protocol/frame.ts noticeLine). */
+export function notice(format: LineFormat, code: string, message: string): LuaMultiReturn<[1] | [undefined, string]> {
+  const [printed, err] = ngx.print(noticeLine(format, code, message, quoteJson));
   if (printed === undefined) {
     return $multi(undefined, err);
   }

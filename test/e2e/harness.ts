@@ -12,7 +12,7 @@ import { Gateway, RedisServer, startGateway, startRedis } from "../../src/cli/ga
 import { parseSettings, Settings } from "../../src/config/schema";
 
 /** The subscription modes every transport test runs in. */
-export const MODES: Array<"direct" | "shared"> = ["direct"];
+export const MODES: Array<"direct" | "shared"> = ["shared", "direct"];
 
 export function freePort(host = "127.0.0.1"): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -53,6 +53,29 @@ export interface Stack {
   client: RedisClientType;
   stop(): Promise<void>;
   errorLog(): string;
+  /** Kills Redis (SIGKILL) and starts a new one on the same port and directory. */
+  restartRedis(downMs?: number): Promise<void>;
+  /** GET /status, parsed. */
+  status(): Promise<GatewayStatus>;
+}
+
+export interface WorkerStatus {
+  worker: number;
+  pid: number;
+  connected: boolean;
+  channels: number;
+  subscribers: number;
+  messages: number;
+  reconnects: number;
+  notices: number;
+  dropped: number;
+  overflows: number;
+}
+
+export interface GatewayStatus {
+  mode: string;
+  workers: WorkerStatus[];
+  totals: Record<string, number>;
 }
 
 export interface StackOptions {
@@ -85,10 +108,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     client = createClient({ url: redis.url }) as RedisClientType;
     client.on("error", () => undefined); // a test may kill Redis on purpose
     await client.connect();
-    const started = { gateway, client };
-    return {
+    const started = { gateway, client, redis };
+    const base = `http://127.0.0.1:${httpPort}`;
+    const stack: Stack = {
       dir,
-      base: `http://127.0.0.1:${httpPort}`,
+      base,
       redis,
       gateway,
       settings,
@@ -97,10 +121,19 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       stop: async () => {
         await started.client.disconnect().catch(() => undefined);
         await started.gateway.stop();
-        await redis.stop();
+        await started.redis.stop();
         rmSync(dir, { recursive: true, force: true });
       },
+      restartRedis: async (downMs = 300) => {
+        started.redis.process.kill("SIGKILL");
+        await new Promise((done) => started.redis.process.once("exit", done));
+        await sleep(downMs);
+        started.redis = await startRedis("127.0.0.1", redisPort, join(dir, "redis"), options.redisArgs ?? []);
+        stack.redis = started.redis;
+      },
+      status: async () => JSON.parse((await fetchText(`${base}/status`)).body) as GatewayStatus,
     };
+    return stack;
   } catch (e) {
     await client?.disconnect().catch(() => undefined);
     await gateway?.stop();

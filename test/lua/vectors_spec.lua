@@ -56,6 +56,8 @@ describe("line framing", function()
       local line
       if v.kind == "message" then
         line = frame.messageLine(v.format, v.channel, v.data, json.quoteJson)
+      elseif v.kind == "notice" then
+        line = frame.noticeLine(v.format, v.code, v.message, json.quoteJson)
       else
         line = frame.errorLine(v.format, v.message, v.reconnect, json.quoteJson)
       end

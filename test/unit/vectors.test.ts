@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseChannelList } from "../../src/protocol/channel";
-import { errorLine, messageLine } from "../../src/protocol/frame";
+import { errorLine, messageLine, noticeLine } from "../../src/protocol/frame";
 import { mergeSources, parseSettings } from "../../src/config/schema";
 
 function vectors<T>(name: string): T[] {
@@ -27,10 +27,15 @@ describe("parseChannelList", () => {
   });
 });
 
-interface FrameVector { kind: string; format: "object" | "array"; channel?: string; data?: string; message?: string; reconnect?: boolean; line: string }
+interface FrameVector { kind: string; format: "object" | "array"; code?: string; channel?: string; data?: string; message?: string; reconnect?: boolean; line: string }
 describe("line framing", () => {
   test.each(vectors<FrameVector>("frame").map((v, i) => [`${i} ${v.kind} ${v.format} ${JSON.stringify(v.data ?? v.message)}`, v]))("%s", (_name, v) => {
-    const line = v.kind === "message" ? messageLine(v.format, v.channel!, v.data!, quote) : errorLine(v.format, v.message!, v.reconnect!, quote);
+    const line =
+      v.kind === "message"
+        ? messageLine(v.format, v.channel!, v.data!, quote)
+        : v.kind === "notice"
+          ? noticeLine(v.format, v.code!, v.message!, quote)
+          : errorLine(v.format, v.message!, v.reconnect!, quote);
     expect(line).toBe(v.line);
     expect(JSON.parse(line)).toBeTruthy();
   });

@@ -1,0 +1,55 @@
+// Worker statistics: each worker writes its hub counters to a shared dict once a second; GET
+// /status reads every worker's entry, so one request sees the whole gateway.
+
+import * as cjson from "cjson";
+import * as hub from "./hub/hub";
+import * as settingsHolder from "./host/settings";
+
+const DICT = "pushgate";
+const PUBLISH_EVERY_S = 1;
+/** An entry older than this belonged to a worker that is gone (reload). */
+const ENTRY_TTL_S = 5;
+
+function publish(this: void, premature: boolean): void {
+  if (premature) {
+    return;
+  }
+  const dict = ngx.shared.get(DICT);
+  if (dict === undefined) {
+    return;
+  }
+  const stats = hub.stats();
+  const entry = cjson.encode({ worker: ngx.worker.id() ?? 0, pid: ngx.worker.pid(), ...stats });
+  dict.set(`worker:${ngx.worker.id() ?? 0}`, entry, ENTRY_TTL_S);
+}
+
+/** init_worker: start publishing this worker's statistics. */
+export function start(): void {
+  publish(false);
+  const [ok, err] = ngx.timer.every(PUBLISH_EVERY_S, publish);
+  if (ok === undefined) {
+    ngx.log(ngx.ERR, "failed to start the statistics timer: ", err);
+  }
+}
+
+/** content_by_lua of GET /status. */
+export function handle(): void {
+  const settings = settingsHolder.get();
+  const dict = ngx.shared.get(DICT);
+  publish(false); // this worker's figures are current
+  const workers: unknown[] = [];
+  const totals: Record<string, number> = { channels: 0, subscribers: 0, messages: 0, reconnects: 0, notices: 0, dropped: 0, overflows: 0 };
+  for (let id = 0; id < ngx.worker.count() && dict !== undefined; id++) {
+    const [text] = dict.get(`worker:${id}`);
+    if (typeof text === "string") {
+      const entry = cjson.decode(text) as Record<string, number>;
+      workers.push(entry);
+      for (const key of Object.keys(totals)) {
+        totals[key] += entry[key] ?? 0;
+      }
+    }
+  }
+  ngx.header.set("Content-Type", "application/json");
+  ngx.header.set("Cache-Control", "no-store");
+  ngx.print(cjson.encode({ mode: settings.mode, workers, totals }), "\n");
+}

@@ -1,0 +1,27 @@
+// The interface every subscription mode fills (direct, shared), so the stream loop, transports,
+// auth and framing serve both the same way.
+
+import type { Settings } from "../config/schema";
+
+/**
+ * What `next` saw:
+ * - "message": a = channel, b = payload
+ * - "notice": a = notice code, b = text (the stream goes on)
+ * - "timeout": nothing within the wait
+ * - "lost": Redis went away and this mode cannot go on
+ * - "shutdown": nginx is reloading or stopping
+ * - "overflow": the client read too slowly and its queue overflowed (policy: disconnect)
+ */
+export type EventKind = "message" | "notice" | "timeout" | "lost" | "shutdown" | "overflow";
+
+/** @noSelf */
+export interface SubscriptionMode<S> {
+  /** Subscribes; returns only once Redis has confirmed every channel, or an error (→ 503). */
+  open(channels: string[], settings: Settings): LuaMultiReturn<[S] | [undefined, string]>;
+  /** Waits up to `timeoutMs` for the next event. */
+  next(subscription: S, timeoutMs: number): LuaMultiReturn<[EventKind, string, string]>;
+  /** Releases the subscription; safe to call twice. */
+  close(subscription: S): void;
+  /** How long one `next` may wait, given the heartbeat interval (ms). */
+  waitMs(heartbeatMs: number): number;
+}

@@ -1,0 +1,80 @@
+// Subscription mode `shared`: streams register with the worker's hub (src/hub/hub.ts), which
+// holds the one Redis connection; each stream's own thread waits on its queue and writes.
+
+import type { Settings } from "../config/schema";
+import * as hub from "../hub/hub";
+import type { EventKind } from "./mode";
+
+export type SharedSubscription = hub.Subscriber;
+
+/** How often a stream waiting for its subscription to be confirmed looks again (s). */
+const CONNECT_POLL_S = 0.05;
+
+export function open(channels: string[], settings: Settings): LuaMultiReturn<[SharedSubscription] | [undefined, string]> {
+  const deadline = ngx.now() + settings.redisTimeoutMs / 1000;
+  // The hub may be between two connection attempts: give it until the Redis timeout.
+  while (!hub.isConnected()) {
+    if (ngx.now() >= deadline) {
+      return $multi(undefined, "failed to subscribe: the hub has no redis connection");
+    }
+    ngx.sleep(CONNECT_POLL_S);
+  }
+  const [subscriber, err] = hub.join(channels);
+  if (subscriber === undefined) {
+    return $multi(undefined, err);
+  }
+  while (!hub.isReady(subscriber)) {
+    const remaining = deadline - ngx.now();
+    if (remaining <= 0 || subscriber.ended !== undefined) {
+      hub.leave(subscriber);
+      return $multi(undefined, "failed to subscribe: redis did not confirm in time");
+    }
+    subscriber.waiting = true;
+    subscriber.sema.wait(remaining);
+    subscriber.waiting = false;
+  }
+  return $multi(subscriber);
+}
+
+export function next(subscriber: SharedSubscription, timeoutMs: number): LuaMultiReturn<[EventKind, string, string]> {
+  for (;;) {
+    if (subscriber.dropped > 0) {
+      const dropped = subscriber.dropped;
+      subscriber.dropped = 0;
+      return $multi("notice", "dropped", `${dropped} messages dropped: the client reads too slowly`);
+    }
+    const head = subscriber.head;
+    if (head <= subscriber.tail) {
+      const channel = subscriber.queueChannel.get(head);
+      const data = subscriber.queueData.get(head);
+      subscriber.queueChannel.delete(head);
+      subscriber.queueData.delete(head);
+      subscriber.head = head + 1;
+      subscriber.bytes -= data.length;
+      if (channel === "") {
+        return $multi("notice", data, hub.NOTICE_TEXT[data] ?? data);
+      }
+      return $multi("message", channel, data);
+    }
+    if (subscriber.ended === "overflow") {
+      return $multi("overflow", "client too slow: its queue overflowed", "");
+    }
+    if (subscriber.ended !== undefined) {
+      return $multi("shutdown", "server restart", "");
+    }
+    subscriber.waiting = true;
+    const [woken] = subscriber.sema.wait(timeoutMs / 1000);
+    subscriber.waiting = false;
+    if (woken !== true) {
+      return $multi("timeout", "", "");
+    }
+  }
+}
+
+export function close(subscriber: SharedSubscription): void {
+  hub.leave(subscriber);
+}
+
+export function waitMs(heartbeatMs: number): number {
+  return heartbeatMs; // the hub wakes the stream for shutdowns
+}
