@@ -3,47 +3,47 @@
 import type { LineFormat } from "../config/schema";
 import { errorLine, HEARTBEAT_LINE, messageLine, noticeLine } from "../protocol/frame";
 import { quoteJson } from "../host/json";
+import type { Transport, WriteResult } from "./transport";
 
-/** Sends the status and headers at once, so the client knows it is subscribed. */
-export function open(): LuaMultiReturn<[1] | [undefined, string]> {
-  ngx.status = 200;
-  ngx.header.set("Content-Type", "application/x-ndjson; charset=utf-8");
-  ngx.header.set("Cache-Control", "no-cache, no-store");
-  ngx.header.set("X-Accel-Buffering", "no");
-  const [sent, err] = ngx.send_headers();
-  if (sent === undefined) {
-    return $multi(undefined, err);
-  }
-  ngx.flush(true);
-  return $multi(sent);
-}
-
-/** Writes one message and waits until it is handed to the socket (back-pressure on slow clients). */
-export function write(format: LineFormat, channel: string, data: string): LuaMultiReturn<[1] | [undefined, string]> {
-  const [printed, err] = ngx.print(messageLine(format, channel, data, quoteJson));
+/** Writes `text` and waits until it is handed to the socket (back-pressure on slow clients). */
+function send(text: string): WriteResult {
+  const [printed, err] = ngx.print(text);
   if (printed === undefined) {
     return $multi(undefined, err);
   }
   return ngx.flush(true);
 }
 
-/** A notice on a stream that goes on (see protocol/frame.ts noticeLine). */
-export function notice(format: LineFormat, code: string, message: string): LuaMultiReturn<[1] | [undefined, string]> {
-  const [printed, err] = ngx.print(noticeLine(format, code, message, quoteJson));
-  if (printed === undefined) {
-    return $multi(undefined, err);
+export class ChunkedTransport implements Transport {
+  constructor(private readonly format: LineFormat) {}
+
+  open(): WriteResult {
+    ngx.status = 200;
+    ngx.header.set("Content-Type", "application/x-ndjson; charset=utf-8");
+    ngx.header.set("Cache-Control", "no-cache, no-store");
+    ngx.header.set("X-Accel-Buffering", "no");
+    const [sent, err] = ngx.send_headers();
+    if (sent === undefined) {
+      return $multi(undefined, err);
+    }
+    ngx.flush(true);
+    return $multi(sent);
   }
-  return ngx.flush(true);
-}
 
-export function heartbeat(): LuaMultiReturn<[1] | [undefined, string]> {
-  ngx.print(HEARTBEAT_LINE);
-  return ngx.flush(true);
-}
+  message(channel: string, data: string, _id: string | undefined): WriteResult {
+    return send(messageLine(this.format, channel, data, quoteJson));
+  }
 
-/** Ends the stream with a last line saying why; `reconnect` says whether retrying is right. */
-export function close(format: LineFormat, reason: string, reconnect: boolean): void {
-  ngx.print(errorLine(format, reason, reconnect, quoteJson));
-  ngx.flush(true);
-  ngx.eof();
+  notice(code: string, text: string): WriteResult {
+    return send(noticeLine(this.format, code, text, quoteJson));
+  }
+
+  heartbeat(): WriteResult {
+    return send(HEARTBEAT_LINE);
+  }
+
+  close(reason: string, reconnect: boolean): void {
+    send(errorLine(this.format, reason, reconnect, quoteJson));
+    ngx.eof();
+  }
 }
