@@ -4,7 +4,7 @@
 import { isValidChannel, CHANNEL_RULE } from "./protocol/channel";
 import { fail, queryArg } from "./host/http";
 import { quoteJson } from "./host/json";
-import * as redis from "./host/redis";
+import { publish } from "./publish";
 import * as settingsHolder from "./host/settings";
 
 function readBody(): LuaMultiReturn<[string] | [undefined, string]> {
@@ -50,18 +50,10 @@ export function handle(): void {
     return fail(500, "failed to read the message");
   }
 
-  const [red, connectErr] = redis.connect(settings.redis[0], settings.redisTimeoutMs, undefined, true);
-  if (red === undefined) {
-    ngx.log(ngx.ERR, connectErr);
-    return fail(503, "redis is unavailable, try again later", settings.retryAfterSeconds);
+  const [published, status, failure] = publish(settings, channel, message);
+  if (published === undefined) {
+    return fail(status, failure, status === 503 ? settings.retryAfterSeconds : undefined);
   }
-  const [receivers, publishErr] = red.publish(channel, message);
-  if (receivers === undefined || receivers === false) {
-    red.close();
-    ngx.log(ngx.ERR, "failed to publish: ", publishErr);
-    return fail(503, "redis is unavailable, try again later", settings.retryAfterSeconds);
-  }
-  redis.release(red);
   ngx.header.set("Content-Type", "application/json");
-  ngx.print(`{"channel":${quoteJson(channel)},"subscribers":${receivers}}\n`);
+  ngx.print(`{"channel":${quoteJson(channel)},"subscribers":${published.subscribers}}\n`);
 }
