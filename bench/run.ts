@@ -2,7 +2,8 @@
 // Redis) per workload, and writes bench/results/<name>.{md,svg,json}. See bench/README.md.
 
 import "../src/cli/multi";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { findNginx, ROOT } from "../src/cli/gateway";
@@ -29,9 +30,12 @@ const USAGE = `usage: npm run bench -- [options]
   --worker-connections 19000  nginx worker_connections (every setup)
   --listen-addresses 1        nginx listens on 127.0.0.1, 127.1.0.1, ... (clients spread over them)
   --per-process 16000         sockets per load-generator process (at most ${MAX_SOCKETS_PER_PROCESS})
-  --concurrency 250           connection attempts in flight per load-generator process
+  --concurrency 500           connection attempts in flight over all load-generator processes
+  --ramp-chunk 10000          the idle workload opens at most this many streams at a time
   --pushgate-publish redis    how Pushgate gets its messages: redis (PUBLISH) or http (POST /pub)
   --out NAME                  results file name (default: the date, "-quick" appended for --quick)
+  --ref REV                   measure the committed revision REV (extracted and built apart;
+                              default: the working tree's current build/ and dist/)
   --render FILE.json          only re-render the .md and .svg from a saved .json
   --keep                      keep the runtime directories (nginx configs and logs)`;
 
@@ -45,6 +49,7 @@ interface Options {
   pushgatePublish: "redis" | "http";
   out: string;
   render?: string;
+  ref?: string;
   keep: boolean;
 }
 
@@ -65,7 +70,7 @@ function parseArgs(argv: string[]): Options {
     }
     values.set(arg.substring(2), argv[++i]);
   }
-  const known = ["setups", "workloads", "n", "idle-per-channel", "clients", "burst", "paced-rate", "paced-seconds", "payload-bytes", "workers", "worker-connections", "listen-addresses", "per-process", "concurrency", "pushgate-publish", "out", "render"];
+  const known = ["setups", "workloads", "n", "idle-per-channel", "clients", "burst", "paced-rate", "paced-seconds", "payload-bytes", "workers", "worker-connections", "listen-addresses", "per-process", "concurrency", "ramp-chunk", "pushgate-publish", "out", "render", "ref"];
   for (const key of values.keys()) {
     if (!known.includes(key)) {
       throw new Error(`unknown option --${key}\n${USAGE}`);
@@ -117,7 +122,8 @@ function parseArgs(argv: string[]): Options {
       stormClients: clients,
       payloadBytes: number("payload-bytes", 64, 1, 1000000),
       perProcess: number("per-process", 16000, 100, MAX_SOCKETS_PER_PROCESS),
-      connectConcurrency: number("concurrency", 250, 1, 10000),
+      connectConcurrency: number("concurrency", 500, 1, 100000),
+      rampChunk: number("ramp-chunk", 10000, 1, 1000000),
       settleMs: quick ? 1000 : 2000,
     },
     workers: number("workers", 6, 1, 64),
@@ -126,6 +132,7 @@ function parseArgs(argv: string[]): Options {
     pushgatePublish: publish,
     out: values.get("out") ?? (quick ? `${date}-quick` : date),
     render: values.get("render"),
+    ref: values.get("ref"),
     keep: argv.includes("--keep"),
   };
 }
@@ -160,9 +167,11 @@ async function runSetup(name: SetupName, options: Options, nginx: string, baseDi
     if (PROFILE_SETUP_NAMES.includes(name) && workload !== "idle") {
       continue; // a profile setup only holds streams
     }
+    const dir = mkdtempSync(join(baseDir, `${name}-${workload}-`));
+    chmodSync(dir, 0o755);
     const serverOptions: ServerOptions = {
       nginx,
-      dir: mkdtempSync(join(baseDir, `${name}-${workload}-`)),
+      dir,
       workers: options.workers,
       workerConnections: options.workerConnections,
       workerRlimitNofile: 20000,
@@ -202,8 +211,128 @@ async function runSetup(name: SetupName, options: Options, nginx: string, baseDi
   return result;
 }
 
+/** Set in the copy's environment: the checkout the copy was taken from (results are written there). */
+const CHECKOUT_ENV = "PUSHGATE_BENCH_CHECKOUT";
+
+/** The checkout whose code is measured and where results go. */
+function checkout(): string {
+  return process.env[CHECKOUT_ENV] ?? ROOT;
+}
+
+/** The newest modification time (ms) of any file under the given directories of `root`. */
+function newestChange(root: string, dirs: string[]): number {
+  let newest = 0;
+  const visit = (path: string): void => {
+    for (const entry of readdirSync(path, { withFileTypes: true })) {
+      const child = join(path, entry.name);
+      if (entry.isDirectory()) {
+        visit(child);
+      } else {
+        newest = Math.max(newest, statSync(child).mtimeMs);
+      }
+    }
+  };
+  for (const dir of dirs) {
+    if (existsSync(join(root, dir))) {
+      visit(join(root, dir));
+    }
+  }
+  return newest;
+}
+
+const COPIED = ["build/src", "build/bench", "dist", "nginx"];
+const NEEDED = ["build/bench/run.js", "build/bench/loadgen.js", "build/src/cli/gateway.js", "dist/init.lua", "dist/sub-location.lua", "dist/pub-location.lua"];
+
+/**
+ * Copies what a run needs into `copy` once the build has been still for 5 s (a rebuild in the
+ * working tree empties build/ and dist/ first), and checks nothing changed while copying.
+ */
+async function copyBuild(copy: string): Promise<void> {
+  const deadline = Date.now() + 180000;
+  for (;;) {
+    const before = newestChange(ROOT, COPIED);
+    const missing = NEEDED.filter((path) => !existsSync(join(ROOT, path)));
+    if (missing.length === 0 && Date.now() > before + 5000) {
+      rmSync(copy, { recursive: true, force: true });
+      for (const dir of COPIED) {
+        cpSync(join(ROOT, dir), join(copy, dir), { recursive: true });
+      }
+      cpSync(join(ROOT, "bench"), join(copy, "bench"), { recursive: true, filter: (path) => !path.includes("/bench/results") });
+      if (newestChange(ROOT, COPIED) === before && NEEDED.every((path) => existsSync(join(copy, path)))) {
+        return;
+      }
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`the build did not settle within 3 min${missing.length > 0 ? ` (${missing.join(", ")} missing)` : ""}: run npm run build`);
+    }
+    await new Promise((done) => setTimeout(done, 1000));
+  }
+}
+
+/** Set in the copy's environment when it measures a committed revision: "<ref> = <sha>". */
+const MEASURED_ENV = "PUSHGATE_BENCH_MEASURED";
+
+/**
+ * Extracts the committed revision `ref` into `copy` (git archive: the working tree and the index
+ * are not touched), builds it there with its own scripts/build and this checkout's node_modules,
+ * and puts this harness (build/bench, bench/*.conf) beside it. Returns "<ref> = <sha>".
+ */
+function buildRef(ref: string, copy: string): string {
+  const sha = spawnSync("git", ["-C", ROOT, "rev-parse", "--verify", `${ref}^{commit}`], { encoding: "utf8" });
+  if (sha.status !== 0) {
+    throw new Error(`--ref ${ref}: not a commit (${sha.stderr.trim()})`);
+  }
+  const commit = sha.stdout.trim();
+  const archive = spawnSync("sh", ["-c", `git -C '${ROOT}' archive --format=tar ${commit} | tar -x -C '${copy}'`], { encoding: "utf8" });
+  if (archive.status !== 0) {
+    throw new Error(`--ref ${ref}: git archive failed: ${archive.stderr.trim()}`);
+  }
+  symlinkSync(join(ROOT, "node_modules"), join(copy, "node_modules"));
+  const build = spawnSync("bash", ["scripts/build"], { cwd: copy, encoding: "utf8" });
+  const missing = NEEDED.filter((path) => !path.startsWith("build/bench") && !existsSync(join(copy, path)));
+  if (missing.length > 0) {
+    throw new Error(`--ref ${ref}: its build failed (${missing.join(", ")} missing): ${`${build.stdout}${build.stderr}`.trim().slice(-2000)}`);
+  }
+  rmSync(join(copy, "build/bench"), { recursive: true, force: true });
+  cpSync(join(ROOT, "build/bench"), join(copy, "build/bench"), { recursive: true });
+  for (const template of ["nchan.conf", "lua-floor.conf"]) {
+    cpSync(join(ROOT, "bench", template), join(copy, "bench", template));
+  }
+  return `${ref} = ${commit.substring(0, 10)}`;
+}
+
+/**
+ * Runs the benchmark from a private copy of the compiled code (build/src, build/bench), the Lua
+ * (dist/) and the config templates, so a rebuild in the working tree during a long run can neither
+ * break it nor mix two versions of the code in one table. Resolves with the copy's exit code.
+ */
+async function runFromCopy(argv: string[], ref: string | undefined): Promise<number> {
+  const copy = mkdtempSync(join(tmpdir(), "pushgate-bench-code-"));
+  chmodSync(copy, 0o755); // nginx workers run as another user and read the Lua from here
+  try {
+    let measured: string | undefined;
+    if (ref !== undefined) {
+      measured = buildRef(ref, copy);
+      log(`measuring ${measured}, built in ${copy}`);
+    } else {
+      await copyBuild(copy);
+      log(`measuring a copy of build/ and dist/ taken now (${copy})`);
+    }
+    const env = { ...process.env, [CHECKOUT_ENV]: ROOT, ...(measured !== undefined ? { [MEASURED_ENV]: measured } : {}) };
+    const child = spawn(process.execPath, [join(copy, "build/bench/run.js"), ...argv], { stdio: "inherit", env });
+    const ignore = (): void => undefined; // Ctrl-C reaches the copy too; it stops what it started
+    process.on("SIGINT", ignore);
+    process.on("SIGTERM", () => child.kill("SIGTERM"));
+    const code = await new Promise<number>((done) => child.on("exit", (c, signal) => done(c ?? (signal !== null ? 130 : 1))));
+    process.off("SIGINT", ignore);
+    return code;
+  } finally {
+    rmSync(copy, { recursive: true, force: true });
+  }
+}
+
 function write(results: RunResults, out: string): void {
-  const dir = resolve(ROOT, "bench/results");
+  const dir = resolve(checkout(), "bench/results");
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, `${out}.json`), `${JSON.stringify(results, null, 1)}\n`);
   writeFileSync(join(dir, `${out}.svg`), renderSvg(results));
@@ -219,13 +348,18 @@ async function main(): Promise<void> {
     write(results, options.out);
     return;
   }
+  if (process.env[CHECKOUT_ENV] === undefined) {
+    process.exitCode = await runFromCopy(argv, options.ref);
+    return;
+  }
   const nginx = findNginx();
   const baseDir = mkdtempSync(join(tmpdir(), "pushgate-bench-"));
+  chmodSync(baseDir, 0o755); // nginx workers (another user) use the temp paths in here
   const addresses = new AddressPool();
   const started = Date.now();
   const results: RunResults = {
     command: `npm run bench${argv.length > 0 ? ` -- ${argv.join(" ")}` : ""}`,
-    machine: machineInfo(nginx, ROOT),
+    machine: machineInfo(nginx, checkout(), process.env[MEASURED_ENV]),
     settings: {
       workers: options.workers,
       workerConnections: options.workerConnections,

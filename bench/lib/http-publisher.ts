@@ -52,6 +52,17 @@ class Connection implements ResponseHandler {
   }
 }
 
+/**
+ * nginx closes a keep-alive connection after keepalive_requests (default 1000) requests, dropping
+ * the rest of a pipeline; a connection carries at most this many.
+ */
+const REQUESTS_PER_CONNECTION = 900;
+
+/** Connections to open for `requests` requests: up to 8 for small batches, more for large ones. */
+export function connectionsFor(requests: number): number {
+  return Math.max(Math.min(8, requests), Math.ceil(requests / REQUESTS_PER_CONNECTION));
+}
+
 export class HttpPublisher {
   private constructor(
     private readonly connections: Connection[],
@@ -75,6 +86,9 @@ export class HttpPublisher {
 
   /** Sends the requests spread over the connections; resolves with a count per status (0: no answer). */
   async send(requests: PostRequest[]): Promise<Record<string, number>> {
+    if (requests.length > this.connections.length * REQUESTS_PER_CONNECTION) {
+      throw new Error(`${requests.length} requests need more than ${this.connections.length} connections (nginx closes one after keepalive_requests)`);
+    }
     const shares: PostRequest[][] = this.connections.map(() => []);
     requests.forEach((request, i) => shares[i % shares.length].push(request));
     const answers = this.connections.flatMap((connection, i) => (shares[i].length > 0 ? connection.send(shares[i], this.host) : []));

@@ -83,7 +83,8 @@ export interface MachineInfo {
   loadAtStart: number;
 }
 
-export function machineInfo(nginxPath: string, root: string): MachineInfo {
+/** `measured`: the committed revision measured (--ref), else the checkout's HEAD and whether src/ differs. */
+export function machineInfo(nginxPath: string, root: string, measured?: string): MachineInfo {
   const redis = /v=(\S+)/.exec(run("redis-server", ["--version"]));
   const commit = run("git", ["-C", root, "rev-parse", "--short", "HEAD"]);
   const dirty = run("git", ["-C", root, "status", "--porcelain", "--", "src", "nginx"]).length > 0;
@@ -99,7 +100,7 @@ export function machineInfo(nginxPath: string, root: string): MachineInfo {
     nchan: run("dpkg-query", ["-W", "-f", "${Version}", "libnginx-mod-nchan"]) || "not installed",
     node: process.version,
     openFilesLimit: run("sh", ["-c", "ulimit -Hn"]),
-    commit: dirty ? `${commit} (src/ or nginx/ modified)` : commit,
+    commit: measured ?? (dirty ? `${commit} with uncommitted changes in src/ or nginx/ (the working tree's build)` : commit),
     loadAtStart: Math.round(loadavg()[0] * 100) / 100,
   };
 }

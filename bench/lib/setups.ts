@@ -14,7 +14,7 @@ import { connect, createServer, Socket } from "node:net";
 import { join } from "node:path";
 import { RedisServer, startGateway, startRedis } from "../../src/cli/gateway";
 import { parseSettings } from "../../src/config/schema";
-import { HttpPublisher, PostRequest } from "./http-publisher";
+import { connectionsFor, HttpPublisher, PostRequest } from "./http-publisher";
 import { ResponseParser } from "./http-response";
 import { memoryOf, Memory, processTree } from "./machine";
 import { nchanUnavailable, startNchan } from "./nchan";
@@ -134,7 +134,7 @@ async function publishRedis(client: RespClient, channels: string[], epoch: numbe
 }
 
 async function publishHttp(target: Target, path: (channel: string) => string, channels: string[], epoch: number, firstSeq: number, bytes: number): Promise<PublishResult> {
-  const publisher = await HttpPublisher.open(target, Math.min(8, channels.length));
+  const publisher = await HttpPublisher.open(target, connectionsFor(channels.length));
   try {
     const firstSentMicros = nowMicros();
     const requests: PostRequest[] = channels.map((channel, i) => ({ path: path(channel), body: makePayload(epoch, firstSeq + i, bytes) }));
@@ -201,7 +201,7 @@ async function startPushgate(name: SetupName, mode: "direct" | "shared", options
       targets,
       pathTemplate: "/sub?key={channel}",
       headers: [],
-      publishVia: options.pushgatePublish === "redis" ? "Redis PUBLISH (pipelined)" : "POST /pub (8 keep-alive connections, pipelined)",
+      publishVia: options.pushgatePublish === "redis" ? "Redis PUBLISH (pipelined)" : "POST /pub (pipelined on 8 or more keep-alive connections, ≤ 900 requests each)",
       errorLog: gateway.errorLog,
       redisMaxClients: redis.maxClients,
       publish: (channels, epoch, firstSeq, bytes) =>
@@ -281,7 +281,7 @@ async function startNchanSetup(name: SetupName, useRedis: boolean, options: Serv
       targets,
       pathTemplate: "/sub/{channel}",
       headers: ["TE: chunked"],
-      publishVia: "POST /pub/<channel> (8 keep-alive connections, pipelined)",
+      publishVia: "POST /pub/<channel> (pipelined on 8 or more keep-alive connections, ≤ 900 requests each)",
       errorLog: nchan.errorLog,
       redisMaxClients: redis.maxClients,
       publish: (channels, epoch, firstSeq, bytes) => publishHttp(targets[0], (channel) => `/pub/${channel}`, channels, epoch, firstSeq, bytes),

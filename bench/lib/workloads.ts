@@ -28,8 +28,10 @@ export interface WorkloadOptions {
   payloadBytes: number;
   /** Sockets per load-generator process (below the 20,000 open files a process may have). */
   perProcess: number;
-  /** Connection attempts in flight per load-generator process while ramping up. */
+  /** Connection attempts in flight over all load-generator processes while ramping up. */
   connectConcurrency: number;
+  /** The idle workload opens streams in chunks of at most this many, pausing between them. */
+  rampChunk: number;
   settleMs: number;
 }
 
@@ -87,7 +89,8 @@ export function logSummary(path: string, offset: number, top = 3): string[] {
       .replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d /, "")
       .replace(/\d+#\d+: (\*\d+ )?/, "")
       .replace(/, client: .*$/, "")
-      .replace(/\b\d+(\.\d+)?\b/g, "N")
+      .replace(/[\x00-\x08\x0e-\x1f]+/g, "…")
+      .replace(/\b(?<!signal )\d+(\.\d+)?\b/g, "N")
       .substring(0, 200);
     counts[message] = (counts[message] ?? 0) + 1;
   }
@@ -116,7 +119,7 @@ interface OpenSpec {
   timeoutMs?: number;
   /** Another path than the server's subscribe path (the storm's floor asks for /healthz). */
   pathTemplate?: string;
-  /** Attempts in flight per process; default options.connectConcurrency. */
+  /** Attempts in flight per process; default options.connectConcurrency shared over the fleet. */
   concurrency?: number;
 }
 
@@ -150,7 +153,7 @@ async function openStreams(context: Context, fleet: Fleet, counts: number[], fir
       channelPrefix: spec.channelPrefix,
       perChannel: spec.perChannel,
       headers: server.headers,
-      concurrency: spec.concurrency ?? options.connectConcurrency,
+      concurrency: spec.concurrency ?? Math.max(1, Math.ceil(options.connectConcurrency / fleet.size)),
       retries: spec.retries ?? 0,
       retryDelayMs: 100,
       timeoutMs: spec.timeoutMs ?? 30000 + counts[i] * 5,
@@ -264,8 +267,28 @@ export async function idle(context: Context): Promise<IdleResult> {
       const total = more.reduce((a, b) => a + b, 0);
       const offset = logOffset(server.errorLog);
       context.log(`idle: opening ${total} more streams towards ${n}`);
-      const opened = await openStreams(context, fleet, more, first, { channelPrefix: "idle-", perChannel: options.idleStreamsPerChannel });
-      first += total;
+      // In chunks: the figure is memory held, not how fast a server takes a flood of subscribers.
+      const opened: OpenTotals = { subscribed: 0, alive: 0, failures: {}, retried: 0, seconds: 0, startedMicros: 0, lastSubscribedMicros: 0 };
+      for (let done = 0; done < total; ) {
+        const remaining = total - done;
+        const chunk = Math.min(options.rampChunk, remaining);
+        const counts = more.map((m) => Math.min(m, Math.ceil((m * chunk) / remaining)));
+        const opening = counts.reduce((a, b) => a + b, 0);
+        if (opening === 0) {
+          break;
+        }
+        const step = await openStreams(context, fleet, counts, first, { channelPrefix: "idle-", perChannel: options.idleStreamsPerChannel });
+        counts.forEach((c, i) => (more[i] -= c));
+        first += opening;
+        done += opening;
+        opened.subscribed += step.subscribed;
+        opened.seconds += step.seconds;
+        addCounts(opened.failures, step.failures);
+        if (step.subscribed < opening) {
+          break; // the server refuses streams: the step is short, no point pushing on
+        }
+        await sleep(500);
+      }
       await sleep(options.settleMs);
       const statuses = await fleet.all<StatusReply>(() => ({ kind: "status" }));
       held = statuses.map((s) => s.alive);
@@ -497,7 +520,7 @@ export async function storm(context: Context): Promise<StormResult> {
       resubscribed,
       failures,
       retried: replies.reduce((sum, r) => sum + r.retried, 0),
-      secondsToAll: last > 0 ? (last - started) / 1e6 : NaN,
+      secondsToAll: resubscribed > 0 && last > 0 ? (last - started) / 1e6 : NaN,
       resubscribe: latencyOf(Histogram.fromData(subscribeTimes)),
       floorSeconds,
       deliveredAfter: after.delivery.delivered,
