@@ -1,9 +1,14 @@
 // content_by_lua entry of the publish location: POST /pub?channel=abc with the message as body.
-// Answers {"channel":"abc","subscribers":N}, N being how many Redis subscriptions received it.
+// Durable: the message is kept in the channel's history and gets an id. Answers
+// {"channel":"abc","id":"1700000000000-0","subscribers":N}; optional ?event=<name> and an
+// Idempotency-Key header (or ?idempotency_key=) so a retried publish is stored once.
 
 import { isValidChannel, CHANNEL_RULE } from "./protocol/channel";
+import { applyCors } from "./host/cors";
 import { fail, queryArg } from "./host/http";
 import { quoteJson } from "./host/json";
+import { isValidEvent } from "./protocol/envelope";
+import { isValidIdempotencyKey } from "./protocol/keys";
 import { publish } from "./publish";
 import * as settingsHolder from "./host/settings";
 
@@ -28,6 +33,7 @@ function readBody(): LuaMultiReturn<[string] | [undefined, string]> {
 
 export function handle(): void {
   const settings = settingsHolder.get();
+  applyCors(settings, "POST, OPTIONS");
   if (ngx.req.get_method() !== "POST") {
     ngx.header.set("Allow", "POST");
     return fail(405, "use POST with the message as the body");
@@ -50,10 +56,20 @@ export function handle(): void {
     return fail(500, "failed to read the message");
   }
 
-  const [published, status, failure] = publish(settings, channel, message);
+  const event = queryArg(args, "event");
+  if (event !== undefined && !isValidEvent(event)) {
+    return fail(400, "invalid event name: 1 to 64 characters of A-Z a-z 0-9 _ - . :");
+  }
+  const idempotency = ngx.var.get("http_idempotency_key") ?? queryArg(args, "idempotency_key");
+  if (idempotency !== undefined && !isValidIdempotencyKey(idempotency)) {
+    return fail(400, "invalid idempotency key: 1 to 128 visible ASCII characters");
+  }
+
+  const [published, status, failure] = publish(settings, channel, message, { event, idempotencyKey: idempotency });
   if (published === undefined) {
     return fail(status, failure, status === 503 ? settings.retryAfterSeconds : undefined);
   }
   ngx.header.set("Content-Type", "application/json");
-  ngx.print(`{"channel":${quoteJson(channel)},"subscribers":${published.subscribers}}\n`);
+  const duplicate = published.duplicate ? ',"duplicate":true' : "";
+  ngx.print(`{"channel":${quoteJson(channel)},"id":${quoteJson(published.id)},"subscribers":${published.subscribers}${duplicate}}\n`);
 }

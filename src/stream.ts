@@ -6,19 +6,91 @@ import { fail } from "./host/http";
 import * as direct from "./subscribe/direct";
 import type { SubscriptionMode } from "./subscribe/mode";
 import * as shared from "./subscribe/shared";
-import type { Transport } from "./transport/transport";
+import type { Batch, DuplexTransport, Session, Transport } from "./transport/transport";
+import { BacklogEntry, planFromRequest, readBacklog, Tracker } from "./resume";
 
-function pump<S>(mode: SubscriptionMode<S>, subscription: S, transport: Transport, settings: Settings): void {
+/** Where a stream starts: what it must send before going live, and its exactly-once bookkeeping. */
+interface Start {
+  tracker: Tracker;
+  backlog: BacklogEntry[];
+  gaps: string[];
+}
+
+function gapText(channel: string): string {
+  return `messages of ${channel} after the cursor are no longer kept: the cursor is older than the history`;
+}
+
+/**
+ * Registers for live messages first, then reads what the request resumes from (cursor, last N,
+ * read positions). On failure it answers the request (400, 503) and does not return.
+ */
+function begin<S>(mode: SubscriptionMode<S>, channels: string[], settings: Settings): LuaMultiReturn<[S, Start]> {
+  const [plan, status, message] = planFromRequest(channels, settings);
+  if (plan === undefined) {
+    return fail(status, message, status === 503 ? settings.retryAfterSeconds : undefined);
+  }
+  const [subscription, subscribeErr] = mode.open(channels, settings);
+  if (subscription === undefined) {
+    ngx.log(ngx.ERR, `${subscribeErr}`);
+    return fail(503, "redis is unavailable, try again later", settings.retryAfterSeconds);
+  }
+  let backlog: BacklogEntry[] = [];
+  let gaps: string[] = [];
+  if (plan.any) {
+    const [entries, gapsOrErr] = readBacklog(settings, channels, plan);
+    if (entries === undefined) {
+      mode.close(subscription);
+      ngx.log(ngx.ERR, `${gapsOrErr}`);
+      return fail(503, "redis is unavailable, try again later", settings.retryAfterSeconds);
+    }
+    backlog = entries;
+    gaps = gapsOrErr as string[];
+  }
+  return $multi(subscription, { tracker: new Tracker(channels, plan.after), backlog, gaps });
+}
+
+/** Sends the gap notices and the backlog; false when the client is gone. */
+function catchUp(transport: Transport, start: Start): boolean {
+  for (const channel of start.gaps) {
+    const [written] = transport.notice("gap", gapText(channel));
+    if (written === undefined) {
+      return false;
+    }
+  }
+  for (const entry of start.backlog) {
+    if (start.tracker.accept(entry.channel, entry.id)) {
+      const event = entry.event !== "" ? entry.event : undefined;
+      const [written] = transport.message(entry.channel, entry.data, entry.id, event, start.tracker.cursor(entry.id));
+      if (written === undefined) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+function pump<S>(mode: SubscriptionMode<S>, subscription: S, transport: Transport, settings: Settings, start: Start): void {
+  if (!catchUp(transport, start)) {
+    return;
+  }
+  const tracker = start.tracker;
   const heartbeatMs = settings.heartbeatSeconds * 1000;
   const waitMs = mode.waitMs(heartbeatMs);
   let idleMs = 0;
   for (;;) {
-    const [kind, a, b] = mode.next(subscription, waitMs);
+    const [kind, a, b, id, event] = mode.next(subscription, waitMs);
     if (kind === "message") {
       idleMs = 0;
-      const [written] = transport.message(a, b, undefined);
-      if (written === undefined) {
-        return; // the client is gone
+      if (id === "") {
+        const [written] = transport.message(a, b, undefined);
+        if (written === undefined) {
+          return; // the client is gone
+        }
+      } else if (tracker.accept(a, id)) {
+        const [written] = transport.message(a, b, id, event !== "" ? event : undefined, tracker.cursor(id));
+        if (written === undefined) {
+          return;
+        }
       }
     } else if (kind === "timeout") {
       if (ngx.worker.exiting()) {
@@ -54,11 +126,7 @@ function pump<S>(mode: SubscriptionMode<S>, subscription: S, transport: Transpor
 }
 
 function serveWith<S>(mode: SubscriptionMode<S>, channels: string[], transport: Transport, settings: Settings): void {
-  const [subscription, subscribeErr] = mode.open(channels, settings);
-  if (subscription === undefined) {
-    ngx.log(ngx.ERR, `${subscribeErr}`);
-    return fail(503, "redis is unavailable, try again later", settings.retryAfterSeconds);
-  }
+  const [subscription, start] = begin(mode, channels, settings);
   ngx.on_abort(() => {
     // ngx.exit ends every thread of the request; release the subscription first.
     mode.close(subscription);
@@ -66,7 +134,7 @@ function serveWith<S>(mode: SubscriptionMode<S>, channels: string[], transport: 
   });
   const [opened] = transport.open();
   if (opened !== undefined) {
-    const [ok, err] = pcall(pump, mode, subscription, transport, settings);
+    const [ok, err] = pcall(pump, mode, subscription, transport, settings, start);
     if (!ok) {
       ngx.log(ngx.ERR, "stream failed: ", tostring(err));
     }
@@ -80,5 +148,189 @@ export function serve(channels: string[], transport: Transport, settings: Settin
     serveWith(shared, channels, transport, settings);
   } else {
     serveWith(direct, channels, transport, settings);
+  }
+}
+
+/** The channels of a duplex stream, changed at run time by its transport's reader. */
+class LiveSession<S> implements Session {
+  readonly channels = new LuaTable<string, true>();
+  private count = 0;
+
+  constructor(
+    private readonly mode: SubscriptionMode<S>,
+    private readonly subscription: S,
+    private readonly maxChannels: number,
+    initial: string[],
+  ) {
+    for (const name of initial) {
+      this.channels.set(name, true);
+    }
+    this.count = initial.length;
+  }
+
+  add(names: string[]): LuaMultiReturn<[true] | [undefined, string]> {
+    const fresh: string[] = [];
+    for (const name of names) {
+      if (!this.channels.has(name)) {
+        fresh.push(name);
+      }
+    }
+    if (fresh.length === 0) {
+      return $multi(true);
+    }
+    if (this.count + fresh.length > this.maxChannels) {
+      return $multi(undefined, `too many channels: at most ${this.maxChannels} per connection`);
+    }
+    const [added, err] = this.mode.add(this.subscription, fresh);
+    if (added === undefined) {
+      this.mode.remove(this.subscription, fresh); // whatever Redis confirmed late
+      return $multi(undefined, err);
+    }
+    for (const name of fresh) {
+      this.channels.set(name, true);
+    }
+    this.count += fresh.length;
+    return $multi(true);
+  }
+
+  remove(names: string[]): void {
+    const gone: string[] = [];
+    for (const name of names) {
+      if (this.channels.has(name)) {
+        this.channels.delete(name);
+        gone.push(name);
+      }
+    }
+    if (gone.length > 0) {
+      this.count -= gone.length;
+      this.mode.remove(this.subscription, gone);
+    }
+  }
+}
+
+function pumpThread<S>(this: void, mode: SubscriptionMode<S>, subscription: S, transport: Transport, settings: Settings, start: Start): void {
+  const [ok, err] = pcall(pump, mode, subscription, transport, settings, start);
+  if (!ok) {
+    ngx.log(ngx.ERR, "stream failed: ", tostring(err));
+  }
+}
+
+function readerThread(this: void, transport: DuplexTransport, session: Session): void {
+  const [ok, err] = pcall(() => transport.read(session));
+  if (!ok) {
+    ngx.log(ngx.ERR, "stream reader failed: ", tostring(err));
+    transport.close("internal error", false);
+  }
+}
+
+function serveDuplexWith<S>(mode: SubscriptionMode<S>, channels: string[], transport: DuplexTransport, settings: Settings): void {
+  const [subscription, start] = begin(mode, channels, settings);
+  const [opened, openErr] = transport.open();
+  if (opened === undefined) {
+    mode.close(subscription);
+    if (!ngx.headers_sent) {
+      return fail(400, openErr); // e.g. a handshake the request does not fit
+    }
+    ngx.log(ngx.INFO, "stream not opened: ", openErr);
+    return;
+  }
+  // The pump writes what the subscription brings, the reader answers the client; when either
+  // ends, so does the other. (A raw socket gets no ngx.on_abort: the reader sees the client go.)
+  const session = new LiveSession(mode, subscription, settings.maxChannels, channels);
+  const pumping = ngx.thread.spawn(pumpThread, mode, subscription, transport, settings, start);
+  const reading = ngx.thread.spawn(readerThread, transport, session);
+  ngx.thread.wait(pumping, reading);
+  ngx.thread.kill(pumping);
+  ngx.thread.kill(reading);
+  mode.close(subscription);
+}
+
+/** Streams `channels` to a duplex `transport` whose client may change them (WebSocket). */
+export function serveDuplex(channels: string[], transport: DuplexTransport, settings: Settings): void {
+  if (settings.mode === "shared") {
+    serveDuplexWith(shared, channels, transport, settings);
+  } else {
+    serveDuplexWith(direct, channels, transport, settings);
+  }
+}
+
+/**
+ * Waits up to `timeoutMs` for a first event, then takes what else is queued at that moment.
+ * Returns "lost" when Redis went away before anything came.
+ */
+function collect<S>(mode: SubscriptionMode<S>, subscription: S, batch: Batch, timeoutMs: number, maxItems: number, start: Start): string {
+  const deadline = ngx.now() + timeoutMs / 1000;
+  const tracker = start.tracker;
+  let items = 0;
+  for (const channel of start.gaps) {
+    batch.notice("gap", gapText(channel));
+    items += 1;
+  }
+  for (const entry of start.backlog) {
+    if (items < maxItems && tracker.accept(entry.channel, entry.id)) {
+      batch.message(entry.channel, entry.data, entry.id, entry.event !== "" ? entry.event : undefined);
+      items += 1;
+    }
+  }
+  for (;;) {
+    let waitMs = 0;
+    if (items === 0) {
+      const remainingMs = (deadline - ngx.now()) * 1000;
+      if (remainingMs <= 0) {
+        return "timeout";
+      }
+      waitMs = math.min(mode.waitMs(remainingMs), remainingMs);
+    }
+    const [kind, a, b, id, event] = mode.next(subscription, waitMs);
+    if (kind === "message") {
+      if (id === "") {
+        batch.message(a, b, undefined);
+        items += 1;
+      } else if (tracker.accept(a, id)) {
+        batch.message(a, b, id, event !== "" ? event : undefined);
+        items += 1;
+      }
+    } else if (kind === "notice") {
+      batch.notice(a, b);
+      items += 1;
+    } else if (kind === "timeout") {
+      if (items > 0 || ngx.worker.exiting()) {
+        return "done";
+      }
+    } else {
+      return kind === "lost" && items === 0 ? "lost" : "done";
+    }
+    if (items >= maxItems) {
+      return "done";
+    }
+  }
+}
+
+function pollWith<S>(mode: SubscriptionMode<S>, channels: string[], batch: Batch, settings: Settings, timeoutMs: number): void {
+  const [subscription, start] = begin(mode, channels, settings);
+  ngx.on_abort(() => {
+    mode.close(subscription);
+    ngx.exit(499);
+  });
+  const [ok, outcome] = pcall(collect, mode, subscription, batch, timeoutMs, settings.queueMessages, start);
+  mode.close(subscription);
+  if (!ok) {
+    ngx.log(ngx.ERR, "long-poll failed: ", tostring(outcome));
+    return fail(500, "internal error");
+  }
+  if (outcome === "lost") {
+    ngx.log(ngx.WARN, "redis subscription ended during a long-poll");
+    return fail(503, "redis is unavailable, try again later", settings.retryAfterSeconds);
+  }
+  // The next poll continues from here: one position per channel.
+  batch.finish(start.tracker.current());
+}
+
+/** Long-poll: answers `batch` with the first messages on `channels`, or empty after `timeoutMs`. */
+export function poll(channels: string[], batch: Batch, settings: Settings, timeoutMs: number): void {
+  if (settings.mode === "shared") {
+    pollWith(shared, channels, batch, settings, timeoutMs);
+  } else {
+    pollWith(direct, channels, batch, settings, timeoutMs);
   }
 }

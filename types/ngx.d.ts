@@ -89,6 +89,8 @@ interface Ngx {
   readonly DEBUG: number;
 
   status: number;
+  /** True once the status and headers have gone out. */
+  readonly headers_sent: boolean;
   readonly header: LuaTable<string, string | string[] | undefined>;
   readonly ctx: LuaTable<string, unknown>;
   readonly shared: LuaTable<string, NgxSharedDict | undefined>;

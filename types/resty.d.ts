@@ -13,6 +13,7 @@ interface RestyRedis {
   close(this: RestyRedis): LuaMultiReturn<[1] | [undefined, string]>;
   auth(this: RestyRedis, password: string): LuaMultiReturn<[string] | [undefined | false, string]>;
   select(this: RestyRedis, db: number): LuaMultiReturn<[string] | [undefined | false, string]>;
+  hmget(this: RestyRedis, key: string, ...fields: string[]): LuaMultiReturn<[unknown[]] | [undefined | false, string]>;
   publish(this: RestyRedis, channel: string, message: string): LuaMultiReturn<[number] | [undefined | false, string]>;
   subscribe(this: RestyRedis, ...channels: string[]): LuaMultiReturn<[RedisReply[]] | [undefined | false, string]>;
   unsubscribe(this: RestyRedis, ...channels: string[]): LuaMultiReturn<[RedisReply[]] | [undefined | false, string]>;
@@ -50,4 +51,30 @@ interface NgxSemaphoreModule {
 declare module "ngx.semaphore" {
   const semaphore: NgxSemaphoreModule;
   export = semaphore;
+}
+
+/** lua-resty-websocket's server object (OpenResty: `resty.websocket.server`, Debian: `nginx.websocket.server`). */
+interface RestyWebsocketServer {
+  /** The raw request socket (ngx.req.socket(true)) once the handshake is done. */
+  sock: NgxTcpSocket;
+}
+
+interface RestyWebsocketServerModule {
+  /** Called as `server:new(opts)`: checks the upgrade request and answers 101. */
+  new: (this: RestyWebsocketServerModule, opts?: { timeout?: number; max_payload_len?: number }) => LuaMultiReturn<[RestyWebsocketServer] | [undefined, string]>;
+}
+
+/**
+ * lua-resty-websocket's frame functions (`resty.websocket.protocol`), used on the server's socket
+ * so received and sent frames can have different size limits.
+ * @noSelf
+ */
+interface RestyWebsocketProtocol {
+  /**
+   * Reads one frame: (payload, "text" | "binary" | "continuation" | "close" | "ping" | "pong",
+   * err) where err is "again" for a frame that is not the last of its message, and the close code
+   * for "close"; or (nil, nil, message) on failure.
+   */
+  recv_frame(sock: NgxTcpSocket, maxPayloadLen: number, forceMasking: boolean): LuaMultiReturn<[string, string, string | number | undefined] | [undefined, undefined, string]>;
+  send_frame(sock: NgxTcpSocket, fin: boolean, opcode: number, payload: string, maxPayloadLen: number, masking: boolean): LuaMultiReturn<[number] | [undefined, string]>;
 }

@@ -6,7 +6,7 @@ import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { basename, resolve } from "node:path";
-import { SETTINGS, Settings } from "../config/schema";
+import { Settings, toRaw } from "../config/schema";
 
 export const ROOT = resolve(__dirname, "../../..");
 const TEMPLATE = resolve(ROOT, "nginx/nginx.conf");
@@ -47,13 +47,7 @@ function loadModuleLines(nginx: string): string {
 
 /** The settings as the JSON object nginx's init_by_lua validates (keys as in a config file). */
 function settingsJson(settings: Settings): string {
-  const out: Record<string, string> = {};
-  const values = settings as unknown as Record<string, unknown>;
-  for (const rule of SETTINGS) {
-    const v = values[rule.key];
-    out[rule.key] = Array.isArray(v) ? v.join(",") : `${v}`;
-  }
-  return JSON.stringify(out, null, 2);
+  return JSON.stringify(toRaw(settings), null, 2);
 }
 
 export function renderConfig(settings: Settings, nginx: string): string {
@@ -67,6 +61,7 @@ export function renderConfig(settings: Settings, nginx: string): string {
     runtime_dir: runtimeDir,
     log_level: settings.logLevel,
     lua_path: `${resolve(ROOT, "dist")}/?.lua`,
+    demo_dir: resolve(ROOT, "demo"),
     settings_json: settingsJson(settings),
     listen_directives: listen.join("\n"),
     max_message_bytes: `${settings.maxMessageBytes}`,

@@ -2,9 +2,21 @@
 // checks the environment and config file with it before anything starts, and nginx's
 // init_by_lua checks the same settings again with the same code compiled to Lua.
 
+import { isValidChannel } from "../protocol/channel";
+
 export type Mode = "direct" | "shared";
 export type LineFormat = "object" | "array";
 export type OverflowPolicy = "disconnect" | "drop-oldest";
+
+/** How much history a channel keeps: the last rule whose pattern matches the channel applies. */
+export interface HistoryRule {
+  /** A channel name, the start of one followed by `*`, or `*` alone. */
+  pattern: string;
+  /** Messages kept at most (the stream's MAXLEN). */
+  length: number;
+  /** Seconds a message is kept at most; 0: no age bound. */
+  seconds: number;
+}
 
 export interface RedisAddress {
   host: string;
@@ -34,6 +46,12 @@ export interface Settings {
   queueMessages: number;
   queueBytes: number;
   overflow: OverflowPolicy;
+  /** Origins allowed to read responses from a browser (CORS): a list, ["*"], or empty for none. */
+  corsOrigins: string[];
+  corsCredentials: boolean;
+  longPollMaxSeconds: number;
+  history: HistoryRule[];
+  idempotencySeconds: number;
 }
 
 /** One setting: its name in a config file, its environment variable, default and rule. */
@@ -62,7 +80,12 @@ export const SETTINGS: SettingRule[] = [
   { key: "logLevel", env: "PUSHGATE_LOG_LEVEL", defaultValue: "warn", rule: "debug, info, notice, warn, error or crit", doc: "nginx error_log level" },
   { key: "queueMessages", env: "PUSHGATE_QUEUE_MESSAGES", defaultValue: "1000", rule: "an integer from 1 to 1000000", doc: "shared mode: messages waiting for one slow client before the overflow policy applies" },
   { key: "queueBytes", env: "PUSHGATE_QUEUE_BYTES", defaultValue: "8388608", rule: "an integer from 1024 to 1073741824", doc: "shared mode: bytes of messages waiting for one slow client before the overflow policy applies" },
+  { key: "history", env: "PUSHGATE_HISTORY", defaultValue: "*=1000/86400", rule: "comma-separated pattern=length/seconds (pattern: a channel, prefix* or *; length 1-1000000; seconds 0-31536000, 0: no age bound); the last matching rule applies", doc: "how many messages, and for how long, each channel keeps for resume and inboxes" },
+  { key: "idempotencySeconds", env: "PUSHGATE_IDEMPOTENCY_SECONDS", defaultValue: "86400", rule: "an integer from 1 to 31536000", doc: "how long a publish's Idempotency-Key is remembered (a retry within it is stored once)" },
   { key: "overflow", env: "PUSHGATE_OVERFLOW", defaultValue: "disconnect", rule: "disconnect or drop-oldest", doc: "what a full queue does: end the stream with a reason, or drop the oldest messages and send a notice" },
+  { key: "corsOrigins", env: "PUSHGATE_CORS_ORIGINS", defaultValue: "", rule: "empty, * or comma-separated origins (http[s]://host[:port])", doc: "browser origins allowed to read /sub, /sse, /lp and /pub answers and to open /ws (CORS); empty: no CORS headers, /ws open to any origin" },
+  { key: "corsCredentials", env: "PUSHGATE_CORS_CREDENTIALS", defaultValue: "false", rule: "true or false", doc: "let allowed origins send cookies and HTTP authentication (Access-Control-Allow-Credentials)" },
+  { key: "longPollMaxSeconds", env: "PUSHGATE_LONG_POLL_MAX_SECONDS", defaultValue: "120", rule: "an integer from 1 to 3600", doc: "longest a long-poll waits (a larger ?timeout= is capped), and its default" },
   { key: "runtimeDir", env: "PUSHGATE_RUNTIME_DIR", defaultValue: "run", rule: "a directory path", doc: "where the launcher writes nginx.conf, logs and pid files" },
 ];
 
@@ -87,7 +110,8 @@ function integerIn(raw: string, min: number, max: number): number | undefined {
   return n >= min && n <= max ? n : undefined;
 }
 
-function numberIn(raw: string, min: number, max: number): number | undefined {
+/** A decimal number (digits, an optional fraction) within [min, max]; undefined otherwise. */
+export function numberIn(raw: string, min: number, max: number): number | undefined {
   const [whole, fraction, extra] = raw.split(".");
   if (extra !== undefined || !isDigits(whole) || (fraction !== undefined && !isDigits(fraction))) {
     return undefined;
@@ -166,6 +190,20 @@ function isListenAddress(s: string): boolean {
   return isHost(host);
 }
 
+/** `http://host[:port]` or `https://host[:port]`, as a browser sends it in `Origin`. */
+function isOrigin(s: string): boolean {
+  const scheme = s.startsWith("https://") ? "https://" : s.startsWith("http://") ? "http://" : undefined;
+  if (scheme === undefined) {
+    return false;
+  }
+  const hostPort = s.substring(scheme.length);
+  const colon = lastIndexOfChar(hostPort, ":");
+  if (colon < 0) {
+    return isHost(hostPort);
+  }
+  return isHost(hostPort.substring(0, colon)) && integerIn(hostPort.substring(colon + 1), 1, 65535) !== undefined;
+}
+
 /** Parses `redis://[:password@]host[:port][/db]`. */
 export function parseRedisUrl(url: string): LuaMultiReturn<[RedisAddress] | [undefined, string]> {
   const scheme = "redis://";
@@ -209,6 +247,43 @@ export function parseRedisUrl(url: string): LuaMultiReturn<[RedisAddress] | [und
     return $multi(undefined, `"${url}" has no valid host`);
   }
   return $multi({ host, port, db, password: password !== undefined && password.length > 0 ? password : undefined, url });
+}
+
+/** A history pattern: a channel name, the start of one followed by `*`, or `*` alone. */
+function isHistoryPattern(pattern: string): boolean {
+  if (pattern === "*") {
+    return true;
+  }
+  const name = pattern.endsWith("*") ? pattern.substring(0, pattern.length - 1) : pattern;
+  return isValidChannel(name);
+}
+
+function parseHistoryRule(item: string): LuaMultiReturn<[HistoryRule] | [undefined, string]> {
+  const eq = lastIndexOfChar(item, "=");
+  const slash = lastIndexOfChar(item, "/");
+  if (eq <= 0 || slash < eq) {
+    return $multi(undefined, `"${item}" is not pattern=length/seconds`);
+  }
+  const pattern = item.substring(0, eq);
+  const length = integerIn(item.substring(eq + 1, slash), 1, 1000000);
+  const seconds = integerIn(item.substring(slash + 1), 0, 31536000);
+  if (!isHistoryPattern(pattern) || length === undefined || seconds === undefined) {
+    return $multi(undefined, `"${item}" is not pattern=length/seconds`);
+  }
+  return $multi({ pattern, length, seconds });
+}
+
+/** The history rule for `channel`: the last rule whose pattern matches it. */
+export function historyRuleFor(rules: HistoryRule[], channel: string): HistoryRule | undefined {
+  let found: HistoryRule | undefined;
+  for (const rule of rules) {
+    const pattern = rule.pattern;
+    const matches = pattern.endsWith("*") ? channel.startsWith(pattern.substring(0, pattern.length - 1)) : pattern === channel;
+    if (matches) {
+      found = rule;
+    }
+  }
+  return found;
 }
 
 function ruleOf(key: string): SettingRule {
@@ -325,9 +400,40 @@ export function parseSettings(raw: Record<string, string | undefined>): LuaMulti
     return broken("overflow");
   }
 
+  const history: HistoryRule[] = [];
+  for (const item of list(value("history"))) {
+    const [rule, ruleErr] = parseHistoryRule(item);
+    if (rule === undefined) {
+      return broken("history", ruleErr);
+    }
+    history.push(rule);
+  }
+  if (history.length === 0) {
+    return broken("history");
+  }
+  const idempotencySeconds = integerIn(value("idempotencySeconds"), 1, 31536000);
+  if (idempotencySeconds === undefined) {
+    return broken("idempotencySeconds");
+  }
+
   const runtimeDir = value("runtimeDir");
   if (runtimeDir.length === 0) {
     return broken("runtimeDir");
+  }
+
+  const corsOrigins = list(value("corsOrigins"));
+  for (const origin of corsOrigins) {
+    if (origin === "*" ? corsOrigins.length > 1 : !isOrigin(origin)) {
+      return broken("corsOrigins", `"${origin}" is not an origin, or * is not alone`);
+    }
+  }
+  const corsCredentials = value("corsCredentials");
+  if (corsCredentials !== "true" && corsCredentials !== "false") {
+    return broken("corsCredentials");
+  }
+  const longPollMaxSeconds = integerIn(value("longPollMaxSeconds"), 1, 3600);
+  if (longPollMaxSeconds === undefined) {
+    return broken("longPollMaxSeconds");
   }
 
   return $multi({
@@ -350,7 +456,29 @@ export function parseSettings(raw: Record<string, string | undefined>): LuaMulti
     queueMessages,
     queueBytes,
     overflow,
+    history,
+    idempotencySeconds,
+    corsOrigins,
+    corsCredentials: corsCredentials === "true",
+    longPollMaxSeconds,
   });
+}
+
+/** The settings back as raw values (what parseSettings reads), e.g. for nginx.conf. */
+export function toRaw(settings: Settings): Record<string, string> {
+  const values = settings as unknown as Record<string, unknown>;
+  const raw: Record<string, string> = {};
+  for (const rule of SETTINGS) {
+    const v = values[rule.key];
+    if (rule.key === "history") {
+      raw[rule.key] = settings.history.map((h) => `${h.pattern}=${h.length}/${h.seconds}`).join(",");
+    } else if (Array.isArray(v)) {
+      raw[rule.key] = (v as string[]).join(",");
+    } else {
+      raw[rule.key] = `${v}`;
+    }
+  }
+  return raw;
 }
 
 /**

@@ -1,5 +1,6 @@
 // Small helpers for answering HTTP requests from content_by_lua handlers.
 
+import { parseChannelList } from "../protocol/channel";
 import { errorBody } from "../protocol/frame";
 import { quoteJson } from "./json";
 
@@ -35,4 +36,57 @@ export function queryArg(args: LuaTable<string, string | boolean | Array<string 
     return parts.join(",");
   }
   return value as string;
+}
+
+/** One request header as a string (the first, when it is repeated), or undefined. */
+export function requestHeader(name: string): string | undefined {
+  const [headers] = ngx.req.get_headers(100);
+  const value = headers.get(name);
+  if (value === undefined) {
+    return undefined;
+  }
+  return type(value) === "table" ? (value as string[])[0] : (value as string);
+}
+
+/** Sends the status and headers of a stream that is written as it goes. */
+export function openStream(contentType: string): LuaMultiReturn<[1] | [undefined, string]> {
+  ngx.status = 200;
+  ngx.header.set("Content-Type", contentType);
+  ngx.header.set("Cache-Control", "no-cache, no-store");
+  ngx.header.set("X-Accel-Buffering", "no");
+  const [sent, err] = ngx.send_headers();
+  if (sent === undefined) {
+    return $multi(undefined, err);
+  }
+  ngx.flush(true);
+  return $multi(sent);
+}
+
+/** Writes and waits until it is handed to the socket (back-pressure on slow clients). */
+export function write(data: NgxPrintable): LuaMultiReturn<[1] | [undefined, string]> {
+  const [printed, err] = ngx.print(data);
+  if (printed === undefined) {
+    return $multi(undefined, err);
+  }
+  return ngx.flush(true);
+}
+
+/**
+ * The channels of `?key=a,b` (parseChannelList); answers 400 and ends the request when they are
+ * invalid. With `optional`, no key means no channels.
+ */
+export function channelsArg(
+  args: LuaTable<string, string | boolean | Array<string | boolean>>,
+  maxChannels: number,
+  optional = false,
+): string[] {
+  const raw = queryArg(args, "key") ?? "";
+  if (optional && raw.length === 0) {
+    return [];
+  }
+  const [channels, err] = parseChannelList(raw, maxChannels);
+  if (channels === undefined) {
+    return fail(400, err);
+  }
+  return channels;
 }

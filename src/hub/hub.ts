@@ -7,6 +7,7 @@
 import semaphore = require("ngx.semaphore");
 import type { Settings } from "../config/schema";
 import * as redis from "../host/redis";
+import { openEnvelope } from "../protocol/envelope";
 import { encodeCommand, readReply } from "./resp";
 
 export interface Subscriber {
@@ -17,6 +18,9 @@ export interface Subscriber {
   /** Ring queue of (channel, payload); a notice has channel "" and its code as payload. */
   queueChannel: LuaTable<number, string>;
   queueData: LuaTable<number, string>;
+  /** Message id and event name of durable messages (absent for plain PUBLISH). */
+  queueId: LuaTable<number, string>;
+  queueEvent: LuaTable<number, string>;
   head: number;
   tail: number;
   bytes: number;
@@ -56,6 +60,11 @@ const UNSUBSCRIBE_GRACE_S = 0.5;
 /** The writer pings an idle connection this often (s); no reply within LIVENESS_S means it is dead. */
 const PING_EVERY_S = 5;
 const LIVENESS_S = 15;
+/**
+ * After this many replies in a row the reader yields, so the streams it woke can write before it
+ * reads on: a cosocket read returns without yielding while Redis has more buffered.
+ */
+const REPLIES_PER_YIELD = 64;
 const BACKOFF_MIN_S = 0.1;
 const BACKOFF_MAX_S = 5;
 
@@ -92,11 +101,13 @@ function dropHead(subscriber: Subscriber): void {
   subscriber.bytes -= subscriber.queueData.get(head).length;
   subscriber.queueChannel.delete(head);
   subscriber.queueData.delete(head);
+  subscriber.queueId.delete(head);
+  subscriber.queueEvent.delete(head);
   subscriber.head = head + 1;
 }
 
 /** Appends to a subscriber's queue, applying the overflow policy when it is full. */
-function enqueue(subscriber: Subscriber, channel: string, data: string): void {
+function enqueue(subscriber: Subscriber, channel: string, data: string, id: string | undefined, event: string | undefined): void {
   if (subscriber.ended !== undefined) {
     return;
   }
@@ -125,25 +136,31 @@ function enqueue(subscriber: Subscriber, channel: string, data: string): void {
   subscriber.tail = tail;
   subscriber.queueChannel.set(tail, channel);
   subscriber.queueData.set(tail, data);
+  if (id !== undefined) {
+    subscriber.queueId.set(tail, id);
+    subscriber.queueEvent.set(tail, event ?? "");
+  }
   subscriber.bytes += size;
   wake(subscriber);
 }
 
 function noticeAll(code: string): void {
   for (const [subscriber] of members) {
-    enqueue(subscriber, "", code);
+    enqueue(subscriber, "", code, undefined, undefined);
     counters.notices += 1;
   }
 }
 
-function deliver(channel: string, data: string): void {
+function deliver(channel: string, payload: string): void {
   counters.messages += 1;
   const state = channels.get(channel);
   if (state === undefined) {
     return;
   }
+  // Opened once per message, not per subscriber: every queue shares the same strings.
+  const [id, event, data] = openEnvelope(payload);
   for (const [subscriber] of state.subscribers) {
-    enqueue(subscriber, channel, data);
+    enqueue(subscriber, channel, data ?? payload, id, event);
   }
 }
 
@@ -284,11 +301,17 @@ function serveConnection(settings: Settings, address: Settings["redis"][number],
     noticeAll("redis-restored");
   }
   let why = "";
+  let sinceYield = 0;
   for (;;) {
     const [reply, err] = readReply(sock, READ_IDLE_MS, settings.redisTimeoutMs);
     if (reply !== undefined) {
       lastReplyAt = ngx.now();
       dispatch(reply);
+      sinceYield += 1;
+      if (sinceYield >= REPLIES_PER_YIELD) {
+        sinceYield = 0;
+        ngx.sleep(0);
+      }
     } else if (err === "timeout") {
       if (ngx.worker.exiting()) {
         why = "exiting";
@@ -379,12 +402,22 @@ export function join(names: string[]): LuaMultiReturn<[Subscriber] | [undefined,
     waiting: false,
     queueChannel: new LuaTable(),
     queueData: new LuaTable(),
+    queueId: new LuaTable(),
+    queueEvent: new LuaTable(),
     head: 1,
     tail: 0,
     bytes: 0,
     dropped: 0,
     ended: undefined,
   };
+  attach(subscriber, names);
+  members.set(subscriber, true);
+  memberCount += 1;
+  return $multi(subscriber);
+}
+
+/** Registers `subscriber` on each of `names`; wakes the writer for what Redis does not carry yet. */
+function attach(subscriber: Subscriber, names: string[]): void {
   let needsWriter = false;
   for (const name of names) {
     let state = channels.get(name);
@@ -400,12 +433,9 @@ export function join(names: string[]): LuaMultiReturn<[Subscriber] | [undefined,
       needsWriter = true;
     }
   }
-  members.set(subscriber, true);
-  memberCount += 1;
   if (needsWriter) {
     writerWake!.post(1);
   }
-  return $multi(subscriber);
 }
 
 /** True once Redis has confirmed every channel of the subscriber on the live connection. */
@@ -428,8 +458,13 @@ export function leave(subscriber: Subscriber): void {
   }
   members.delete(subscriber);
   memberCount -= 1;
+  detach(subscriber, subscriber.channels);
+}
+
+/** Unregisters `subscriber` from each of `names`; an emptied channel is unsubscribed after the grace. */
+function detach(subscriber: Subscriber, names: string[]): void {
   const now = ngx.now();
-  for (const name of subscriber.channels) {
+  for (const name of names) {
     const state = channels.get(name);
     if (state !== undefined && state.subscribers.has(subscriber)) {
       state.subscribers.delete(subscriber);
@@ -440,6 +475,39 @@ export function leave(subscriber: Subscriber): void {
       }
     }
   }
+}
+
+/** Adds channels to a live subscriber (ones it has already are skipped); see isReady(). */
+export function addChannels(subscriber: Subscriber, names: string[]): void {
+  const current = new LuaTable<string, true>();
+  for (const name of subscriber.channels) {
+    current.set(name, true);
+  }
+  const fresh: string[] = [];
+  for (const name of names) {
+    if (!current.has(name)) {
+      current.set(name, true);
+      fresh.push(name);
+      subscriber.channels.push(name);
+    }
+  }
+  attach(subscriber, fresh);
+}
+
+/** Removes channels from a live subscriber: the hub queues nothing more from them for it. */
+export function removeChannels(subscriber: Subscriber, names: string[]): void {
+  const removed = new LuaTable<string, true>();
+  for (const name of names) {
+    removed.set(name, true);
+  }
+  const kept: string[] = [];
+  for (const name of subscriber.channels) {
+    if (!removed.has(name)) {
+      kept.push(name);
+    }
+  }
+  subscriber.channels = kept;
+  detach(subscriber, names);
 }
 
 export function stats(): HubStats {

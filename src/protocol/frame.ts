@@ -10,15 +10,33 @@ export type QuoteJson = (this: void, text: string) => string;
 export const HEARTBEAT_LINE = "\n";
 
 /**
- * One message as a line.
- * object: {"type":"message","channel":"abc","data":"123"}
- * array:  ["message","abc","123"]   (what cjson.encode gives for a Redis pub/sub reply)
+ * One message as a line. A durable message carries its id, its event name when it has one, and,
+ * on a stream of several channels, the compound cursor to resume from after it.
+ * object: {"type":"message","channel":"abc","id":"1700000000000-0","event":"e","cursor":"abc=1700000000000-0,x=1-0","data":"123"}
+ * array:  ["message","abc","123"]  (what cjson.encode gives for a Redis pub/sub reply),
+ *         ["message","abc","123","1700000000000-0"] with an id
  */
-export function messageLine(format: LineFormat, channel: string, data: string, quote: QuoteJson): string {
+export function messageLine(
+  format: LineFormat,
+  channel: string,
+  data: string,
+  quote: QuoteJson,
+  id?: string,
+  event?: string,
+  cursor?: string,
+): string {
   if (format === "array") {
-    return `["message",${quote(channel)},${quote(data)}]\n`;
+    if (id === undefined) {
+      return `["message",${quote(channel)},${quote(data)}]\n`;
+    }
+    return `["message",${quote(channel)},${quote(data)},${quote(id)}]\n`;
   }
-  return `{"type":"message","channel":${quote(channel)},"data":${quote(data)}}\n`;
+  if (id === undefined) {
+    return `{"type":"message","channel":${quote(channel)},"data":${quote(data)}}\n`;
+  }
+  const eventField = event !== undefined ? `,"event":${quote(event)}` : "";
+  const cursorField = cursor !== undefined ? `,"cursor":${quote(cursor)}` : "";
+  return `{"type":"message","channel":${quote(channel)},"id":${quote(id)}${eventField}${cursorField},"data":${quote(data)}}\n`;
 }
 
 /**

@@ -4,12 +4,20 @@
 
 import type { Settings } from "../config/schema";
 import * as redis from "../host/redis";
+import { encodeCommand, readReply } from "../hub/resp";
+import { openEnvelope } from "../protocol/envelope";
 import type { EventKind } from "./mode";
 
 export interface DirectSubscription {
   red: RestyRedis;
   closed: boolean;
+  /** SUBSCRIBE confirmations `add` waits for; `next` (the thread that reads) counts them down. */
+  pending: number;
+  timeoutMs: number;
 }
+
+/** How often `add` looks whether the reading thread has seen its confirmations (s). */
+const CONFIRM_POLL_S = 0.005;
 
 /** A direct stream cannot be told of a shutdown: it looks up this often to check (ms). */
 const SHUTDOWN_CHECK_MS = 1000;
@@ -30,6 +38,9 @@ export function open(channels: string[], settings: Settings): LuaMultiReturn<[Di
   if (red === undefined) {
     return $multi(undefined, connectErr);
   }
+  if (channels.length === 0) {
+    return $multi({ red, closed: false, pending: 0, timeoutMs: settings.redisTimeoutMs }); // channels come with add()
+  }
   const [confirmed, subscribeErr] = red.subscribe(...channels);
   if (confirmed === undefined || confirmed === false) {
     red.close();
@@ -43,25 +54,58 @@ export function open(channels: string[], settings: Settings): LuaMultiReturn<[Di
       return $multi(undefined, `failed to subscribe: ${readErr}`);
     }
   }
-  return $multi({ red, closed: false });
+  return $multi({ red, closed: false, pending: 0, timeoutMs: settings.redisTimeoutMs });
 }
 
-export function next(subscription: DirectSubscription, timeoutMs: number): LuaMultiReturn<[EventKind, string, string]> {
-  const red = subscription.red;
-  red.set_timeout(timeoutMs);
+export function next(subscription: DirectSubscription, timeoutMs: number): LuaMultiReturn<[EventKind, string, string, string, string]> {
+  // resty.redis's read_reply refuses to read while no channel is subscribed (add/remove can get
+  // there), so replies are read from its socket directly. A socket timeout of 0 means "the
+  // default", hence at least 1 ms.
+  const sock = subscription.red._sock;
   for (;;) {
-    const [reply, err] = red.read_reply();
-    if (reply === undefined || reply === false) {
+    const [reply, err] = readReply(sock, math.max(timeoutMs, 1), subscription.timeoutMs);
+    if (reply === undefined) {
       if (err === "timeout") {
-        return $multi("timeout", "", "");
+        return $multi("timeout", "", "", "", "");
       }
-      return $multi("lost", `${err}`, "");
+      return $multi("lost", `${err}`, "", "", "");
     }
-    if (reply[0] === "message") {
-      return $multi("message", reply[1] as string, reply[2] as string);
+    const parts = reply as string[];
+    if (parts[0] === "message") {
+      const [id, event, data] = openEnvelope(parts[2]);
+      if (id === undefined) {
+        return $multi("message", parts[1], parts[2], "", "");
+      }
+      return $multi("message", parts[1], data, id, event);
     }
-    // subscribe confirmations and other pushes carry no message
+    if (parts[0] === "subscribe" && subscription.pending > 0) {
+      subscription.pending -= 1;
+    }
+    // unsubscribe confirmations and other pushes carry no message
   }
+}
+
+export function add(subscription: DirectSubscription, channels: string[]): LuaMultiReturn<[true] | [undefined, string]> {
+  subscription.pending += channels.length;
+  const [sent, err] = subscription.red._sock.send(encodeCommand(["SUBSCRIBE", ...channels]));
+  if (sent === undefined) {
+    subscription.pending = 0;
+    return $multi(undefined, `failed to subscribe: ${err}`);
+  }
+  const deadline = ngx.now() + subscription.timeoutMs / 1000;
+  while (subscription.pending > 0) {
+    if (subscription.closed || ngx.now() >= deadline) {
+      subscription.pending = 0;
+      return $multi(undefined, "failed to subscribe: redis did not confirm in time");
+    }
+    ngx.sleep(CONFIRM_POLL_S);
+  }
+  return $multi(true);
+}
+
+export function remove(subscription: DirectSubscription, channels: string[]): void {
+  // Not awaited: Redis sends nothing more for these channels once it has read the command.
+  subscription.red._sock.send(encodeCommand(["UNSUBSCRIBE", ...channels]));
 }
 
 export function close(subscription: DirectSubscription): void {

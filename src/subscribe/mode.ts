@@ -5,7 +5,8 @@ import type { Settings } from "../config/schema";
 
 /**
  * What `next` saw:
- * - "message": a = channel, b = payload
+ * - "message": a = channel, b = payload, id = message id ("" for a plain PUBLISH), event = event
+ *   name ("" for none)
  * - "notice": a = notice code, b = text (the stream goes on)
  * - "timeout": nothing within the wait
  * - "lost": Redis went away and this mode cannot go on
@@ -19,7 +20,14 @@ export interface SubscriptionMode<S> {
   /** Subscribes; returns only once Redis has confirmed every channel, or an error (→ 503). */
   open(channels: string[], settings: Settings): LuaMultiReturn<[S] | [undefined, string]>;
   /** Waits up to `timeoutMs` for the next event. */
-  next(subscription: S, timeoutMs: number): LuaMultiReturn<[EventKind, string, string]>;
+  next(subscription: S, timeoutMs: number): LuaMultiReturn<[EventKind, string, string, string, string]>;
+  /**
+   * Adds channels to a live subscription (called from another light thread than `next`, e.g. a
+   * WebSocket reader); returns once Redis has confirmed them, or an error.
+   */
+  add(subscription: S, channels: string[]): LuaMultiReturn<[true] | [undefined, string]>;
+  /** Removes channels from a live subscription; their messages stop at once (bar those in flight). */
+  remove(subscription: S, channels: string[]): void;
   /** Releases the subscription; safe to call twice. */
   close(subscription: S): void;
   /** How long one `next` may wait, given the heartbeat interval (ms). */

@@ -2,6 +2,7 @@
 // holds the one Redis connection; each stream's own thread waits on its queue and writes.
 
 import type { Settings } from "../config/schema";
+import * as settingsHolder from "../host/settings";
 import * as hub from "../hub/hub";
 import type { EventKind } from "./mode";
 
@@ -9,6 +10,8 @@ export type SharedSubscription = hub.Subscriber;
 
 /** How often a stream waiting for its subscription to be confirmed looks again (s). */
 const CONNECT_POLL_S = 0.05;
+/** How often `add` looks whether Redis has confirmed channels added at run time (s). */
+const CONFIRM_POLL_S = 0.005;
 
 export function open(channels: string[], settings: Settings): LuaMultiReturn<[SharedSubscription] | [undefined, string]> {
   const deadline = ngx.now() + settings.redisTimeoutMs / 1000;
@@ -36,39 +39,60 @@ export function open(channels: string[], settings: Settings): LuaMultiReturn<[Sh
   return $multi(subscriber);
 }
 
-export function next(subscriber: SharedSubscription, timeoutMs: number): LuaMultiReturn<[EventKind, string, string]> {
+export function next(subscriber: SharedSubscription, timeoutMs: number): LuaMultiReturn<[EventKind, string, string, string, string]> {
   for (;;) {
     if (subscriber.dropped > 0) {
       const dropped = subscriber.dropped;
       subscriber.dropped = 0;
-      return $multi("notice", "dropped", `${dropped} messages dropped: the client reads too slowly`);
+      return $multi("notice", "dropped", `${dropped} messages dropped: the client reads too slowly`, "", "");
     }
     const head = subscriber.head;
     if (head <= subscriber.tail) {
       const channel = subscriber.queueChannel.get(head);
       const data = subscriber.queueData.get(head);
+      const id = subscriber.queueId.get(head) ?? "";
+      const event = subscriber.queueEvent.get(head) ?? "";
       subscriber.queueChannel.delete(head);
       subscriber.queueData.delete(head);
+      subscriber.queueId.delete(head);
+      subscriber.queueEvent.delete(head);
       subscriber.head = head + 1;
       subscriber.bytes -= data.length;
       if (channel === "") {
-        return $multi("notice", data, hub.NOTICE_TEXT[data] ?? data);
+        return $multi("notice", data, hub.NOTICE_TEXT[data] ?? data, "", "");
       }
-      return $multi("message", channel, data);
+      return $multi("message", channel, data, id, event);
     }
     if (subscriber.ended === "overflow") {
-      return $multi("overflow", "client too slow: its queue overflowed", "");
+      return $multi("overflow", "client too slow: its queue overflowed", "", "", "");
     }
     if (subscriber.ended !== undefined) {
-      return $multi("shutdown", "server restart", "");
+      return $multi("shutdown", "server restart", "", "", "");
     }
     subscriber.waiting = true;
     const [woken] = subscriber.sema.wait(timeoutMs / 1000);
     subscriber.waiting = false;
     if (woken !== true) {
-      return $multi("timeout", "", "");
+      return $multi("timeout", "", "", "", "");
     }
   }
+}
+
+export function add(subscriber: SharedSubscription, channels: string[]): LuaMultiReturn<[true] | [undefined, string]> {
+  hub.addChannels(subscriber, channels);
+  // The stream's own thread waits on the subscriber's semaphore; this one looks again instead.
+  const deadline = ngx.now() + settingsHolder.get().redisTimeoutMs / 1000;
+  while (!hub.isReady(subscriber)) {
+    if (subscriber.ended !== undefined || ngx.now() >= deadline) {
+      return $multi(undefined, "failed to subscribe: redis did not confirm in time");
+    }
+    ngx.sleep(CONFIRM_POLL_S);
+  }
+  return $multi(true);
+}
+
+export function remove(subscriber: SharedSubscription, channels: string[]): void {
+  hub.removeChannels(subscriber, channels);
 }
 
 export function close(subscriber: SharedSubscription): void {

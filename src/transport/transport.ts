@@ -1,4 +1,4 @@
-// The interface every transport fills (chunked JSON lines; SSE, long-poll and WebSocket to come):
+// The interfaces transports fill (chunked JSON lines, SSE, WebSocket; long-poll fills Batch):
 // it only frames and writes. Subscribing, queues, auth and resume live in the core (src/stream.ts,
 // src/subscribe/), the same for every transport.
 
@@ -7,12 +7,40 @@ export type WriteResult = LuaMultiReturn<[1] | [undefined, string]>;
 export interface Transport {
   /** Sends the status and headers (or completes a handshake) once the subscription is confirmed. */
   open(): WriteResult;
-  /** One message; `id` is its message id when it has one (durable publishing). */
-  message(channel: string, data: string, id: string | undefined): WriteResult;
+  /**
+   * One message. A durable one has its `id` and maybe an `event` name; `cursor` is where a client
+   * resumes after it (the id itself on a one-channel stream, channel=id,... on several).
+   */
+  message(channel: string, data: string, id: string | undefined, event?: string, cursor?: string): WriteResult;
   /** A notice on a stream that goes on: `code` is stable, `text` is for people. */
   notice(code: string, text: string): WriteResult;
   /** Keeps an idle stream alive. */
   heartbeat(): WriteResult;
   /** Ends the stream with a reason; `reconnect` says whether trying again is the right reaction. */
   close(reason: string, reconnect: boolean): void;
+}
+
+/**
+ * What a duplex transport (WebSocket) may do with its live subscription, from its reader thread.
+ * `add` returns once Redis has confirmed the channels; both change the channels of `channels`.
+ */
+export interface Session {
+  /** The channels subscribed now, as keys. */
+  readonly channels: LuaTable<string, true>;
+  add(names: string[]): LuaMultiReturn<[true] | [undefined, string]>;
+  remove(names: string[]): void;
+}
+
+/** A transport that also reads from its client: `read` runs in a light thread of its own. */
+export interface DuplexTransport extends Transport {
+  /** Reads and answers the client until it leaves or the connection must end. */
+  read(session: Session): void;
+}
+
+/** A transport that answers once, with what one wait collected (long-poll). */
+export interface Batch {
+  message(channel: string, data: string, id: string | undefined, event?: string): void;
+  notice(code: string, text: string): void;
+  /** Sends the answer; `cursor` is where the next request continues (undefined while messages have no ids). */
+  finish(cursor: string | undefined): void;
 }

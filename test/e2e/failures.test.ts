@@ -177,7 +177,7 @@ describe("launcher (npm start)", () => {
       const stream = await new Stream(`http://127.0.0.1:${httpPort}/sub?key=abc`).open();
       const pub = await fetchText(`http://127.0.0.1:${httpPort}/pub?channel=abc`, { method: "POST", body: "123" });
       expect(pub.status).toBe(200);
-      expect(await stream.waitForMessages(1)).toEqual([{ type: "message", channel: "abc", data: "123" }]);
+      expect(await stream.waitForMessages(1)).toMatchObject([{ type: "message", channel: "abc", data: "123" }]);
       run.kill("SIGTERM");
       expect(await run.exit).toBe(0);
       await stream.done;

@@ -138,13 +138,17 @@ describe.each(MODES)("%s mode", (mode) => {
   });
 
   describe("POST /pub", () => {
-    test("publishes the body and says how many Redis subscriptions got it", async () => {
+    test("publishes the body durably and answers its id and how many Redis subscriptions got it", async () => {
       const stream = await new Stream(`${stack.base}/sub?key=posted`).open();
       const payload = 'posted "body"\nwith ☃';
       const answer = await fetchText(`${stack.base}/pub?channel=posted`, { method: "POST", body: payload });
       expect(answer.status).toBe(200);
-      expect(JSON.parse(answer.body)).toEqual({ channel: "posted", subscribers: 1 });
-      expect(await stream.waitForMessages(1)).toEqual([{ type: "message", channel: "posted", data: payload }]);
+      const { id, ...rest } = JSON.parse(answer.body) as { id: string };
+      expect(rest).toEqual({ channel: "posted", subscribers: 1 });
+      expect(id).toMatch(/^\d+-\d+$/);
+      // the line carries the id, before the data, byte for byte
+      await stream.waitForMessages(1);
+      expect(stream.rawLines().filter((l) => l.length > 0)).toEqual([`{"type":"message","channel":"posted","id":"${id}","data":${JSON.stringify(payload)}}`]);
       stream.close();
     });
 

@@ -55,7 +55,7 @@ describe("line framing", function()
     it(i .. " " .. v.kind .. " " .. v.format, function()
       local line
       if v.kind == "message" then
-        line = frame.messageLine(v.format, v.channel, v.data, json.quoteJson)
+        line = frame.messageLine(v.format, v.channel, v.data, json.quoteJson, v.id, v.event, v.cursor)
       elseif v.kind == "notice" then
         line = frame.noticeLine(v.format, v.code, v.message, json.quoteJson)
       else

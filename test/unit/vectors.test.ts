@@ -27,12 +27,12 @@ describe("parseChannelList", () => {
   });
 });
 
-interface FrameVector { kind: string; format: "object" | "array"; code?: string; channel?: string; data?: string; message?: string; reconnect?: boolean; line: string }
+interface FrameVector { kind: string; format: "object" | "array"; code?: string; id?: string; event?: string; cursor?: string; channel?: string; data?: string; message?: string; reconnect?: boolean; line: string }
 describe("line framing", () => {
   test.each(vectors<FrameVector>("frame").map((v, i) => [`${i} ${v.kind} ${v.format} ${JSON.stringify(v.data ?? v.message)}`, v]))("%s", (_name, v) => {
     const line =
       v.kind === "message"
-        ? messageLine(v.format, v.channel!, v.data!, quote)
+        ? messageLine(v.format, v.channel!, v.data!, quote, v.id, v.event, v.cursor)
         : v.kind === "notice"
           ? noticeLine(v.format, v.code!, v.message!, quote)
           : errorLine(v.format, v.message!, v.reconnect!, quote);

@@ -1,0 +1,145 @@
+#!lua name=pushgate
+-- Pushgate's Redis functions. The gateway loads this library (FUNCTION LOAD REPLACE) when it
+-- connects; any backend can then call the functions by name, e.g.
+--   redis-cli FCALL pushgate_publish 3 'pushgate:{abc}:stream' 'pushgate:{abc}:meta' '' abc 'hello' '' 1000 86400000 0
+-- Keys carry the channel in a hash tag ({abc}), so a channel's keys live on one Cluster slot.
+
+-- pushgate_publish: keep a message in the channel's capped stream, then PUBLISH it with its id.
+--   KEYS[1]  the channel's stream: pushgate:{<channel>}:stream
+--   KEYS[2]  the channel's meta hash pushgate:{<channel>}:meta: `trimmed`, the newest id the caps
+--            removed, and `last`, the newest id published (they tell a resuming client of a gap)
+--   KEYS[3]  the idempotency key pushgate:{<channel>}:idem:<key>, or '' for none
+--   ARGV[1]  channel          ARGV[2]  data (any bytes)     ARGV[3]  event name or ''
+--   ARGV[4]  history length (entries kept, at least 1)      ARGV[5]  history age in ms (0: no age bound)
+--   ARGV[6]  idempotency window in ms (used with KEYS[2])
+--   reply    { id, subscribers, duplicate }: the message id (the stream entry id, from Redis's
+--            clock, monotonic per channel), how many Redis subscriptions received it, and 1 when
+--            the idempotency key had been seen (nothing stored or sent again; id is the first one's)
+local function now_ms()
+  local now = redis.call('TIME')
+  return tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+end
+
+local function publish(keys, args)
+  local stream, meta, idem = keys[1], keys[2], keys[3]
+  local channel, data, event = args[1], args[2], args[3]
+  local length, age_ms, idem_ms = tonumber(args[4]), tonumber(args[5]), tonumber(args[6])
+  if idem ~= '' then
+    local first = redis.call('GET', idem)
+    if first then
+      return { first, 0, 1 }
+    end
+  end
+  local trimmed
+  -- entries the length cap is about to remove: remember the newest of them
+  local kept = redis.call('XLEN', stream)
+  if kept >= length then
+    local doomed = redis.call('XRANGE', stream, '-', '+', 'COUNT', kept + 1 - length)
+    trimmed = doomed[#doomed][1]
+  end
+  local id = redis.call('XADD', stream, 'MAXLEN', length, '*', 'd', data, 'e', event)
+  if age_ms > 0 then
+    local min_id = tostring(now_ms() - age_ms) .. '-0'
+    local expired = redis.call('XREVRANGE', stream, '(' .. min_id, '-', 'COUNT', 1)
+    if #expired > 0 then
+      trimmed = expired[1][1]
+      redis.call('XTRIM', stream, 'MINID', min_id)
+    end
+  end
+  if trimmed then
+    redis.call('HSET', meta, 'trimmed', trimmed, 'last', id)
+  else
+    redis.call('HSET', meta, 'last', id)
+  end
+  if age_ms > 0 then
+    -- an unused channel's history disappears with its age; its meta a while later, so a client
+    -- returning after that still learns that what it missed is gone
+    redis.call('PEXPIRE', stream, age_ms)
+    redis.call('PEXPIRE', meta, age_ms * 2)
+  end
+  if idem ~= '' then
+    redis.call('SET', idem, id, 'PX', idem_ms)
+  end
+  local subscribers = redis.call('PUBLISH', channel, '\30PG1\31' .. id .. '\31' .. event .. '\31' .. data)
+  return { id, subscribers, 0 }
+end
+
+local function older(a, b)
+  local a_ms, a_seq = string.match(a, '^(%d+)-(%d+)$')
+  local b_ms, b_seq = string.match(b, '^(%d+)-(%d+)$')
+  a_ms, a_seq, b_ms, b_seq = tonumber(a_ms), tonumber(a_seq), tonumber(b_ms), tonumber(b_seq)
+  return a_ms < b_ms or (a_ms == b_ms and a_seq < b_seq)
+end
+
+-- pushgate_ack: move a user's read position on a channel forward (never back).
+--   KEYS[1]  the user's read positions: pushgate:read:<user> (a hash: channel -> id)
+--   ARGV[1]  channel          ARGV[2]  id read up to (inclusive)
+--   reply    the read position after the call
+local function ack(keys, args)
+  local positions, channel, id = keys[1], args[1], args[2]
+  local current = redis.call('HGET', positions, channel)
+  if current and not older(current, id) then
+    return current
+  end
+  redis.call('HSET', positions, channel, id)
+  return id
+end
+
+-- pushgate_history: what a subscriber resuming after `after` has missed.
+--   KEYS[1]  the channel's stream     KEYS[2]  the channel's meta hash
+--   ARGV[1]  the id to resume after ('0-0': from the oldest kept), or '' with ARGV[2] = N for the last N
+--   ARGV[2]  at most this many entries
+--   ARGV[3]  the channel's history age in ms (0: no age bound)
+--   reply    { gap, entries }: gap is 1 when messages after `after` are no longer kept (trimmed
+--            by the caps, or expired with the whole history); entries are { id, data, event },
+--            oldest first
+local function history(keys, args)
+  local stream, meta = keys[1], keys[2]
+  local after, count, age_ms = args[1], tonumber(args[2]), tonumber(args[3])
+  local raw
+  local gap = 0
+  if after == '' then
+    raw = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', count)
+    local ordered = {}
+    for i = #raw, 1, -1 do
+      ordered[#ordered + 1] = raw[i]
+    end
+    raw = ordered
+  else
+    local trimmed, last = unpack(redis.call('HMGET', meta, 'trimmed', 'last'))
+    if redis.call('EXISTS', stream) == 0 then
+      if last then
+        if older(after, last) then gap = 1 end
+      elseif after ~= '0-0' and age_ms > 0 and tonumber(string.match(after, '^(%d+)')) < now_ms() - age_ms then
+        gap = 1 -- older than any history could be, and nothing is known any more
+      end
+    elseif trimmed and older(after, trimmed) then
+      gap = 1
+    end
+    raw = redis.call('XRANGE', stream, '(' .. after, '+', 'COUNT', count)
+  end
+  local entries = {}
+  for i = 1, #raw do
+    local fields = raw[i][2]
+    local data, event = '', ''
+    for f = 1, #fields, 2 do
+      if fields[f] == 'd' then data = fields[f + 1] elseif fields[f] == 'e' then event = fields[f + 1] end
+    end
+    entries[i] = { raw[i][1], data, event }
+  end
+  return { gap, entries }
+end
+
+-- pushgate_unread: how many kept messages of a channel come after a user's read position.
+--   KEYS[1]  the channel's stream     KEYS[2]  the user's read positions
+--   ARGV[1]  channel                  ARGV[2]  count at most this many
+--   reply    the number of unread messages
+local function unread(keys, args)
+  local position = redis.call('HGET', keys[2], args[1]) or '0-0'
+  return #redis.call('XRANGE', keys[1], '(' .. position, '+', 'COUNT', tonumber(args[2]))
+end
+
+redis.register_function('pushgate_publish', publish)
+redis.register_function('pushgate_ack', ack)
+redis.register_function('pushgate_history', history)
+redis.register_function{ function_name = 'pushgate_unread', callback = unread, flags = { 'no-writes' } }

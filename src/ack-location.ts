@@ -1,0 +1,92 @@
+// Read state, kept in Redis per user: POST /ack?channel=c&id=<id> moves the user's read position
+// on a channel forward (never back); GET /unread?key=a,b says how many kept messages of each
+// channel come after it. A connection without a cursor then replays only what is unread.
+// The user is ?user=<id> while grants are off (with grants, the token's subject).
+
+import { historyRuleFor } from "./config/schema";
+import { fail, queryArg } from "./host/http";
+import * as functions from "./host/functions";
+import { quoteJson } from "./host/json";
+import * as redis from "./host/redis";
+import * as settingsHolder from "./host/settings";
+import { isValidChannel, parseChannelList, CHANNEL_RULE } from "./protocol/channel";
+import { isValidId } from "./protocol/cursor";
+import { readKey, streamKey } from "./protocol/keys";
+import { inboxOf, requestUser } from "./resume";
+
+function userOrFail(args: LuaTable<string, string | boolean | Array<string | boolean>>): string {
+  const user = requestUser(args);
+  if (user === undefined || !isValidChannel(inboxOf(user))) {
+    return fail(400, `no valid user: give ?user=<id>, ${CHANNEL_RULE} (with user: before it, at most 128)`);
+  }
+  return user;
+}
+
+export function handleAck(): void {
+  const settings = settingsHolder.get();
+  if (ngx.req.get_method() !== "POST") {
+    ngx.header.set("Allow", "POST");
+    return fail(405, "use POST /ack?channel=<channel>&id=<message id>");
+  }
+  const [args] = ngx.req.get_uri_args(64);
+  const user = userOrFail(args);
+  const channel = queryArg(args, "channel") ?? "";
+  if (!isValidChannel(channel)) {
+    return fail(400, `invalid channel name: a name is ${CHANNEL_RULE}`);
+  }
+  const id = queryArg(args, "id") ?? "";
+  if (!isValidId(id)) {
+    return fail(400, "invalid id: a message id like 1700000000000-0");
+  }
+  const [red, connectErr] = redis.connect(settings.redis[0], settings.redisTimeoutMs, undefined, true);
+  if (red === undefined) {
+    ngx.log(ngx.ERR, connectErr);
+    return fail(503, "redis is unavailable, try again later", settings.retryAfterSeconds);
+  }
+  const [position, err, lost] = functions.call(red, "pushgate_ack", [readKey(user)], [channel, id]);
+  if (position === undefined) {
+    if (lost === true) {
+      red.close();
+    } else {
+      redis.release(red);
+    }
+    ngx.log(ngx.ERR, "failed to acknowledge: ", `${err}`);
+    return fail(503, "redis is unavailable, try again later", settings.retryAfterSeconds);
+  }
+  redis.release(red);
+  ngx.header.set("Content-Type", "application/json");
+  ngx.print(`{"channel":${quoteJson(channel)},"read":${quoteJson(position as string)}}\n`);
+}
+
+export function handleUnread(): void {
+  const settings = settingsHolder.get();
+  const [args] = ngx.req.get_uri_args(64);
+  const user = userOrFail(args);
+  const [channels, channelErr] = parseChannelList(queryArg(args, "key") ?? "", settings.maxChannels);
+  if (channels === undefined) {
+    return fail(400, channelErr);
+  }
+  const [red, connectErr] = redis.connect(settings.redis[0], settings.redisTimeoutMs, undefined, true);
+  if (red === undefined) {
+    ngx.log(ngx.ERR, connectErr);
+    return fail(503, "redis is unavailable, try again later", settings.retryAfterSeconds);
+  }
+  const parts: string[] = [];
+  for (const channel of channels) {
+    const rule = historyRuleFor(settings.history, channel);
+    const [count, err, lost] = functions.call(red, "pushgate_unread", [streamKey(channel), readKey(user)], [channel, `${rule !== undefined ? rule.length : 1000}`]);
+    if (count === undefined) {
+      if (lost === true) {
+        red.close();
+      } else {
+        redis.release(red);
+      }
+      ngx.log(ngx.ERR, "failed to count unread: ", `${err}`);
+      return fail(503, "redis is unavailable, try again later", settings.retryAfterSeconds);
+    }
+    parts.push(`${quoteJson(channel)}:${count as number}`);
+  }
+  redis.release(red);
+  ngx.header.set("Content-Type", "application/json");
+  ngx.print(`{"unread":{${parts.join(",")}}}\n`);
+}

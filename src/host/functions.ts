@@ -1,0 +1,48 @@
+// Calls Pushgate's Redis functions (redis/pushgate.lua) by name, loading the library into Redis
+// when it is missing there (a fresh or restarted Redis): FCALL, and on "Function not found",
+// FUNCTION LOAD REPLACE and FCALL again.
+
+/** The library's source text; scripts/build wraps redis/pushgate.lua as this module. */
+const LIBRARY_MODULE = "redis_library";
+
+/** resty.redis sends any command by its lower-case name; these two are not in its fixed list. */
+interface FunctionCalls {
+  fcall(this: FunctionCalls, ...args: string[]): LuaMultiReturn<[RedisReply] | [undefined | false, string]>;
+  ["function"](this: FunctionCalls, ...args: string[]): LuaMultiReturn<[RedisReply] | [undefined | false, string]>;
+}
+
+function librarySource(): string {
+  return require(LIBRARY_MODULE) as string;
+}
+
+/** Loads (or replaces) the library in the Redis behind `red`. */
+export function loadLibrary(red: RestyRedis): LuaMultiReturn<[true] | [undefined, string]> {
+  const [loaded, err] = (red as unknown as FunctionCalls).function("LOAD", "REPLACE", librarySource());
+  if (loaded === undefined || loaded === false) {
+    return $multi(undefined, `failed to load the pushgate functions into redis: ${err}`);
+  }
+  return $multi(true);
+}
+
+/**
+ * FCALL name with `keys` and `args`. Returns the reply, or undefined, the error, and whether the
+ * connection is lost (then it must be closed, not pooled) rather than the call refused by Redis.
+ */
+export function call(red: RestyRedis, name: string, keys: string[], args: string[]): LuaMultiReturn<[RedisReply] | [undefined, string, boolean]> {
+  const calls = red as unknown as FunctionCalls;
+  let [reply, err] = calls.fcall(name, `${keys.length}`, ...keys, ...args);
+  if (reply === false && string.find(`${err}`, "Function not found", 1, true)[0] !== undefined) {
+    const [loaded, loadErr] = loadLibrary(red);
+    if (loaded === undefined) {
+      return $multi(undefined, loadErr, false);
+    }
+    [reply, err] = calls.fcall(name, `${keys.length}`, ...keys, ...args);
+  }
+  if (reply === undefined) {
+    return $multi(undefined, `${err}`, true);
+  }
+  if (reply === false) {
+    return $multi(undefined, `${err}`, false);
+  }
+  return $multi(reply);
+}

@@ -1,0 +1,190 @@
+// Resume without loss: where a stream starts (a cursor, the last N, or a user's read positions),
+// and the bookkeeping that makes it exactly-once. The core registers for live messages first,
+// then reads the backlog after the cursor, then drains the live queue skipping ids already sent:
+// nothing published during the handshake is lost, nothing is sent twice, order is kept per channel.
+
+import { historyRuleFor, Settings } from "./config/schema";
+import * as functions from "./host/functions";
+import { queryArg } from "./host/http";
+import * as redis from "./host/redis";
+import { compareIds, formatCursor, OLDEST_ID, parseCursor } from "./protocol/cursor";
+import { metaKey, readKey, streamKey } from "./protocol/keys";
+
+export interface ResumePlan {
+  /** Channel -> the id to resume after ("0-0": everything kept). */
+  after: Record<string, string>;
+  /** The last N messages of each channel that has no position (?backlog=N); 0: none. */
+  lastN: number;
+  /** True when anything must be read before going live. */
+  any: boolean;
+}
+
+export interface BacklogEntry {
+  channel: string;
+  id: string;
+  event: string;
+  data: string;
+}
+
+/** The user a stream reads for (inbox and read positions): ?user= while grants are off. */
+export function requestUser(args: LuaTable<string, string | boolean | Array<string | boolean>>): string | undefined {
+  const user = queryArg(args, "user");
+  return user !== undefined && user.length > 0 ? user : undefined;
+}
+
+/** The inbox channel of a user. */
+export function inboxOf(user: string): string {
+  return `user:${user}`;
+}
+
+/**
+ * Reads where the request resumes: ?since= or ?last_event_id= or the Last-Event-ID header (a
+ * cursor), ?backlog=N, or else the user's read positions (and its inbox from the oldest unread).
+ * Returns the plan, or undefined, a status (400 or 503) and a message.
+ */
+export function planFromRequest(channels: string[], settings: Settings): LuaMultiReturn<[ResumePlan] | [undefined, number, string]> {
+  const [args] = ngx.req.get_uri_args(64);
+  const plan: ResumePlan = { after: {}, lastN: 0, any: false };
+  const raw = queryArg(args, "since") ?? queryArg(args, "last_event_id") ?? ngx.var.get("http_last_event_id");
+  if (raw !== undefined && raw.length > 0) {
+    const [positions, err] = parseCursor(raw, channels);
+    if (positions === undefined) {
+      return $multi(undefined, 400, err);
+    }
+    plan.after = positions;
+    plan.any = true;
+  }
+  const backlog = queryArg(args, "backlog");
+  if (backlog !== undefined) {
+    const n = tonumber(backlog);
+    if (n === undefined || n < 1 || n > 1000000 || math.floor(n) !== n) {
+      return $multi(undefined, 400, "invalid backlog: an integer from 1 to 1000000");
+    }
+    plan.lastN = n;
+    plan.any = true;
+  }
+  const user = requestUser(args);
+  if (!plan.any && user !== undefined) {
+    const [red, connectErr] = redis.connect(settings.redis[0], settings.redisTimeoutMs, undefined, true);
+    if (red === undefined) {
+      ngx.log(ngx.ERR, connectErr);
+      return $multi(undefined, 503, "redis is unavailable, try again later");
+    }
+    const [read, readErr] = red.hmget(readKey(user), ...channels);
+    if (read === undefined || read === false) {
+      red.close();
+      ngx.log(ngx.ERR, "failed to read positions: ", `${readErr}`);
+      return $multi(undefined, 503, "redis is unavailable, try again later");
+    }
+    redis.release(red);
+    const inbox = inboxOf(user);
+    for (let i = 0; i < channels.length; i++) {
+      const position = read[i];
+      if (typeof position === "string") {
+        plan.after[channels[i]] = position;
+        plan.any = true;
+      } else if (channels[i] === inbox) {
+        plan.after[channels[i]] = OLDEST_ID; // nothing acknowledged yet: all that is kept is unread
+        plan.any = true;
+      }
+    }
+  }
+  return $multi(plan);
+}
+
+/**
+ * Reads what the plan asks for, all channels merged in id order, and the channels whose cursor is
+ * older than the kept history (a gap). Returns entries and gaps, or undefined and an error.
+ */
+export function readBacklog(
+  settings: Settings,
+  channels: string[],
+  plan: ResumePlan,
+): LuaMultiReturn<[BacklogEntry[], string[]] | [undefined, string]> {
+  const [red, connectErr] = redis.connect(settings.redis[0], settings.redisTimeoutMs, undefined, true);
+  if (red === undefined) {
+    return $multi(undefined, connectErr);
+  }
+  const entries: BacklogEntry[] = [];
+  const gaps: string[] = [];
+  for (const channel of channels) {
+    const after = plan.after[channel];
+    if (after !== undefined || plan.lastN > 0) {
+      const rule = historyRuleFor(settings.history, channel);
+      const limit = rule !== undefined ? rule.length : 1000;
+      const [reply, err, lost] = functions.call(
+        red,
+        "pushgate_history",
+        [streamKey(channel), metaKey(channel)],
+        [after ?? "", `${after !== undefined ? limit : math.min(plan.lastN, limit)}`, `${rule !== undefined ? rule.seconds * 1000 : 0}`],
+      );
+      if (reply === undefined) {
+        if (lost) {
+          red.close();
+        } else {
+          redis.release(red);
+        }
+        return $multi(undefined, `failed to read history: ${err}`);
+      }
+      const [gap, items] = reply as [number, Array<[string, string, string]>];
+      if (gap === 1) {
+        gaps.push(channel);
+      }
+      for (const [id, data, event] of items) {
+        entries.push({ channel, id, data, event });
+      }
+    }
+  }
+  redis.release(red);
+  if (channels.length > 1) {
+    entries.sort((a, b) => compareIds(a.id, b.id));
+  }
+  return $multi(entries, gaps);
+}
+
+/**
+ * A channel with no position yet enters the cursor at the time the stream subscribed, less this
+ * margin (ms) for clocks that differ between gateway and Redis: resuming from there replays what
+ * was published since, which this stream never sent.
+ */
+const CLOCK_MARGIN_MS = 2000;
+
+/** What a stream has sent, per channel: skips repeats and hands out the cursor after each message. */
+export class Tracker {
+  /** Per channel, the newest id sent (or the id it resumed after): older ids are repeats. */
+  private readonly lastSent: Record<string, string> = {};
+  /** Per channel, where a client resumes: lastSent, or the subscription time for a silent channel. */
+  private readonly positions: Record<string, string> = {};
+
+  constructor(private readonly channels: string[], after: Record<string, string>) {
+    const start = `${math.floor(ngx.now() * 1000) - CLOCK_MARGIN_MS}-0`;
+    for (const channel of channels) {
+      const resumedAfter = after[channel];
+      if (resumedAfter !== undefined) {
+        this.lastSent[channel] = resumedAfter;
+      }
+      this.positions[channel] = resumedAfter ?? start;
+    }
+  }
+
+  /** True when `id` of `channel` is new to this stream (and records it). */
+  accept(channel: string, id: string): boolean {
+    const last = this.lastSent[channel];
+    if (last !== undefined && compareIds(id, last) <= 0) {
+      return false;
+    }
+    this.lastSent[channel] = id;
+    this.positions[channel] = id;
+    return true;
+  }
+
+  /** Where to resume after the message just accepted: its id, or channel=id,... on several channels. */
+  cursor(id: string): string {
+    return this.channels.length === 1 ? id : formatCursor(this.channels, this.positions);
+  }
+
+  /** Where to resume now (long-poll's next request): channel=id for every channel. */
+  current(): string {
+    return formatCursor(this.channels, this.positions);
+  }
+}
