@@ -6,6 +6,7 @@
 
 import semaphore = require("ngx.semaphore");
 import type { Settings } from "../config/schema";
+import * as functions from "../host/functions";
 import * as redis from "../host/redis";
 import { openEnvelope } from "../protocol/envelope";
 import { encodeCommand, readReply } from "./resp";
@@ -287,6 +288,12 @@ function serveConnection(settings: Settings, address: Settings["redis"][number],
   const [red, connectErr] = redis.connect(address, settings.redisTimeoutMs);
   if (red === undefined) {
     return connectErr;
+  }
+  // Before the connection enters subscribe mode: make sure Redis has the pushgate functions, so
+  // backends can FCALL them by name from the start (and again after a Redis restart).
+  const [loaded, loadErr] = functions.loadLibrary(red);
+  if (loaded === undefined) {
+    ngx.log(ngx.WARN, "pushgate hub: ", loadErr);
   }
   sock = red._sock;
   connected = true;

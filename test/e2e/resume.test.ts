@@ -152,6 +152,20 @@ describe.each(MODES)("%s mode", (mode) => {
     expect((JSON.parse(answer.body) as { error: string }).error).toContain(message);
   });
 
+  test("any backend can publish durably by calling the Redis function by name (FCALL)", async () => {
+    const stream = await new Stream(`${stack.base}/sub?key=fcall`).open();
+    // the gateway loads the functions into Redis when it connects; no /pub needed first
+    const reply = (await stack.client.sendCommand([
+      "FCALL", "pushgate_publish", "3", "pushgate:{fcall}:stream", "pushgate:{fcall}:meta", "",
+      "fcall", "from any language", "note", "1000", "86400000", "0",
+    ])) as [string, number, number];
+    expect(reply[0]).toMatch(/^\d+-\d+$/);
+    expect(reply[2]).toBe(0);
+    await stream.waitForMessages(1);
+    expect(stream.messages()).toEqual([{ type: "message", channel: "fcall", id: reply[0], event: "note", data: "from any language" }]);
+    stream.close();
+  });
+
   test("an idempotency key stores a retried publish once", async () => {
     const a = await fetchText(`${stack.base}/pub?channel=idem`, { method: "POST", body: "once", headers: { "Idempotency-Key": "order-42" } });
     const b = await fetchText(`${stack.base}/pub?channel=idem`, { method: "POST", body: "once", headers: { "Idempotency-Key": "order-42" } });
