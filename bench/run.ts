@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { findNginx, ROOT } from "../src/cli/gateway";
 import { AddressPool } from "./lib/fleet";
-import { machineInfo } from "./lib/machine";
+import { cpuBetween, cpuSnapshot, machineInfo } from "./lib/machine";
 import { MAX_SOCKETS_PER_PROCESS } from "./lib/protocol";
 import { renderMarkdown, renderSvg, RunResults, SetupResult } from "./lib/report";
 import { NotAvailable, PROFILE_SETUP_NAMES, Server, ServerOptions, SETUP_NAMES, SetupName, startServer } from "./lib/setups";
@@ -37,6 +37,8 @@ const USAGE = `usage: npm run bench -- [options]
   --ref REV                   measure the committed revision REV (extracted and built apart;
                               default: the working tree's current build/ and dist/)
   --render FILE.json          only re-render the .md and .svg from a saved .json
+  --quiet-wait 900            before each workload, wait up to this many seconds until other
+                              processes use < 10% of a CPU (0: do not wait)
   --keep                      keep the runtime directories (nginx configs and logs)`;
 
 interface Options {
@@ -50,6 +52,7 @@ interface Options {
   out: string;
   render?: string;
   ref?: string;
+  quietWait: number;
   keep: boolean;
 }
 
@@ -70,7 +73,7 @@ function parseArgs(argv: string[]): Options {
     }
     values.set(arg.substring(2), argv[++i]);
   }
-  const known = ["setups", "workloads", "n", "idle-per-channel", "clients", "burst", "paced-rate", "paced-seconds", "payload-bytes", "workers", "worker-connections", "listen-addresses", "per-process", "concurrency", "ramp-chunk", "pushgate-publish", "out", "render", "ref"];
+  const known = ["setups", "workloads", "n", "idle-per-channel", "clients", "burst", "paced-rate", "paced-seconds", "payload-bytes", "workers", "worker-connections", "listen-addresses", "per-process", "concurrency", "ramp-chunk", "pushgate-publish", "out", "render", "ref", "quiet-wait"];
   for (const key of values.keys()) {
     if (!known.includes(key)) {
       throw new Error(`unknown option --${key}\n${USAGE}`);
@@ -133,6 +136,7 @@ function parseArgs(argv: string[]): Options {
     out: values.get("out") ?? (quick ? `${date}-quick` : date),
     render: values.get("render"),
     ref: values.get("ref"),
+    quietWait: number("quiet-wait", 900, 0, 86400),
     keep: argv.includes("--keep"),
   };
 }
@@ -161,6 +165,32 @@ async function runWorkload(name: WorkloadName, context: Context, result: SetupRe
   }
 }
 
+/**
+ * Waits (up to `maxSeconds`) until processes other than this run's use under 10% of one CPU over
+ * 5 s: another job's load (tests, builds) would skew every figure. Returns seconds waited, or -1
+ * if the machine never got quiet.
+ */
+async function waitForQuiet(maxSeconds: number): Promise<number> {
+  const started = Date.now();
+  let warned = false;
+  for (;;) {
+    const before = cpuSnapshot();
+    await new Promise((done) => setTimeout(done, 5000));
+    const use = cpuBetween(before, cpuSnapshot(), { runner: [process.pid, process.ppid] });
+    if (use.others < 0.5) {
+      return Math.round((Date.now() - started) / 1000);
+    }
+    if (Date.now() - started > maxSeconds * 1000) {
+      log(`the machine is still busy (other processes used ${use.others} CPU s in 5 s): measuring anyway`);
+      return -1;
+    }
+    if (!warned) {
+      log(`waiting for a quiet machine: other processes used ${use.others} CPU s in the last 5 s`);
+      warned = true;
+    }
+  }
+}
+
 async function runSetup(name: SetupName, options: Options, nginx: string, baseDir: string, addresses: AddressPool): Promise<SetupResult> {
   const result: SetupResult = { name, errors: {} };
   for (const workload of options.workloads) {
@@ -180,6 +210,10 @@ async function runSetup(name: SetupName, options: Options, nginx: string, baseDi
       nchanSharedMemory: "512m",
       logLevel: "warn",
     };
+    if (options.quietWait > 0) {
+      const waited = await waitForQuiet(options.quietWait);
+      result.quietWaits = { ...result.quietWaits, [workload]: waited };
+    }
     let server: Server;
     try {
       log(`${name}: starting for ${workload}`);
@@ -295,7 +329,7 @@ function buildRef(ref: string, copy: string): string {
   }
   rmSync(join(copy, "build/bench"), { recursive: true, force: true });
   cpSync(join(ROOT, "build/bench"), join(copy, "build/bench"), { recursive: true });
-  for (const template of ["nchan.conf", "lua-floor.conf"]) {
+  for (const template of readdirSync(join(ROOT, "bench")).filter((file) => file.endsWith(".conf"))) {
     cpSync(join(ROOT, "bench", template), join(copy, "bench", template));
   }
   return `${ref} = ${commit.substring(0, 10)}`;

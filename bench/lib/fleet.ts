@@ -58,6 +58,10 @@ export class Fleet {
     return new Fleet(generators);
   }
 
+  pids(): number[] {
+    return this.generators.map((generator) => generator.process.pid!).filter((pid) => pid !== undefined);
+  }
+
   get size(): number {
     return this.generators.length;
   }

@@ -61,6 +61,64 @@ export function memoryOf(pids: number[]): Memory {
   return total;
 }
 
+/** CPU time (user + system, seconds) of every process at one moment, and which are kernel threads. */
+export interface CpuSnapshot {
+  seconds: Map<number, number>;
+  kernelThreads: Set<number>;
+}
+
+export function cpuSnapshot(): CpuSnapshot {
+  const ticks = 100; // USER_HZ on Linux
+  const snapshot: CpuSnapshot = { seconds: new Map(), kernelThreads: new Set() };
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) {
+      continue;
+    }
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      // after "pid (comm) ": state, ppid, … utime and stime are the 12th and 13th fields
+      const fields = stat.substring(stat.lastIndexOf(")") + 2).split(" ");
+      const pid = Number(entry);
+      snapshot.seconds.set(pid, (Number(fields[11]) + Number(fields[12])) / ticks);
+      if (pid === 2 || fields[1] === "2") {
+        snapshot.kernelThreads.add(pid);
+      }
+    } catch {
+      // raced with an exiting process
+    }
+  }
+  return snapshot;
+}
+
+/**
+ * CPU seconds spent between two snapshots by each named group of pids, by kernel threads (softirq
+ * work of loopback networking lands partly there) and by every other process ("others": work
+ * that is not the benchmark's and skews it).
+ */
+export function cpuBetween(before: CpuSnapshot, after: CpuSnapshot, groups: Record<string, number[]>): Record<string, number> {
+  const grouped = new Set<number>();
+  const out: Record<string, number> = {};
+  const spent = (pid: number): number => (after.seconds.get(pid) ?? 0) - (before.seconds.get(pid) ?? 0);
+  for (const [name, pids] of Object.entries(groups)) {
+    out[name] = 0;
+    for (const pid of pids) {
+      grouped.add(pid);
+      out[name] += spent(pid);
+    }
+  }
+  out.kernel = 0;
+  out.others = 0;
+  for (const pid of after.seconds.keys()) {
+    if (!grouped.has(pid)) {
+      out[after.kernelThreads.has(pid) ? "kernel" : "others"] += spent(pid);
+    }
+  }
+  for (const key of Object.keys(out)) {
+    out[key] = Math.round(out[key] * 100) / 100;
+  }
+  return out;
+}
+
 function run(command: string, args: string[]): string {
   const result = spawnSync(command, args, { encoding: "utf8" });
   return `${result.stdout ?? ""}${result.stderr ?? ""}`.trim();

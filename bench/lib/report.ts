@@ -10,6 +10,8 @@ export interface SetupResult {
   /** Set when the setup could not run at all (reason) or a workload failed (workload: reason). */
   notAvailable?: string;
   errors: Partial<Record<WorkloadName, string>>;
+  /** Seconds waited for a quiet machine before each workload (-1: it never got quiet). */
+  quietWaits?: Partial<Record<WorkloadName, number>>;
   publishVia?: string;
   redisMaxClients?: number;
   idle?: IdleResult;
@@ -40,6 +42,7 @@ const LABELS: Record<SetupName, string> = {
   "nchan-redis": "Nchan + Redis",
   "nchan-memory": "Nchan memory",
   "lua-floor": "nginx + Lua floor (profile)",
+  "nginx-floor": "nginx floor (profile)",
 };
 
 const COLORS: Record<SetupName, string> = {
@@ -48,6 +51,7 @@ const COLORS: Record<SetupName, string> = {
   "nchan-redis": "#c0504d",
   "nchan-memory": "#e8a09a",
   "lua-floor": "#9e9e9e",
+  "nginx-floor": "#cfcfcf",
 };
 
 function int(n: number): string {
@@ -303,6 +307,52 @@ export function renderMarkdown(results: RunResults, svgFile: string): string {
         out.push(`- ${LABELS[setup.name]}: ${setup.storm!.shortfall.join("; ")}`);
       }
     }
+    out.push("");
+  }
+  const cpuRows: string[][] = [];
+  for (const setup of ran) {
+    const intervals: Array<[string, Record<string, number> | undefined, number]> = [
+      ["fan-out burst", setup.fanout?.burst.cpu, setup.fanout?.burst.delivered ?? 0],
+      ["fan-out paced", setup.fanout?.paced.cpu, setup.fanout?.paced.delivered ?? 0],
+      ["many channels", setup.many?.cpu, setup.many?.delivered ?? 0],
+      ["reconnect storm", setup.storm?.cpu, 0],
+    ];
+    for (const [what, cpu, deliveries] of intervals) {
+      if (cpu === undefined) {
+        continue;
+      }
+      const per = (seconds: number): string => (deliveries > 0 ? fixed((seconds * 1e6) / deliveries, 2) : "");
+      cpuRows.push([
+        LABELS[setup.name],
+        what,
+        fixed(cpu.wall, 1),
+        fixed(cpu.nginx, 2),
+        fixed(cpu.redis, 2),
+        fixed(cpu.loadgen + cpu.runner, 2),
+        fixed(cpu.kernel, 2),
+        fixed(cpu.others, 2),
+        per(cpu.nginx),
+        per(cpu.redis),
+      ]);
+    }
+  }
+  const busy = ran.flatMap((setup) =>
+    Object.entries(setup.quietWaits ?? {})
+      .filter(([, waited]) => waited === -1)
+      .map(([workload]) => `${LABELS[setup.name]} ${workload}`),
+  );
+  if (cpuRows.length > 0) {
+    out.push("## Where the CPU went");
+    if (busy.length > 0) {
+      out.push("");
+      out.push(`**The machine was busy with other work when these started (figures skewed): ${busy.join(", ")}.**`);
+    }
+    out.push("");
+    out.push(
+      `CPU seconds (user + system, from /proc) over each timed interval, which includes waiting for the last delivery. "load generator" is the client processes and the runner (publishing); "kernel" is kernel threads (part of loopback networking); "others" is every other process on the machine: work that is not the benchmark's and competes with it for the ${m.cpus} CPUs.`,
+    );
+    out.push("");
+    out.push(table(["setup", "interval", "wall s", "nginx s", "Redis s", "load generator s", "kernel s", "others s", "nginx µs/delivery", "Redis µs/delivery"], cpuRows));
     out.push("");
   }
   return `${out.join("\n").replace(/\n{3,}/g, "\n\n").trim()}\n`;

@@ -4,7 +4,8 @@
 //   pushgate-direct  Pushgate, one Redis connection per stream
 //   nchan-redis      Nchan with Redis storage
 //   nchan-memory     Nchan with its memory store (Redis running but unused)
-// and one profile setup, run only when named:
+// and profile setups, run only when named:
+//   nginx-floor      nginx holding each request in echo_sleep (no Lua): nginx's own cost per stream
 //   lua-floor        nginx + ngx_lua holding each request in ngx.sleep: the floor of idle memory
 //                    per stream for any Lua handler, before Pushgate's own allocations
 
@@ -23,11 +24,11 @@ import { makePayload, nowMicros } from "./payload";
 import { Target } from "./protocol";
 import { RedisError, RespClient } from "./resp";
 
-export type SetupName = "pushgate-shared" | "pushgate-direct" | "nchan-redis" | "nchan-memory" | "lua-floor";
+export type SetupName = "pushgate-shared" | "pushgate-direct" | "nchan-redis" | "nchan-memory" | "lua-floor" | "nginx-floor";
 /** The compared setups, run by default. */
 export const SETUP_NAMES: SetupName[] = ["pushgate-shared", "pushgate-direct", "nchan-redis", "nchan-memory"];
 /** Setups run only when named, to explain figures rather than compete. */
-export const PROFILE_SETUP_NAMES: SetupName[] = ["lua-floor"];
+export const PROFILE_SETUP_NAMES: SetupName[] = ["nginx-floor", "lua-floor"];
 
 /** A setup that cannot run on this machine or build; the message says why. */
 export class NotAvailable extends Error {}
@@ -71,6 +72,8 @@ export interface Server {
   redisMaxClients: number;
   /** Publishes one message per channel (in order), stamped with `epoch` and seq firstSeq, firstSeq+1, … */
   publish(channels: string[], epoch: number, firstSeq: number, bytes: number): Promise<PublishResult>;
+  /** nginx's master and worker pids, and Redis's pid. */
+  processes(): { nginx: number[]; redis: number[] };
   memory(): ServerMemory;
   /** Redis clients other than the benchmark's own connections. */
   redisClients(): Promise<number>;
@@ -208,6 +211,7 @@ async function startPushgate(name: SetupName, mode: "direct" | "shared", options
         options.pushgatePublish === "redis"
           ? publishRedis(redis.publisher, channels, epoch, firstSeq, bytes)
           : publishHttp(targets[0], (channel) => `/pub?channel=${channel}`, channels, epoch, firstSeq, bytes),
+      processes: () => ({ nginx: processTree(nginxPid), redis: [redis.server.process.pid!] }),
       memory: () => {
         const pids = processTree(nginxPid);
         return { nginx: memoryOf(pids), redis: memoryOf([redis.server.process.pid!]), nginxProcesses: pids.length };
@@ -285,6 +289,7 @@ async function startNchanSetup(name: SetupName, useRedis: boolean, options: Serv
       errorLog: nchan.errorLog,
       redisMaxClients: redis.maxClients,
       publish: (channels, epoch, firstSeq, bytes) => publishHttp(targets[0], (channel) => `/pub/${channel}`, channels, epoch, firstSeq, bytes),
+      processes: () => ({ nginx: processTree(nginxPid), redis: [redis.server.process.pid!] }),
       memory: () => {
         const pids = processTree(nginxPid);
         return { nginx: memoryOf(pids), redis: memoryOf([redis.server.process.pid!]), nginxProcesses: pids.length };
@@ -312,14 +317,17 @@ function luaModuleLines(nginx: string): string {
   return ["load_module /usr/lib/nginx/modules/ndk_http_module.so;", `load_module ${lua};`].join("\n");
 }
 
-async function startLuaFloor(options: ServerOptions): Promise<Server> {
+const ECHO_MODULE = "/usr/lib/nginx/modules/ngx_http_echo_module.so";
+
+/** A profile setup: nginx from bench/<template> holding each /sub request open, nothing else. */
+async function startFloor(name: SetupName, template: string, modules: Record<string, string>, options: ServerOptions): Promise<Server> {
   const redis = await startRedisSide(options.dir); // unused; started so the baseline matches the others
   try {
     const port = await freePort();
     const targets = listenTargets(options.listenAddresses, port);
     const runtimeDir = join(options.dir, "nginx");
-    const config = renderTemplate("lua-floor.conf", {
-      load_modules: luaModuleLines(options.nginx),
+    const config = renderTemplate(template, {
+      ...modules,
       workers: `${options.workers}`,
       worker_rlimit_nofile: `${options.workerRlimitNofile}`,
       worker_connections: `${options.workerConnections}`,
@@ -334,7 +342,7 @@ async function startLuaFloor(options: ServerOptions): Promise<Server> {
     });
     const nginxPid = nginx.process.pid!;
     return {
-      name: "lua-floor",
+      name,
       delivers: false,
       targets,
       pathTemplate: "/sub?key={channel}",
@@ -342,7 +350,8 @@ async function startLuaFloor(options: ServerOptions): Promise<Server> {
       publishVia: "none (holds streams only)",
       errorLog: nginx.errorLog,
       redisMaxClients: redis.maxClients,
-      publish: () => Promise.reject(new Error("lua-floor has no publish path")),
+      publish: () => Promise.reject(new Error(`${name} has no publish path`)),
+      processes: () => ({ nginx: processTree(nginxPid), redis: [redis.server.process.pid!] }),
       memory: () => {
         const pids = processTree(nginxPid);
         return { nginx: memoryOf(pids), redis: memoryOf([redis.server.process.pid!]), nginxProcesses: pids.length };
@@ -371,6 +380,11 @@ export function startServer(name: SetupName, options: ServerOptions): Promise<Se
     case "nchan-memory":
       return startNchanSetup(name, false, options);
     case "lua-floor":
-      return startLuaFloor(options);
+      return startFloor(name, "lua-floor.conf", { load_modules: luaModuleLines(options.nginx) }, options);
+    case "nginx-floor":
+      if (!existsSync(ECHO_MODULE)) {
+        return Promise.reject(new NotAvailable(`${ECHO_MODULE} is missing: apt-get install libnginx-mod-http-echo`));
+      }
+      return startFloor(name, "nginx-floor.conf", { echo_module: ECHO_MODULE }, options);
   }
 }

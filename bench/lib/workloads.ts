@@ -8,7 +8,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { AddressPool, Fleet } from "./fleet";
 import { Histogram, HistogramData } from "./histogram";
-import { Memory } from "./machine";
+import { cpuBetween, cpuSnapshot, Memory } from "./machine";
 import { OpenCommand, OpenReply, StatusReply, StormReply, WaitReply } from "./protocol";
 import { PublishResult, Server, ServerMemory } from "./setups";
 
@@ -56,6 +56,26 @@ function latencyOf(histogram: Histogram): Latency {
     p50Ms: histogram.percentile(0.5) / 1000,
     p99Ms: histogram.percentile(0.99) / 1000,
     maxMs: histogram.max / 1000,
+  };
+}
+
+/** CPU seconds per process group over an interval, with its wall time. */
+export type CpuUse = Record<string, number>;
+
+/** Starts measuring CPU; the returned function ends the interval. */
+function cpuMeter(server: Server, fleet: Fleet): () => CpuUse {
+  const before = cpuSnapshot();
+  const started = Date.now();
+  return () => {
+    const processes = server.processes();
+    const use = cpuBetween(before, cpuSnapshot(), {
+      nginx: processes.nginx,
+      redis: processes.redis,
+      loadgen: fleet.pids(),
+      runner: [process.pid, process.ppid],
+    });
+    use.wall = (Date.now() - started) / 1000;
+    return use;
   };
 }
 
@@ -335,6 +355,7 @@ export async function idle(context: Context): Promise<IdleResult> {
 
 export interface FanoutRound {
   messages: number;
+  cpu: CpuUse;
   expected: number;
   delivered: number;
   publishFailures: Record<string, number>;
@@ -353,10 +374,11 @@ export interface FanoutResult {
   redisClients: number;
 }
 
-function round(messages: number, published: PublishResult, delivery: Delivery, endMicros: number): FanoutRound {
+function round(messages: number, published: PublishResult, delivery: Delivery, endMicros: number, cpu: CpuUse): FanoutRound {
   const seconds = (endMicros - published.firstSentMicros) / 1e6;
   return {
     messages,
+    cpu,
     expected: delivery.expected,
     delivered: delivery.delivered,
     publishFailures: published.failed,
@@ -381,11 +403,14 @@ export async function fanout(context: Context): Promise<FanoutResult> {
 
     const burstChannels = Array.from({ length: options.burstMessages }, () => channel);
     const burstTimeout = 30000 + options.burstMessages * options.fanoutSubscribers * 0.05;
+    const burstCpu = cpuMeter(server, fleet);
     const burst = await deliver(fleet, 2, options.burstMessages, burstTimeout, () => server.publish(burstChannels, 2, 0, options.payloadBytes));
+    const burstUse = burstCpu();
     context.log(`fanout burst: ${burst.delivery.delivered}/${burst.delivery.expected} delivered`);
 
     const pacedCount = Math.round(options.pacedRate * options.pacedSeconds);
     const interval = 1000 / options.pacedRate;
+    const pacedCpu = cpuMeter(server, fleet);
     const paced = await deliver(fleet, 3, pacedCount, 15000, async () => {
       const start = Date.now();
       const failed: Record<string, number> = {};
@@ -401,6 +426,7 @@ export async function fanout(context: Context): Promise<FanoutResult> {
       }
       return { sent: pacedCount, failed, firstSentMicros };
     });
+    const pacedUse = pacedCpu();
     context.log(`fanout paced: ${paced.delivery.delivered}/${paced.delivery.expected} delivered`);
     await fleet.all(() => ({ kind: "close" }));
     return {
@@ -408,8 +434,8 @@ export async function fanout(context: Context): Promise<FanoutResult> {
       subscribed: opened.alive,
       failures: opened.failures,
       primerDelivered: primer.delivery.delivered,
-      burst: round(options.burstMessages, burst.published, burst.delivery, burst.delivery.lastDeliveryMicros),
-      paced: { ...round(pacedCount, paced.published, paced.delivery, paced.delivery.lastDeliveryMicros), rate: options.pacedRate },
+      burst: round(options.burstMessages, burst.published, burst.delivery, burst.delivery.lastDeliveryMicros, burstUse),
+      paced: { ...round(pacedCount, paced.published, paced.delivery, paced.delivery.lastDeliveryMicros, pacedUse), rate: options.pacedRate },
       redisClients,
     };
   } finally {
@@ -431,6 +457,7 @@ export interface ManyResult {
   secondsToAll: number;
   latency: Latency;
   redisClients: number;
+  cpu: CpuUse;
 }
 
 function channelList(prefix: string, n: number): string[] {
@@ -446,7 +473,9 @@ export async function many(context: Context): Promise<ManyResult> {
     context.log(`many: ${opened.alive} subscribers on ${n} channels`);
     await sleep(options.settleMs);
     const redisClients = await server.redisClients();
+    const manyCpu = cpuMeter(server, fleet);
     const { published, delivery } = await deliver(fleet, 1, 1, 60000, () => server.publish(channelList("many-", n), 1, 0, options.payloadBytes));
+    const cpu = manyCpu();
     context.log(`many: ${delivery.delivered}/${delivery.expected} delivered`);
     await fleet.all(() => ({ kind: "close" }));
     return {
@@ -459,6 +488,7 @@ export async function many(context: Context): Promise<ManyResult> {
       secondsToAll: delivery.lastDeliveryMicros > 0 ? (delivery.lastDeliveryMicros - published.firstSentMicros) / 1e6 : NaN,
       latency: latencyOf(delivery.latency),
       redisClients,
+      cpu,
     };
   } finally {
     await fleet.stop();
@@ -483,6 +513,7 @@ export interface StormResult {
    * by nginx without any module), from the first connect to the last 200.
    */
   floorSeconds: number;
+  cpu: CpuUse;
   /** One message per channel after the storm: how many resubscribed streams got it. */
   deliveredAfter: number;
   expectedAfter: number;
@@ -494,15 +525,13 @@ export async function storm(context: Context): Promise<StormResult> {
   const n = options.stormClients;
   const fleet = Fleet.start(fleetSize(n, options));
   try {
-    const floor = await openStreams(context, fleet, shares(n, fleet.size), 0, { channelPrefix: "floor-", perChannel: 1, pathTemplate: "/healthz", concurrency: ALL_AT_ONCE });
-    await fleet.all(() => ({ kind: "close" }));
-    const floorSeconds = floor.subscribed === n ? (floor.lastSubscribedMicros - floor.startedMicros) / 1e6 : NaN;
-    context.log(`storm: the load generator's floor: ${n} requests to /healthz at once took ${floorSeconds.toFixed(2)} s`);
     const opened = await openStreams(context, fleet, shares(n, fleet.size), 0, { channelPrefix: "storm-", perChannel: 1 });
     context.log(`storm: ${opened.alive} clients subscribed`);
     await sleep(options.settleMs);
     const offset = logOffset(server.errorLog);
+    const stormCpu = cpuMeter(server, fleet);
     const replies = await fleet.all<StormReply>(() => ({ kind: "storm", sources: context.addresses.take(2), retries: 50, retryDelayMs: 100, timeoutMs: 120000 }));
+    const cpu = stormCpu();
     const failures: Record<string, number> = {};
     replies.forEach((r) => addCounts(failures, r.failures));
     const subscribeTimes: HistogramData[] = replies.map((r) => r.subscribeTimes);
@@ -513,6 +542,11 @@ export async function storm(context: Context): Promise<StormResult> {
     await sleep(options.settleMs);
     const after = await deliver(fleet, 9, 1, 30000, () => server.publish(channelList("storm-", n), 9, 0, options.payloadBytes));
     await fleet.all(() => ({ kind: "close" }));
+    // The clients' own share, measured after the storm so their code is as warm as during it.
+    const floor = await openStreams(context, fleet, shares(n, fleet.size), 0, { channelPrefix: "floor-", perChannel: 1, pathTemplate: "/healthz", concurrency: ALL_AT_ONCE });
+    await fleet.all(() => ({ kind: "close" }));
+    const floorSeconds = floor.subscribed === n ? (floor.lastSubscribedMicros - floor.startedMicros) / 1e6 : NaN;
+    context.log(`storm: the load generator's floor: ${n} requests to /healthz at once took ${floorSeconds.toFixed(2)} s`);
     const result: StormResult = {
       clients: n,
       subscribed: opened.alive,
@@ -523,6 +557,7 @@ export async function storm(context: Context): Promise<StormResult> {
       secondsToAll: resubscribed > 0 && last > 0 ? (last - started) / 1e6 : NaN,
       resubscribe: latencyOf(Histogram.fromData(subscribeTimes)),
       floorSeconds,
+      cpu,
       deliveredAfter: after.delivery.delivered,
       expectedAfter: n,
     };
