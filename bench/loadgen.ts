@@ -22,6 +22,9 @@ import {
   WaitReply,
 } from "./lib/protocol";
 
+/** The read buffer of every socket (onread): what a read delivers is parsed before the next read. */
+const READ_BUFFER = Buffer.alloc(256 * 1024);
+
 function count(table: Record<string, number>, key: string, n = 1): void {
   table[key] = (table[key] ?? 0) + n;
 }
@@ -164,12 +167,24 @@ class Subscriber implements ResponseHandler {
     this.carry = undefined;
     this.lastError = undefined;
     this.parser = new ResponseParser(this);
-    const socket = connect({ host: this.target.host, port: this.target.port, localAddress: this.generator.nextSource() });
+    // onread: reads land in one buffer shared by every socket of the process and go straight to
+    // the parser, without a Buffer and a stream 'data' event per read.
+    const socket: Socket = connect({
+      host: this.target.host,
+      port: this.target.port,
+      localAddress: this.generator.nextSource(),
+      onread: {
+        buffer: READ_BUFFER,
+        callback: (length: number, buffer: Uint8Array): boolean => {
+          this.onData(socket, Buffer.from(buffer.buffer, buffer.byteOffset, length));
+          return true;
+        },
+      },
+    });
     this.socket = socket;
     this.generator.sockets++;
     socket.setNoDelay(true);
     socket.write(this.request, "latin1");
-    socket.on("data", (data: Buffer) => this.onData(socket, data));
     socket.on("error", (e: NodeJS.ErrnoException) => {
       if (socket === this.socket) {
         this.lastError = e.code ?? e.message;

@@ -7,7 +7,10 @@
 export interface ResponseHandler {
   /** Status line and headers are in (header names lower-case). */
   onHead(status: number, headers: Record<string, string>): void;
-  /** A piece of the body: one whole chunk of a chunked body, or whatever arrived otherwise. */
+  /**
+   * A piece of the body: one whole chunk of a chunked body, or whatever arrived otherwise. Valid
+   * only during the call (it may point into a read buffer that is reused).
+   */
   onBody(data: Buffer): void;
   /** The response is complete (last chunk, Content-Length reached, or the connection closed). */
   onEnd(): void;
@@ -103,7 +106,8 @@ export class ResponseParser {
           if (take === this.remaining && this.pieces.length === 0) {
             this.handler.onBody(data.subarray(pos, pos + take));
           } else {
-            this.pieces.push(data.subarray(pos, pos + take));
+            // a copy: the caller may reuse `data`'s memory for its next read
+            this.pieces.push(Buffer.from(data.subarray(pos, pos + take)));
             if (take === this.remaining) {
               const whole = Buffer.concat(this.pieces);
               this.pieces = [];

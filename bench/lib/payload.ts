@@ -59,12 +59,13 @@ export function scanMarks(data: Buffer, sink: MarkSink): Buffer | undefined {
     }
     at = data.indexOf(MARK, broken ? at + MARK.length : pos);
   }
-  // A mark split right inside "pg|" itself: keep up to two trailing bytes that could start one.
-  const tail = Math.min(MARK.length - 1, data.length);
-  for (let keep = tail; keep > 0; keep--) {
-    if (data.subarray(data.length - keep).equals(MARK.subarray(0, keep))) {
-      return Buffer.from(data.subarray(data.length - keep));
-    }
+  // A mark split right inside "pg|" itself: keep the trailing "p" or "pg" that could start one.
+  const last = data.length - 1;
+  if (last >= 1 && data[last - 1] === MARK[0] && data[last] === MARK[1]) {
+    return Buffer.from(data.subarray(last - 1));
+  }
+  if (last >= 0 && data[last] === MARK[0]) {
+    return Buffer.from(data.subarray(last));
   }
   return undefined;
 }

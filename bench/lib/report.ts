@@ -2,7 +2,7 @@
 // <name>.svg (a hand-written bar chart of the main figures).
 
 import type { MachineInfo } from "./machine";
-import type { SetupName } from "./setups";
+import { PROFILE_SETUP_NAMES, SetupName } from "./setups";
 import type { FanoutResult, IdleResult, ManyResult, StormResult, WorkloadName } from "./workloads";
 
 export interface SetupResult {
@@ -365,20 +365,21 @@ function escapeXml(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
-function niceMax(value: number): number {
+/** A round step for about four grid lines up to `value`, and the top of the axis. */
+function axis(value: number): { step: number; top: number } {
   if (!(value > 0)) {
-    return 1;
+    return { step: 0.25, top: 1 };
   }
-  const magnitude = Math.pow(10, Math.floor(Math.log10(value)));
-  for (const step of [1, 2, 2.5, 5, 10]) {
-    if (value <= step * magnitude) {
-      return step * magnitude;
-    }
-  }
-  return 10 * magnitude;
+  const raw = value / 4;
+  const magnitude = Math.pow(10, Math.floor(Math.log10(raw)));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * magnitude).find((candidate) => candidate >= raw) ?? 10 * magnitude;
+  return { step, top: step * Math.ceil(value / step) };
 }
 
 function shortNumber(n: number): string {
+  if (Number.isInteger(n) && n < 1e4) {
+    return `${n}`;
+  }
   if (n >= 1e6) {
     return `${(n / 1e6).toFixed(n >= 1e7 ? 0 : 1)}M`;
   }
@@ -407,12 +408,13 @@ function panelSvg(panel: Panel, x: number, y: number, width: number, height: num
   const left = 46;
   const plotW = width - left - 10;
   const plotH = height - top - bottom;
-  const max = niceMax(Math.max(0, ...panel.values.flat().filter((v) => Number.isFinite(v))));
+  const { step, top: max } = axis(Math.max(0, ...panel.values.flat().filter((v) => Number.isFinite(v))));
+  const lines = Math.round(max / step);
   const parts: string[] = [`<g transform="translate(${x},${y})">`];
   parts.push(`<text x="${width / 2}" y="18" text-anchor="middle" font-size="13" font-weight="bold">${escapeXml(panel.title)}</text>`);
-  for (let i = 0; i <= 4; i++) {
-    const v = (max * i) / 4;
-    const yy = top + plotH - (plotH * i) / 4;
+  for (let i = 0; i <= lines; i++) {
+    const v = step * i;
+    const yy = top + plotH - (plotH * i) / lines;
     parts.push(`<line x1="${left}" y1="${yy}" x2="${left + plotW}" y2="${yy}" stroke="#ddd"/>`);
     parts.push(`<text x="${left - 4}" y="${yy + 4}" text-anchor="end" font-size="10" fill="#555">${shortNumber(v)}</text>`);
   }
@@ -445,7 +447,10 @@ function panelSvg(panel: Panel, x: number, y: number, width: number, height: num
 }
 
 export function renderSvg(results: RunResults): string {
-  const ran = results.setups.filter((setup) => setup.notAvailable === undefined);
+  const all = results.setups.filter((setup) => setup.notAvailable === undefined);
+  const allSeries = all.map((setup) => setup.name);
+  // Profile setups only hold streams: they appear in the memory panel, not in the delivery ones.
+  const ran = all.filter((setup) => !PROFILE_SETUP_NAMES.includes(setup.name));
   const series = ran.map((setup) => setup.name);
   const ns = allN(results);
   const one = (pick: (setup: SetupResult) => number | undefined): number[][] => [ran.map((setup) => pick(setup) ?? NaN)];
@@ -453,10 +458,10 @@ export function renderSvg(results: RunResults): string {
     {
       title: "Idle memory per stream, KB (nginx + Redis, PSS)",
       groups: ns.map((n) => `N = ${kN(n)}`),
-      series,
-      values: ns.map((n) => ran.map((setup) => setup.idle?.steps.find((step) => step.n === n)?.pssKbPerStream ?? NaN)),
+      series: allSeries,
+      values: ns.map((n) => all.map((setup) => setup.idle?.steps.find((step) => step.n === n)?.pssKbPerStream ?? NaN)),
       notes: ns.map((n) =>
-        ran.map((setup) => {
+        all.map((setup) => {
           const step = setup.idle?.steps.find((s) => s.n === n);
           return step !== undefined && step.reached < n ? `${kN(Math.round(step.reached / 1000) * 1000)} held` : "";
         }),
@@ -465,14 +470,16 @@ export function renderSvg(results: RunResults): string {
     { title: "Redis connections at the largest N held", groups: [""], series, values: one((setup) => setup.idle?.steps[setup.idle.steps.length - 1]?.redisClients) },
     { title: "Fan-out burst: deliveries per second", groups: [""], series, values: one((setup) => setup.fanout?.burst.deliveriesPerSecond) },
     {
-      title: "Fan-out latency, ms (burst p50 / p99, paced p99)",
-      groups: ["burst p50", "burst p99", "paced p99"],
+      title: "Fan-out burst latency, ms",
+      groups: ["p50", "p99"],
       series,
-      values: [
-        ran.map((setup) => setup.fanout?.burst.latency.p50Ms ?? NaN),
-        ran.map((setup) => setup.fanout?.burst.latency.p99Ms ?? NaN),
-        ran.map((setup) => setup.fanout?.paced.latency.p99Ms ?? NaN),
-      ],
+      values: [ran.map((setup) => setup.fanout?.burst.latency.p50Ms ?? NaN), ran.map((setup) => setup.fanout?.burst.latency.p99Ms ?? NaN)],
+    },
+    {
+      title: "Fan-out paced latency, ms",
+      groups: ["p50", "p99"],
+      series,
+      values: [ran.map((setup) => setup.fanout?.paced.latency.p50Ms ?? NaN), ran.map((setup) => setup.fanout?.paced.latency.p99Ms ?? NaN)],
     },
     { title: "Many channels: seconds until all delivered", groups: [""], series, values: one((setup) => setup.many?.secondsToAll) },
     { title: "Reconnect storm: seconds until all resubscribed", groups: [""], series, values: one((setup) => setup.storm?.secondsToAll) },
@@ -488,7 +495,7 @@ export function renderSvg(results: RunResults): string {
     `<text x="15" y="22" font-size="15" font-weight="bold">${escapeXml(`Pushgate vs Nchan, ${results.machine.date.substring(0, 10)}: ${results.machine.cpus} CPUs, ${results.settings.workers} nginx workers, ${results.machine.nginx}`)}</text>`,
   ];
   let lx = 15;
-  for (const name of series) {
+  for (const name of allSeries) {
     parts.push(`<rect x="${lx}" y="30" width="12" height="12" fill="${COLORS[name]}"/><text x="${lx + 16}" y="40" font-size="12">${escapeXml(LABELS[name])}</text>`);
     lx += 30 + LABELS[name].length * 7;
   }
