@@ -19,6 +19,10 @@ export interface PublishAnswer {
   channel: string;
   /** How many Redis subscriptions received the message. */
   subscribers: number;
+  /** The message id (durable publishing): where a client resumes after it. */
+  id: string;
+  /** True when the Idempotency-Key had been seen: stored and sent once. */
+  duplicate?: boolean;
 }
 
 /** A publish the gateway refused or could not take. */

@@ -1,9 +1,9 @@
 // Read state, kept in Redis per user: POST /ack?channel=c&id=<id> moves the user's read position
 // on a channel forward (never back); GET /unread?key=a,b says how many kept messages of each
 // channel come after it. A connection without a cursor then replays only what is unread.
-// The user is ?user=<id> while grants are off (with grants, the token's subject).
+// The user is the token's subject (its grant must cover the channels), or ?user=<id> with auth off.
 
-import { historyRuleFor } from "./config/schema";
+import { historyRuleFor, Settings } from "./config/schema";
 import { fail, queryArg } from "./host/http";
 import * as functions from "./host/functions";
 import { quoteJson } from "./host/json";
@@ -12,10 +12,16 @@ import * as settingsHolder from "./host/settings";
 import { isValidChannel, parseChannelList, CHANNEL_RULE } from "./protocol/channel";
 import { isValidId } from "./protocol/cursor";
 import { readKey, streamKey } from "./protocol/keys";
-import { inboxOf, requestUser } from "./resume";
+import * as auth from "./host/auth";
+import { inboxOf } from "./resume";
 
-function userOrFail(args: LuaTable<string, string | boolean | Array<string | boolean>>): string {
-  const user = requestUser(args);
+/** The user whose read state `channels` are: the token's subject, or ?user= with auth off. */
+function userOrFail(settings: Settings, channels: string[], args: LuaTable<string, string | boolean | Array<string | boolean>>): string {
+  const [identity, status, message] = auth.forSubscribe(settings, channels, args);
+  if (identity === undefined) {
+    return fail(status, message);
+  }
+  const user = identity.user;
   if (user === undefined || !isValidChannel(inboxOf(user))) {
     return fail(400, `no valid user: give ?user=<id>, ${CHANNEL_RULE} (with user: before it, at most 128)`);
   }
@@ -29,11 +35,11 @@ export function handleAck(): void {
     return fail(405, "use POST /ack?channel=<channel>&id=<message id>");
   }
   const [args] = ngx.req.get_uri_args(64);
-  const user = userOrFail(args);
   const channel = queryArg(args, "channel") ?? "";
   if (!isValidChannel(channel)) {
     return fail(400, `invalid channel name: a name is ${CHANNEL_RULE}`);
   }
+  const user = userOrFail(settings, [channel], args);
   const id = queryArg(args, "id") ?? "";
   if (!isValidId(id)) {
     return fail(400, "invalid id: a message id like 1700000000000-0");
@@ -61,11 +67,11 @@ export function handleAck(): void {
 export function handleUnread(): void {
   const settings = settingsHolder.get();
   const [args] = ngx.req.get_uri_args(64);
-  const user = userOrFail(args);
   const [channels, channelErr] = parseChannelList(queryArg(args, "key") ?? "", settings.maxChannels);
   if (channels === undefined) {
     return fail(400, channelErr);
   }
+  const user = userOrFail(settings, channels, args);
   const [red, connectErr] = redis.connect(settings.redis[0], settings.redisTimeoutMs, undefined, true);
   if (red === undefined) {
     ngx.log(ngx.ERR, connectErr);

@@ -3,6 +3,7 @@
 
 import * as cjson from "cjson";
 import { mergeSources, parseSettings } from "./config/schema";
+import { loadCrypto } from "./host/crypto";
 import * as settings from "./host/settings";
 
 export function configure(json: string): void {
@@ -17,6 +18,14 @@ export function configure(json: string): void {
   const [parsed, err] = parseSettings(raw);
   if (parsed === undefined) {
     error(`pushgate: ${err}`, 0);
+  }
+  if (parsed.jwtSecret.length > 0) {
+    const [loaded, cryptoErr] = loadCrypto();
+    if (loaded === undefined) {
+      error(`pushgate: grants need HMAC-SHA256: ${cryptoErr}`, 0);
+    }
+  } else {
+    ngx.log(ngx.WARN, "pushgate: PUSHGATE_JWT_SECRET is not set: anyone may subscribe to any channel and publish (no auth)");
   }
   settings.set(parsed);
 }

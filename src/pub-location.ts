@@ -9,6 +9,7 @@ import { fail, queryArg } from "./host/http";
 import { quoteJson } from "./host/json";
 import { isValidEvent } from "./protocol/envelope";
 import { isValidIdempotencyKey } from "./protocol/keys";
+import * as auth from "./host/auth";
 import { publish } from "./publish";
 import * as settingsHolder from "./host/settings";
 
@@ -45,6 +46,17 @@ export function handle(): void {
   }
   if (!isValidChannel(channel)) {
     return fail(400, `invalid channel name: a name is ${CHANNEL_RULE}`);
+  }
+  const [publisher, authStatus, authMessage] = auth.forPublish(settings, channel);
+  if (publisher === undefined) {
+    if (authStatus === 401) {
+      ngx.header.set("WWW-Authenticate", 'Bearer realm="pushgate"');
+    }
+    return fail(authStatus, authMessage);
+  }
+  if (!auth.withinRate(settings, publisher)) {
+    ngx.header.set("Retry-After", "1");
+    return fail(429, `too many publishes: at most ${settings.publishRatePerSecond} per second per credential`);
   }
   const declaredLength = tonumber(ngx.var.get("http_content_length") ?? "0") ?? 0;
   if (declaredLength > settings.maxMessageBytes) {

@@ -26,12 +26,6 @@ export interface BacklogEntry {
   data: string;
 }
 
-/** The user a stream reads for (inbox and read positions): ?user= while grants are off. */
-export function requestUser(args: LuaTable<string, string | boolean | Array<string | boolean>>): string | undefined {
-  const user = queryArg(args, "user");
-  return user !== undefined && user.length > 0 ? user : undefined;
-}
-
 /** The inbox channel of a user. */
 export function inboxOf(user: string): string {
   return `user:${user}`;
@@ -42,10 +36,12 @@ export function inboxOf(user: string): string {
  * cursor), ?backlog=N, or else the user's read positions (and its inbox from the oldest unread).
  * Returns the plan, or undefined, a status (400 or 503) and a message.
  */
-export function planFromRequest(channels: string[], settings: Settings): LuaMultiReturn<[ResumePlan] | [undefined, number, string]> {
+export function planFromRequest(channels: string[], settings: Settings, user: string | undefined): LuaMultiReturn<[ResumePlan] | [undefined, number, string]> {
   const [args] = ngx.req.get_uri_args(64);
   const plan: ResumePlan = { after: {}, lastN: 0, any: false };
-  const raw = queryArg(args, "since") ?? queryArg(args, "last_event_id") ?? ngx.var.get("http_last_event_id");
+  // Last-Event-ID first: an EventSource that reconnects by itself sends the newest id there, while
+  // its URL still carries the ?since= it was opened with.
+  const raw = ngx.var.get("http_last_event_id") ?? queryArg(args, "since") ?? queryArg(args, "last_event_id");
   if (raw !== undefined && raw.length > 0) {
     const [positions, err] = parseCursor(raw, channels);
     if (positions === undefined) {
@@ -63,7 +59,6 @@ export function planFromRequest(channels: string[], settings: Settings): LuaMult
     plan.lastN = n;
     plan.any = true;
   }
-  const user = requestUser(args);
   if (!plan.any && user !== undefined) {
     const [red, connectErr] = redis.connect(settings.redis[0], settings.redisTimeoutMs, undefined, true);
     if (red === undefined) {

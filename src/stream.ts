@@ -7,13 +7,16 @@ import * as direct from "./subscribe/direct";
 import type { SubscriptionMode } from "./subscribe/mode";
 import * as shared from "./subscribe/shared";
 import type { Batch, DuplexTransport, Session, Transport } from "./transport/transport";
+import * as auth from "./host/auth";
 import { BacklogEntry, planFromRequest, readBacklog, Tracker } from "./resume";
 
 /** Where a stream starts: what it must send before going live, and its exactly-once bookkeeping. */
 interface Start {
+  identity: auth.Identity;
   tracker: Tracker;
   backlog: BacklogEntry[];
   gaps: string[];
+  ended: boolean;
 }
 
 function gapText(channel: string): string {
@@ -25,12 +28,25 @@ function gapText(channel: string): string {
  * read positions). On failure it answers the request (400, 503) and does not return.
  */
 function begin<S>(mode: SubscriptionMode<S>, channels: string[], settings: Settings): LuaMultiReturn<[S, Start]> {
-  const [plan, status, message] = planFromRequest(channels, settings);
+  const [args] = ngx.req.get_uri_args(64);
+  const [identity, authStatus, authMessage] = auth.forSubscribe(settings, channels, args);
+  if (identity === undefined) {
+    if (authStatus === 401) {
+      ngx.header.set("WWW-Authenticate", 'Bearer realm="pushgate"');
+    }
+    return fail(authStatus, authMessage);
+  }
+  if (!auth.openConnection(settings, identity.user)) {
+    return fail(429, `too many connections for this user: at most ${settings.maxConnectionsPerUser}`);
+  }
+  const [plan, status, message] = planFromRequest(channels, settings, identity.user);
   if (plan === undefined) {
+    auth.closeConnection(settings, identity.user);
     return fail(status, message, status === 503 ? settings.retryAfterSeconds : undefined);
   }
   const [subscription, subscribeErr] = mode.open(channels, settings);
   if (subscription === undefined) {
+    auth.closeConnection(settings, identity.user);
     ngx.log(ngx.ERR, `${subscribeErr}`);
     return fail(503, "redis is unavailable, try again later", settings.retryAfterSeconds);
   }
@@ -40,13 +56,23 @@ function begin<S>(mode: SubscriptionMode<S>, channels: string[], settings: Setti
     const [entries, gapsOrErr] = readBacklog(settings, channels, plan);
     if (entries === undefined) {
       mode.close(subscription);
+      auth.closeConnection(settings, identity.user);
       ngx.log(ngx.ERR, `${gapsOrErr}`);
       return fail(503, "redis is unavailable, try again later", settings.retryAfterSeconds);
     }
     backlog = entries;
     gaps = gapsOrErr as string[];
   }
-  return $multi(subscription, { tracker: new Tracker(channels, plan.after), backlog, gaps });
+  return $multi(subscription, { identity, tracker: new Tracker(channels, plan.after), backlog, gaps, ended: false });
+}
+
+/** Releases what begin() took: the subscription and the user's connection slot. Safe twice. */
+function finish<S>(mode: SubscriptionMode<S>, subscription: S, start: Start, settings: Settings): void {
+  mode.close(subscription);
+  if (!start.ended) {
+    start.ended = true;
+    auth.closeConnection(settings, start.identity.user);
+  }
 }
 
 /** Sends the gap notices and the backlog; false when the client is gone. */
@@ -74,11 +100,21 @@ function pump<S>(mode: SubscriptionMode<S>, subscription: S, transport: Transpor
     return;
   }
   const tracker = start.tracker;
+  const expires = start.identity.expires;
   const heartbeatMs = settings.heartbeatSeconds * 1000;
   const waitMs = mode.waitMs(heartbeatMs);
   let idleMs = 0;
   for (;;) {
-    const [kind, a, b, id, event] = mode.next(subscription, waitMs);
+    let wait = waitMs;
+    if (expires !== undefined) {
+      const leftMs = (expires - ngx.now()) * 1000;
+      if (leftMs <= 0) {
+        transport.close("token expired", false);
+        return;
+      }
+      wait = math.min(wait, leftMs + 1);
+    }
+    const [kind, a, b, id, event] = mode.next(subscription, wait);
     if (kind === "message") {
       idleMs = 0;
       if (id === "") {
@@ -97,7 +133,7 @@ function pump<S>(mode: SubscriptionMode<S>, subscription: S, transport: Transpor
         transport.close("server restart", true);
         return;
       }
-      idleMs += waitMs;
+      idleMs += wait;
       if (idleMs >= heartbeatMs) {
         idleMs = 0;
         const [written] = transport.heartbeat();
@@ -129,7 +165,7 @@ function serveWith<S>(mode: SubscriptionMode<S>, channels: string[], transport: 
   const [subscription, start] = begin(mode, channels, settings);
   ngx.on_abort(() => {
     // ngx.exit ends every thread of the request; release the subscription first.
-    mode.close(subscription);
+    finish(mode, subscription, start, settings);
     ngx.exit(499);
   });
   const [opened] = transport.open();
@@ -139,7 +175,7 @@ function serveWith<S>(mode: SubscriptionMode<S>, channels: string[], transport: 
       ngx.log(ngx.ERR, "stream failed: ", tostring(err));
     }
   }
-  mode.close(subscription);
+  finish(mode, subscription, start, settings);
 }
 
 /** Streams `channels` to `transport` in the configured subscription mode. */
@@ -161,6 +197,7 @@ class LiveSession<S> implements Session {
     private readonly subscription: S,
     private readonly maxChannels: number,
     initial: string[],
+    private readonly identity: auth.Identity,
   ) {
     for (const name of initial) {
       this.channels.set(name, true);
@@ -177,6 +214,10 @@ class LiveSession<S> implements Session {
     }
     if (fresh.length === 0) {
       return $multi(true);
+    }
+    const [granted, refusal] = auth.mayRead(this.identity, fresh);
+    if (granted === undefined) {
+      return $multi(undefined, refusal);
     }
     if (this.count + fresh.length > this.maxChannels) {
       return $multi(undefined, `too many channels: at most ${this.maxChannels} per connection`);
@@ -227,7 +268,7 @@ function serveDuplexWith<S>(mode: SubscriptionMode<S>, channels: string[], trans
   const [subscription, start] = begin(mode, channels, settings);
   const [opened, openErr] = transport.open();
   if (opened === undefined) {
-    mode.close(subscription);
+    finish(mode, subscription, start, settings);
     if (!ngx.headers_sent) {
       return fail(400, openErr); // e.g. a handshake the request does not fit
     }
@@ -236,13 +277,13 @@ function serveDuplexWith<S>(mode: SubscriptionMode<S>, channels: string[], trans
   }
   // The pump writes what the subscription brings, the reader answers the client; when either
   // ends, so does the other. (A raw socket gets no ngx.on_abort: the reader sees the client go.)
-  const session = new LiveSession(mode, subscription, settings.maxChannels, channels);
+  const session = new LiveSession(mode, subscription, settings.maxChannels, channels, start.identity);
   const pumping = ngx.thread.spawn(pumpThread, mode, subscription, transport, settings, start);
   const reading = ngx.thread.spawn(readerThread, transport, session);
   ngx.thread.wait(pumping, reading);
   ngx.thread.kill(pumping);
   ngx.thread.kill(reading);
-  mode.close(subscription);
+  finish(mode, subscription, start, settings);
 }
 
 /** Streams `channels` to a duplex `transport` whose client may change them (WebSocket). */
@@ -275,8 +316,9 @@ function collect<S>(mode: SubscriptionMode<S>, subscription: S, batch: Batch, ti
   for (;;) {
     let waitMs = 0;
     if (items === 0) {
+      // Below a millisecond a wait returns without yielding, and ngx.now() would not move on.
       const remainingMs = (deadline - ngx.now()) * 1000;
-      if (remainingMs <= 0) {
+      if (remainingMs < 1) {
         return "timeout";
       }
       waitMs = math.min(mode.waitMs(remainingMs), remainingMs);
@@ -309,11 +351,11 @@ function collect<S>(mode: SubscriptionMode<S>, subscription: S, batch: Batch, ti
 function pollWith<S>(mode: SubscriptionMode<S>, channels: string[], batch: Batch, settings: Settings, timeoutMs: number): void {
   const [subscription, start] = begin(mode, channels, settings);
   ngx.on_abort(() => {
-    mode.close(subscription);
+    finish(mode, subscription, start, settings);
     ngx.exit(499);
   });
   const [ok, outcome] = pcall(collect, mode, subscription, batch, timeoutMs, settings.queueMessages, start);
-  mode.close(subscription);
+  finish(mode, subscription, start, settings);
   if (!ok) {
     ngx.log(ngx.ERR, "long-poll failed: ", tostring(outcome));
     return fail(500, "internal error");

@@ -189,7 +189,8 @@ export async function startGateway(settings: Settings, stdio: "inherit" | "ignor
     mkdirSync(resolve(runtimeDir, sub), { recursive: true });
   }
   const confPath = resolve(runtimeDir, "nginx.conf");
-  writeFileSync(confPath, renderConfig(settings, nginx));
+  // mode 0600: the rendered settings may hold secrets (jwtSecret, publisherKey)
+  writeFileSync(confPath, renderConfig(settings, nginx), { mode: 0o600 });
   const test = spawnSync(nginx, ["-t", "-q", "-p", runtimeDir, "-c", confPath], { encoding: "utf8" });
   if (test.status !== 0) {
     throw new Error(`nginx rejected ${confPath}:\n${test.stderr}`);

@@ -34,6 +34,10 @@ async function main(): Promise<void> {
     settings = { ...settings, redisUrl: url, redis: [address!] };
   }
 
+  if (settings.jwtSecret.length === 0) {
+    console.warn("pushgate: WARNING: PUSHGATE_JWT_SECRET is not set: anyone may subscribe to any channel and publish. Set it in production.");
+  }
+
   let gateway: Gateway;
   try {
     gateway = await startGateway(settings);

@@ -52,6 +52,15 @@ export interface Settings {
   longPollMaxSeconds: number;
   history: HistoryRule[];
   idempotencySeconds: number;
+  /** Grants are required when set: HS256 secret of subscriber and publisher tokens. */
+  jwtSecret: string;
+  jwtPreviousSecret: string;
+  jwtLeewaySeconds: number;
+  jwtMaxBytes: number;
+  publisherKey: string;
+  authCookie: string;
+  publishRatePerSecond: number;
+  maxConnectionsPerUser: number;
 }
 
 /** One setting: its name in a config file, its environment variable, default and rule. */
@@ -82,6 +91,14 @@ export const SETTINGS: SettingRule[] = [
   { key: "queueBytes", env: "PUSHGATE_QUEUE_BYTES", defaultValue: "8388608", rule: "an integer from 1024 to 1073741824", doc: "shared mode: bytes of messages waiting for one slow client before the overflow policy applies" },
   { key: "history", env: "PUSHGATE_HISTORY", defaultValue: "*=1000/86400", rule: "comma-separated pattern=length/seconds (pattern: a channel, prefix* or *; length 1-1000000; seconds 0-31536000, 0: no age bound); the last matching rule applies", doc: "how many messages, and for how long, each channel keeps for resume and inboxes" },
   { key: "idempotencySeconds", env: "PUSHGATE_IDEMPOTENCY_SECONDS", defaultValue: "86400", rule: "an integer from 1 to 31536000", doc: "how long a publish's Idempotency-Key is remembered (a retry within it is stored once)" },
+  { key: "jwtSecret", env: "PUSHGATE_JWT_SECRET", defaultValue: "", rule: "empty, or at least 32 bytes", doc: "set: every subscribe needs a token (HS256 JWT) granting its channels, and /pub a publisher credential; empty: no auth (a loud warning at start)" },
+  { key: "jwtPreviousSecret", env: "PUSHGATE_JWT_PREVIOUS_SECRET", defaultValue: "", rule: "empty, or at least 32 bytes, different from jwtSecret, only with it", doc: "also accepted while tokens signed with it may remain (secret rotation)" },
+  { key: "jwtLeewaySeconds", env: "PUSHGATE_JWT_LEEWAY_SECONDS", defaultValue: "30", rule: "an integer from 0 to 300", doc: "clock skew allowed on exp and nbf" },
+  { key: "jwtMaxBytes", env: "PUSHGATE_JWT_MAX_BYTES", defaultValue: "8192", rule: "an integer from 512 to 8192", doc: "longest token accepted" },
+  { key: "publisherKey", env: "PUSHGATE_PUBLISHER_KEY", defaultValue: "", rule: "empty, or at least 32 bytes", doc: "a key backends send as Authorization: Bearer <key> to POST /pub (besides tokens with a publish claim)" },
+  { key: "authCookie", env: "PUSHGATE_AUTH_COOKIE", defaultValue: "pushgate_token", rule: "1 to 64 characters of A-Z a-z 0-9 _ -", doc: "cookie that may carry the token" },
+  { key: "publishRatePerSecond", env: "PUSHGATE_PUBLISH_RATE", defaultValue: "1000", rule: "an integer from 0 to 1000000 (0: no limit)", doc: "publishes per second per credential (token subject, publisher key, or client address without auth); more: 429" },
+  { key: "maxConnectionsPerUser", env: "PUSHGATE_MAX_CONNECTIONS_PER_USER", defaultValue: "0", rule: "an integer from 0 to 1000000 (0: no limit)", doc: "concurrent streams one user (token subject) may hold; more: 429" },
   { key: "overflow", env: "PUSHGATE_OVERFLOW", defaultValue: "disconnect", rule: "disconnect or drop-oldest", doc: "what a full queue does: end the stream with a reason, or drop the oldest messages and send a notice" },
   { key: "corsOrigins", env: "PUSHGATE_CORS_ORIGINS", defaultValue: "", rule: "empty, * or comma-separated origins (http[s]://host[:port])", doc: "browser origins allowed to read /sub, /sse, /lp and /pub answers and to open /ws (CORS); empty: no CORS headers, /ws open to any origin" },
   { key: "corsCredentials", env: "PUSHGATE_CORS_CREDENTIALS", defaultValue: "false", rule: "true or false", doc: "let allowed origins send cookies and HTTP authentication (Access-Control-Allow-Credentials)" },
@@ -416,6 +433,39 @@ export function parseSettings(raw: Record<string, string | undefined>): LuaMulti
     return broken("idempotencySeconds");
   }
 
+  const jwtSecret = value("jwtSecret");
+  if (jwtSecret.length > 0 && jwtSecret.length < 32) {
+    return broken("jwtSecret", "the secret is shorter than 32 bytes");
+  }
+  const jwtPreviousSecret = value("jwtPreviousSecret");
+  if (jwtPreviousSecret.length > 0 && (jwtPreviousSecret.length < 32 || jwtSecret.length === 0 || jwtPreviousSecret === jwtSecret)) {
+    return broken("jwtPreviousSecret", "it must be at least 32 bytes, differ from jwtSecret, and come with it");
+  }
+  const jwtLeewaySeconds = integerIn(value("jwtLeewaySeconds"), 0, 300);
+  if (jwtLeewaySeconds === undefined) {
+    return broken("jwtLeewaySeconds");
+  }
+  const jwtMaxBytes = integerIn(value("jwtMaxBytes"), 512, 8192);
+  if (jwtMaxBytes === undefined) {
+    return broken("jwtMaxBytes");
+  }
+  const publisherKey = value("publisherKey");
+  if (publisherKey.length > 0 && publisherKey.length < 32) {
+    return broken("publisherKey", "the key is shorter than 32 bytes");
+  }
+  const authCookie = value("authCookie");
+  if (authCookie.length < 1 || authCookie.length > 64 || !isValidChannel(authCookie) || authCookie.includes(":") || authCookie.includes(".") || authCookie.includes("@") || authCookie.includes("/")) {
+    return broken("authCookie");
+  }
+  const publishRatePerSecond = integerIn(value("publishRatePerSecond"), 0, 1000000);
+  if (publishRatePerSecond === undefined) {
+    return broken("publishRatePerSecond");
+  }
+  const maxConnectionsPerUser = integerIn(value("maxConnectionsPerUser"), 0, 1000000);
+  if (maxConnectionsPerUser === undefined) {
+    return broken("maxConnectionsPerUser");
+  }
+
   const runtimeDir = value("runtimeDir");
   if (runtimeDir.length === 0) {
     return broken("runtimeDir");
@@ -458,6 +508,14 @@ export function parseSettings(raw: Record<string, string | undefined>): LuaMulti
     overflow,
     history,
     idempotencySeconds,
+    jwtSecret,
+    jwtPreviousSecret,
+    jwtLeewaySeconds,
+    jwtMaxBytes,
+    publisherKey,
+    authCookie,
+    publishRatePerSecond,
+    maxConnectionsPerUser,
     corsOrigins,
     corsCredentials: corsCredentials === "true",
     longPollMaxSeconds,
