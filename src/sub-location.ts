@@ -1,14 +1,21 @@
-// content_by_lua entry of GET /sub: chunked JSON lines. Parses the request and hands off to the
-// stream core (src/stream.ts).
+// content_by_lua entry of GET /sub: chunked JSON lines, or Server-Sent Events for a client that
+// accepts text/event-stream. Parses the request and hands off to the stream core (src/stream.ts).
 
 import { parseChannelList } from "./protocol/channel";
-import { fail, queryArg } from "./host/http";
+import { applyCors } from "./host/cors";
+import { fail, queryArg, requestHeader } from "./host/http";
 import * as settingsHolder from "./host/settings";
+import * as sseLocation from "./sse-location";
 import { serve } from "./stream";
 import { ChunkedTransport } from "./transport/chunked";
 
 export function handle(): void {
+  const accept = requestHeader("accept");
+  if (accept !== undefined && string.find(accept, "text/event-stream", 1, true)[0] !== undefined) {
+    return sseLocation.handle();
+  }
   const settings = settingsHolder.get();
+  applyCors(settings, "GET, OPTIONS");
   const [args] = ngx.req.get_uri_args(64);
 
   const [channels, channelErr] = parseChannelList(queryArg(args, "key") ?? "", settings.maxChannels);
