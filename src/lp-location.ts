@@ -1,0 +1,22 @@
+// content_by_lua entry of GET /lp?key=a,b&timeout=120: long-poll. Parses the request and hands
+// off to the stream core (src/stream.ts), which answers with the first batch or, at the timeout,
+// an empty one.
+
+import { applyCors } from "./host/cors";
+import { channelsArg, fail, queryArg } from "./host/http";
+import * as settingsHolder from "./host/settings";
+import { parseTimeout } from "./protocol/longpoll";
+import { poll } from "./stream";
+import { LongPollBatch } from "./transport/longpoll";
+
+export function handle(): void {
+  const settings = settingsHolder.get();
+  applyCors(settings, "GET, OPTIONS");
+  const [args] = ngx.req.get_uri_args(64);
+  const channels = channelsArg(args, settings.maxChannels);
+  const [seconds, timeoutErr] = parseTimeout(queryArg(args, "timeout"), settings.longPollMaxSeconds);
+  if (seconds === undefined) {
+    return fail(400, timeoutErr);
+  }
+  poll(channels, new LongPollBatch(), settings, seconds * 1000);
+}
