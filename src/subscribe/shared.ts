@@ -27,8 +27,9 @@ export function open(channels: string[], settings: Settings): LuaMultiReturn<[Sh
     return $multi(undefined, err);
   }
   while (!hub.isReady(subscriber)) {
+    // Below a millisecond a wait returns without yielding, and ngx.now() would not move on.
     const remaining = deadline - ngx.now();
-    if (remaining <= 0 || subscriber.ended !== undefined) {
+    if (remaining < 0.001 || subscriber.ended !== undefined) {
       hub.leave(subscriber);
       return $multi(undefined, "failed to subscribe: redis did not confirm in time");
     }
