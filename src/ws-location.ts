@@ -1,0 +1,23 @@
+// content_by_lua entry of GET /ws: WebSocket. `?key=a,b` subscribes at connect (optional: a
+// client may subscribe with control frames later). Hands off to the stream core (src/stream.ts).
+
+import { originAllowed } from "./host/cors";
+import { channelsArg, fail, requestHeader } from "./host/http";
+import * as settingsHolder from "./host/settings";
+import { serveDuplex } from "./stream";
+import { WebSocketTransport } from "./transport/websocket";
+
+export function handle(): void {
+  const settings = settingsHolder.get();
+  const upgrade = requestHeader("upgrade");
+  if (upgrade === undefined || string.lower(upgrade) !== "websocket") {
+    ngx.header.set("Upgrade", "websocket");
+    return fail(426, "use a WebSocket upgrade: GET /ws?key=<channel>[,<channel>...] with Upgrade: websocket");
+  }
+  if (!originAllowed(settings)) {
+    return fail(403, "origin not allowed: see PUSHGATE_CORS_ORIGINS");
+  }
+  const [args] = ngx.req.get_uri_args(64);
+  const channels = channelsArg(args, settings.maxChannels, true);
+  serveDuplex(channels, new WebSocketTransport(settings), settings);
+}

@@ -1,0 +1,289 @@
+// WebSocket end to end, in every subscription mode: real nginx, real Redis, and the `ws` npm
+// client (Chromium's native WebSocket is in browser.test.ts).
+
+import { WsClient } from "./clients";
+import { MODES, Stack, eventually, fetchText, luaErrors, numsub, sleep, startStack } from "./harness";
+
+const PAYLOADS = [
+  "123",
+  "héllo wörld ☃ 😀 中文",
+  'say "hi" \\ back\\slash /slash',
+  "line1\nline2\r\nline3\rline4",
+  "tab\tcontrol\u0001\u001f del\u007f",
+  "",
+  '{"already":"json","n":[1,2,3]}',
+];
+
+function wsUrl(stack: Stack, path: string): string {
+  return `${stack.base.replace(/^http/, "ws")}${path}`;
+}
+
+describe.each(MODES)("%s mode", (mode) => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ settings: { mode, heartbeatSeconds: "0.3", maxMessageBytes: "4096" } });
+  });
+  afterAll(async () => {
+    expect(luaErrors(stack.errorLog())).toEqual([]);
+    await stack.stop();
+  });
+
+  test("?key= subscribes at connect; messages arrive in order and byte-exact", async () => {
+    const client = await new WsClient(wsUrl(stack, "/ws?key=exact")).open();
+    for (const payload of PAYLOADS) {
+      await stack.client.publish("exact", payload);
+    }
+    expect(await eventually(() => client.of("message").length >= PAYLOADS.length)).toBe(true);
+    expect(client.of("message")).toEqual(PAYLOADS.map((data) => ({ type: "message", channel: "exact", data })));
+    expect(client.raw[0]).toBe('{"type":"message","channel":"exact","data":"123"}');
+    client.close();
+  });
+
+  test("several channels at connect, each message tagged with its channel", async () => {
+    const client = await new WsClient(wsUrl(stack, "/ws?key=w1,w2,w3")).open();
+    await stack.client.publish("w2", "to 2");
+    await stack.client.publish("w1", "to 1");
+    await stack.client.publish("nobody", "x");
+    await stack.client.publish("w3", "to 3");
+    expect(await eventually(() => client.of("message").length >= 3)).toBe(true);
+    expect(client.of("message")).toEqual([
+      { type: "message", channel: "w2", data: "to 2" },
+      { type: "message", channel: "w1", data: "to 1" },
+      { type: "message", channel: "w3", data: "to 3" },
+    ]);
+    client.close();
+  });
+
+  test("subscribe and unsubscribe at run time, several channels at once", async () => {
+    const client = await new WsClient(wsUrl(stack, "/ws")).open();
+    expect(await client.request({ type: "subscribe", channels: ["rt1", "rt2", "rt3"] })).toMatchObject({ type: "subscribed", channels: ["rt1", "rt2", "rt3"] });
+    await stack.client.publish("rt1", "a");
+    await stack.client.publish("rt3", "c");
+    expect(await eventually(() => client.of("message").length >= 2)).toBe(true);
+    expect(await client.request({ type: "unsubscribe", channels: ["rt1", "rt3"] })).toMatchObject({ type: "unsubscribed", channels: ["rt1", "rt3"] });
+    if (mode === "direct") {
+      expect(await eventually(async () => (await numsub(stack.client, "rt1")) === 0)).toBe(true);
+    }
+    await stack.client.publish("rt1", "after unsubscribe");
+    await stack.client.publish("rt3", "after unsubscribe");
+    await stack.client.publish("rt2", "b");
+    expect(await eventually(() => client.of("message").length >= 3)).toBe(true);
+    await sleep(100);
+    expect(client.of("message")).toEqual([
+      { type: "message", channel: "rt1", data: "a" },
+      { type: "message", channel: "rt3", data: "c" },
+      { type: "message", channel: "rt2", data: "b" },
+    ]);
+    // the last channel can go too, and come back
+    await client.request({ type: "unsubscribe", channels: ["rt2"] });
+    await client.request({ type: "subscribe", channels: ["rt2"] });
+    await stack.client.publish("rt2", "again");
+    expect(await eventually(() => client.of("message").length >= 4)).toBe(true);
+    client.close();
+  });
+
+  test("a client ping gets a pong with its ref", async () => {
+    const client = await new WsClient(wsUrl(stack, "/ws")).open();
+    client.send({ type: "ping", ref: "p1" });
+    expect(await client.next((f) => f.type === "pong")).toEqual({ type: "pong", ref: "p1" });
+    client.send({ type: "ping" });
+    await eventually(() => client.of("pong").length === 2);
+    expect(client.raw[1]).toBe('{"type":"pong"}');
+    client.close();
+  });
+
+  test("a publish frame reaches the channel's subscribers and is answered like POST /pub", async () => {
+    const reader = await new WsClient(wsUrl(stack, "/ws?key=chat")).open();
+    const writer = await new WsClient(wsUrl(stack, "/ws")).open();
+    const data = 'from ws ☃ "quoted"\n';
+    const published = await writer.request({ type: "publish", channel: "chat", data, event: "said" });
+    expect(published).toMatchObject({ type: "published", channel: "chat", id: expect.stringMatching(/^\d+-\d+$/), subscribers: 1 });
+    const id = published.id as string;
+    // durable: it has an id (on a one-channel stream the cursor is the id) and its event name
+    expect(await reader.next((f) => f.type === "message")).toEqual({ type: "message", channel: "chat", id, event: "said", cursor: id, data });
+    expect(reader.raw[0]).toBe(`{"type":"message","channel":"chat","id":"${id}","event":"said","cursor":"${id}","data":"from ws ☃ \\"quoted\\"\\n"}`);
+    const again = await writer.request({ type: "publish", channel: "chat", data: "once", idempotencyKey: "k1" });
+    expect(await writer.request({ type: "publish", channel: "chat", data: "once", idempotencyKey: "k1" })).toMatchObject({ id: again.id, duplicate: true });
+    expect(await writer.request({ type: "publish", channel: "chat", data: "x", event: "bad name" })).toMatchObject({ type: "error", error: expect.stringContaining('"event" must be') });
+    const tooBig = await writer.request({ type: "publish", channel: "chat", data: "x".repeat(4097) });
+    expect(tooBig).toMatchObject({ type: "error", error: "message too large: the limit is 4096 bytes" });
+    reader.close();
+    writer.close();
+  });
+
+  test("ack and hello are checked now and answered 'not supported yet' until message ids exist", async () => {
+    const client = await new WsClient(wsUrl(stack, "/ws")).open();
+    expect(await client.request({ type: "ack", channel: "user:1", id: "1-0" })).toMatchObject({ type: "error", error: "ack is not supported yet: it needs message ids" });
+    expect(await client.request({ type: "hello", cursors: { a: "1-0" } })).toMatchObject({ type: "error", error: "hello is not supported yet: it needs message ids" });
+    expect(await client.request({ type: "hello" })).toMatchObject({ type: "error", error: 'hello: give "cursor" or "cursors"' });
+    client.close();
+  });
+
+  test("bad frames get an error frame and the connection goes on", async () => {
+    const client = await new WsClient(wsUrl(stack, "/ws")).open();
+    client.send("not json");
+    expect((await client.next((f) => f.type === "error")).error).toMatch(/^invalid json: /);
+    expect(await client.request({ type: "shout" })).toMatchObject({ type: "error", error: expect.stringContaining("unknown type") });
+    expect(await client.request({ type: "subscribe", channels: ["ok", "not ok"] })).toMatchObject({ error: expect.stringContaining("invalid channel name at position 2") });
+    const many = Array.from({ length: 17 }, (_, i) => `m${i}`);
+    expect(await client.request({ type: "subscribe", channels: many })).toMatchObject({ error: expect.stringContaining("too many channels") });
+    expect(await client.request({ type: "subscribe", channels: many.slice(0, 10) })).toMatchObject({ type: "subscribed" });
+    expect(await client.request({ type: "subscribe", channels: many.slice(10) })).toMatchObject({ error: "too many channels: at most 16 per connection" });
+    const from = client.frames.length;
+    client.socket.send(Buffer.from([1, 2, 3]), { binary: true });
+    expect((await client.next((f) => f.type === "error", from)).error).toContain("binary frames are not supported");
+    expect(await client.request({ type: "ping" })).toMatchObject({ type: "pong" });
+    expect(client.closeCode).toBeUndefined();
+    client.close();
+  });
+
+  test("a message in fragments is put together", async () => {
+    const client = await new WsClient(wsUrl(stack, "/ws")).open();
+    const text = JSON.stringify({ type: "ping", ref: "fragmented ☃" });
+    const bytes = Buffer.from(text);
+    client.socket.send(bytes.subarray(0, 5), { binary: false, fin: false });
+    client.socket.send(bytes.subarray(5, 20), { binary: false, fin: false });
+    client.socket.send(bytes.subarray(20), { binary: false, fin: true });
+    expect(await client.next((f) => f.type === "pong")).toEqual({ type: "pong", ref: "fragmented ☃" });
+    client.close();
+  });
+
+  test("invalid UTF-8 closes with 1007", async () => {
+    const client = await new WsClient(wsUrl(stack, "/ws")).open();
+    client.socket.send(Buffer.from([0x7b, 0xff, 0x7d]), { binary: false });
+    await client.closed;
+    expect(client.closeCode).toBe(1007);
+  });
+
+  test("a frame over the limit closes with 1009", async () => {
+    const client = await new WsClient(wsUrl(stack, "/ws")).open();
+    client.send(JSON.stringify({ type: "publish", channel: "big", data: "x".repeat(80000) }));
+    await client.closed;
+    expect(client.closeCode).toBe(1009);
+  });
+
+  test("the server pings a silent client, and closes one that stops answering", async () => {
+    const alive = await new WsClient(wsUrl(stack, "/ws?key=idle")).open();
+    const deaf = await new WsClient(wsUrl(stack, "/ws?key=idle"), { autoPong: false }).open();
+    await sleep(1500);
+    expect(alive.pings).toBeGreaterThanOrEqual(2);
+    expect(alive.closeCode).toBeUndefined();
+    await deaf.closed;
+    expect(deaf.closeCode).toBe(1001);
+    expect(deaf.closeReason).toBe("no answer to ping");
+    alive.close();
+  });
+
+  test("a client that closes is answered and frees its subscription", async () => {
+    // /status sums each worker's figures of the last second; the earlier tests closed their clients.
+    const subscribers = async (): Promise<number> => (await stack.status()).totals.subscribers;
+    const before = 0;
+    const client = await new WsClient(wsUrl(stack, "/ws?key=leaving")).open();
+    if (mode === "shared") {
+      expect(await eventually(async () => (await subscribers()) === before + 1, 5000)).toBe(true);
+    }
+    client.socket.close(1000, "bye");
+    await client.closed;
+    expect(client.closeCode).toBe(1000);
+    if (mode === "direct") {
+      expect(await eventually(async () => (await numsub(stack.client, "leaving")) === 0)).toBe(true);
+    } else {
+      expect(await eventually(async () => (await subscribers()) === before, 5000)).toBe(true);
+    }
+  });
+
+  describe("requests that cannot upgrade get an HTTP error", () => {
+    test("a plain GET is 426", async () => {
+      const answer = await fetchText(`${stack.base}/ws?key=a`);
+      expect(answer.status).toBe(426);
+      expect(answer.headers.upgrade).toBe("websocket");
+      expect((JSON.parse(answer.body) as { error: string }).error).toContain("use a WebSocket upgrade");
+    });
+
+    test.each([
+      ["invalid name", "/ws?key=a%20b", "invalid channel name at position 1"],
+      ["too many channels", `/ws?key=${Array.from({ length: 17 }, (_, i) => `c${i}`).join(",")}`, "too many channels"],
+    ])("%s is 400", async (_name, path) => {
+      const client = new WsClient(wsUrl(stack, path));
+      await expect(client.open()).rejects.toThrow();
+      expect(client.refusedStatus).toBe(400);
+    });
+  });
+});
+
+describe.each(MODES)("%s mode: the server ends a connection with a close code that says why", (mode) => {
+  test("reload: 1012", async () => {
+    const stack = await startStack({ settings: { mode } });
+    try {
+      const clients = await Promise.all([1, 2, 3].map(() => new WsClient(wsUrl(stack, "/ws?key=reload")).open()));
+      stack.gateway.reload();
+      await Promise.all(clients.map((c) => c.closed));
+      for (const client of clients) {
+        expect(client.closeCode).toBe(1012);
+        expect(client.closeReason).toBe("server restart");
+      }
+      const again = await new WsClient(wsUrl(stack, "/ws?key=reload")).open();
+      expect(await eventually(async () => {
+        await stack.client.publish("reload", "after");
+        return again.of("message").length > 0;
+      }, 5000, 200)).toBe(true);
+      again.close();
+      expect(luaErrors(stack.errorLog())).toEqual([]);
+    } finally {
+      await stack.stop();
+    }
+  });
+
+  if (mode === "direct") {
+    test("Redis gone: 1011", async () => {
+      const stack = await startStack({ settings: { mode } });
+      try {
+        const client = await new WsClient(wsUrl(stack, "/ws?key=doomed")).open();
+        stack.redis.process.kill("SIGKILL");
+        await client.closed;
+        expect(client.closeCode).toBe(1011);
+        expect(client.closeReason).toBe("redis connection lost");
+      } finally {
+        await stack.stop();
+      }
+    });
+  } else {
+    test("a client too slow for its queue: 1008", async () => {
+      const stack = await startStack({ settings: { mode, queueMessages: "5", workers: "1" } });
+      try {
+        const client = await new WsClient(wsUrl(stack, "/ws?key=flood")).open();
+        const tcp = (client.socket as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+        tcp.pause();
+        const big = "y".repeat(100000);
+        for (let i = 0; i < 200; i++) {
+          await stack.client.publish("flood", big);
+        }
+        await sleep(500);
+        tcp.resume();
+        await client.closed;
+        expect(client.closeCode).toBe(1008);
+        expect(client.closeReason).toBe("client too slow: its queue overflowed");
+        expect(luaErrors(stack.errorLog())).toEqual([]);
+      } finally {
+        await stack.stop();
+      }
+    });
+  }
+});
+
+describe("Origin check", () => {
+  test("with corsOrigins set, an upgrade from another origin is 403; listed and same origins pass", async () => {
+    const stack = await startStack({ settings: { corsOrigins: "http://app.test", workers: "1" } });
+    try {
+      const foreign = new WsClient(wsUrl(stack, "/ws"), { origin: "http://evil.test" });
+      await expect(foreign.open()).rejects.toThrow();
+      expect(foreign.refusedStatus).toBe(403);
+      const listed = await new WsClient(wsUrl(stack, "/ws"), { origin: "http://app.test" }).open();
+      listed.close();
+      const same = await new WsClient(wsUrl(stack, "/ws"), { origin: stack.base }).open();
+      same.close();
+    } finally {
+      await stack.stop();
+    }
+  });
+});
