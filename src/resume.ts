@@ -59,7 +59,8 @@ export function planFromRequest(channels: string[], settings: Settings, user: st
     plan.lastN = n;
     plan.any = true;
   }
-  if (!plan.any && user !== undefined) {
+  // A WebSocket may connect with no channel yet: then there are no positions to read.
+  if (!plan.any && user !== undefined && channels.length > 0) {
     const [red, connectErr] = redis.connect(settings.redis[0], settings.redisTimeoutMs, undefined, true);
     if (red === undefined) {
       ngx.log(ngx.ERR, connectErr);

@@ -4,6 +4,7 @@
 
 import semaphore = require("ngx.semaphore");
 import type { Settings } from "../config/schema";
+import * as auth from "../host/auth";
 import { decodeJson } from "../host/crypto";
 import { quoteJson } from "../host/json";
 import { handshake, OPCODE_CLOSE, OPCODE_PING, OPCODE_PONG, OPCODE_TEXT, recvFrame, sendFrame } from "../host/websocket";
@@ -186,12 +187,7 @@ export class WebSocketTransport implements DuplexTransport {
       return pongFrame(ref, quoteJson);
     }
     if (control.type === "subscribe") {
-      for (const channel of control.channels) {
-        const refused = this.refusal("subscribe", channel);
-        if (refused !== undefined) {
-          return errorFrame(refused, ref, quoteJson);
-        }
-      }
+      // The session checks the token's channel grant (as at connect).
       const [added, err] = session.add(control.channels);
       if (added === undefined) {
         return errorFrame(err, ref, quoteJson);
@@ -206,7 +202,7 @@ export class WebSocketTransport implements DuplexTransport {
       if (control.data.length > this.settings.maxMessageBytes) {
         return errorFrame(`message too large: the limit is ${this.settings.maxMessageBytes} bytes`, ref, quoteJson);
       }
-      const refused = this.refusal("publish", control.channel);
+      const refused = this.publishRefusal(control.channel);
       if (refused !== undefined) {
         return errorFrame(refused, ref, quoteJson);
       }
@@ -222,11 +218,18 @@ export class WebSocketTransport implements DuplexTransport {
   }
 
   /**
-   * The one place where a client's rights on a channel are checked, for frames it sends after
-   * connecting: undefined when `action` is allowed, else why not. Everything is allowed until
-   * tokens are checked on /ws.
+   * The one place where a client's right to publish is checked: the credential of the upgrade
+   * request (publisher key, or a token whose `publish` claim grants the channel) and the publish
+   * rate, as on POST /pub. Undefined when allowed, else why not.
    */
-  private refusal(_action: "subscribe" | "publish", _channel: string): string | undefined {
+  private publishRefusal(channel: string): string | undefined {
+    const [publisher, , message] = auth.forPublish(this.settings, channel);
+    if (publisher === undefined) {
+      return message;
+    }
+    if (!auth.withinRate(this.settings, publisher)) {
+      return `too many publishes: at most ${this.settings.publishRatePerSecond} per second per credential`;
+    }
     return undefined;
   }
 

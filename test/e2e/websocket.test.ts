@@ -1,6 +1,7 @@
 // WebSocket end to end, in every subscription mode: real nginx, real Redis, and the `ws` npm
 // client (Chromium's native WebSocket is in browser.test.ts).
 
+import { mintToken } from "../../sdk";
 import { WsClient } from "./clients";
 import { MODES, Stack, eventually, fetchText, luaErrors, numsub, sleep, startStack } from "./harness";
 
@@ -269,6 +270,33 @@ describe.each(MODES)("%s mode: the server ends a connection with a close code th
       }
     });
   }
+});
+
+describe("tokens (PUSHGATE_JWT_SECRET set)", () => {
+  const SECRET = "websocket-test-secret-of-at-least-32-bytes";
+  test("grants decide what a connection may subscribe to and publish to at run time", async () => {
+    const stack = await startStack({ settings: { jwtSecret: SECRET, workers: "1" } });
+    try {
+      const refused = new WsClient(wsUrl(stack, "/ws?key=room:1"));
+      await expect(refused.open()).rejects.toThrow();
+      expect(refused.refusedStatus).toBe(401);
+      const token = mintToken({ sub: "alice", channels: ["room:*"], publish: ["room:1"], ttl: 600 }, SECRET);
+      const client = await new WsClient(wsUrl(stack, `/ws?key=room:1&token=${token}`)).open();
+      expect(await client.request({ type: "subscribe", channels: ["room:2"] })).toMatchObject({ type: "subscribed" });
+      expect(await client.request({ type: "subscribe", channels: ["secret"] })).toMatchObject({ type: "error", error: "channel secret is not granted by the token" });
+      expect(await client.request({ type: "publish", channel: "room:2", data: "x" })).toMatchObject({ type: "error", error: "publishing to channel room:2 is not granted by the token" });
+      expect(await client.request({ type: "publish", channel: "room:1", data: "hello" })).toMatchObject({ type: "published", channel: "room:1" });
+      expect(await client.next((f) => f.type === "message")).toMatchObject({ channel: "room:1", data: "hello" });
+      const reader = mintToken({ sub: "bob", channels: ["room:*"], ttl: 600 }, SECRET);
+      const readOnly = await new WsClient(wsUrl(stack, `/ws?token=${reader}`)).open();
+      expect(await readOnly.request({ type: "publish", channel: "room:1", data: "x" })).toMatchObject({ type: "error", error: "publishing to channel room:1 is not granted by the token" });
+      client.close();
+      readOnly.close();
+      expect(luaErrors(stack.errorLog())).toEqual([]);
+    } finally {
+      await stack.stop();
+    }
+  });
 });
 
 describe("Origin check", () => {
