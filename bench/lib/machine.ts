@@ -5,7 +5,7 @@
 
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { cpus, loadavg, totalmem } from "node:os";
+import { cpus, getPriority, loadavg, totalmem } from "node:os";
 
 export interface Memory {
   rssKb: number;
@@ -139,6 +139,8 @@ export interface MachineInfo {
   commit: string;
   /** 1-minute load average when the run started: other work on the machine skews every figure. */
   loadAtStart: number;
+  /** Niceness the run's processes had (below 0: favoured over other work on the machine). */
+  niceness: number;
 }
 
 /** `measured`: the committed revision measured (--ref), else the checkout's HEAD and whether src/ differs. */
@@ -160,5 +162,6 @@ export function machineInfo(nginxPath: string, root: string, measured?: string):
     openFilesLimit: run("sh", ["-c", "ulimit -Hn"]),
     commit: measured ?? (dirty ? `${commit} with uncommitted changes in src/ or nginx/ (the working tree's build)` : commit),
     loadAtStart: Math.round(loadavg()[0] * 100) / 100,
+    niceness: getPriority(),
   };
 }

@@ -124,7 +124,7 @@ export function renderMarkdown(results: RunResults, svgFile: string): string {
         ["Load generator", `Node ${m.node}, raw HTTP/1.1 over net sockets, ≤ ${int(s.perProcess)} sockets per process, from 127.0.x.y source addresses; messages of ${s.payloadBytes} bytes`],
         ["Publishing", ran.map((r) => `${LABELS[r.name]}: ${r.publishVia ?? "–"}`).join("; ")],
         ["Repository", `commit ${m.commit}`],
-        ["Date", `${m.date} (1-minute load average at the start: ${m.loadAtStart ?? "–"})`],
+        ["Date", `${m.date} (1-minute load average at the start: ${m.loadAtStart ?? "–"}; the run's processes at niceness ${m.niceness ?? 0})`],
       ],
       true,
     ),
