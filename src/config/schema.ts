@@ -2,6 +2,7 @@
 // checks the environment and config file with it before anything starts, and nginx's
 // init_by_lua checks the same settings again with the same code compiled to Lua.
 
+import { isDigits } from "../protocol/ascii";
 import { isValidChannel } from "../protocol/channel";
 
 export type Mode = "direct" | "shared";
@@ -105,19 +106,6 @@ export const SETTINGS: SettingRule[] = [
   { key: "longPollMaxSeconds", env: "PUSHGATE_LONG_POLL_MAX_SECONDS", defaultValue: "120", rule: "an integer from 1 to 3600", doc: "longest a long-poll waits (a larger ?timeout= is capped), and its default" },
   { key: "runtimeDir", env: "PUSHGATE_RUNTIME_DIR", defaultValue: "run", rule: "a directory path", doc: "where the launcher writes nginx.conf, logs and pid files" },
 ];
-
-function isDigits(s: string): boolean {
-  if (s.length === 0) {
-    return false;
-  }
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 48 || c > 57) {
-      return false;
-    }
-  }
-  return true;
-}
 
 function integerIn(raw: string, min: number, max: number): number | undefined {
   if (!isDigits(raw) || raw.length > 10) {

@@ -4,21 +4,10 @@
 // history), or one position per channel ("a=1700000000000-0,b=1700000000005-2"), which streams
 // with several channels hand out with each message. Pure logic, run in nginx and in Node.
 
+import { isDigits } from "./ascii";
+
 /** The id before every message: resuming from it replays all kept history. */
 export const OLDEST_ID = "0-0";
-
-function isDigits(s: string, maxLength: number): boolean {
-  if (s.length === 0 || s.length > maxLength) {
-    return false;
-  }
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 48 || c > 57) {
-      return false;
-    }
-  }
-  return true;
-}
 
 /** True for "<ms>-<seq>" with at most 15 and 10 digits. */
 export function isValidId(id: string): boolean {
