@@ -10,9 +10,9 @@ import { quoteJson } from "./host/json";
 import * as redis from "./host/redis";
 import * as settingsHolder from "./host/settings";
 import { isValidChannel, parseChannelList, CHANNEL_RULE } from "./protocol/channel";
-import { isValidId } from "./protocol/cursor";
 import { readKey, streamKey } from "./protocol/keys";
 import * as auth from "./host/auth";
+import { acknowledge } from "./readstate";
 import { inboxOf } from "./resume";
 
 /** The user whose read state `channels` are: the token's subject, or ?user= with auth off. */
@@ -40,28 +40,12 @@ export function handleAck(): void {
     return fail(400, `invalid channel name: a name is ${CHANNEL_RULE}`);
   }
   const user = userOrFail(settings, [channel], args);
-  const id = queryArg(args, "id") ?? "";
-  if (!isValidId(id)) {
-    return fail(400, "invalid id: a message id like 1700000000000-0");
-  }
-  const [red, connectErr] = redis.connect(settings.redis[0], settings.redisTimeoutMs, undefined, true);
-  if (red === undefined) {
-    ngx.log(ngx.ERR, connectErr);
-    return fail(503, "redis is unavailable, try again later", settings.retryAfterSeconds);
-  }
-  const [position, err, lost] = functions.call(red, "pushgate_ack", [readKey(user)], [channel, id]);
+  const [position, status, failure] = acknowledge(settings, user, channel, queryArg(args, "id") ?? "");
   if (position === undefined) {
-    if (lost === true) {
-      red.close();
-    } else {
-      redis.release(red);
-    }
-    ngx.log(ngx.ERR, "failed to acknowledge: ", `${err}`);
-    return fail(503, "redis is unavailable, try again later", settings.retryAfterSeconds);
+    return fail(status, failure, status === 503 ? settings.retryAfterSeconds : undefined);
   }
-  redis.release(red);
   ngx.header.set("Content-Type", "application/json");
-  ngx.print(`{"channel":${quoteJson(channel)},"read":${quoteJson(position as string)}}\n`);
+  ngx.print(`{"channel":${quoteJson(channel)},"read":${quoteJson(position)}}\n`);
 }
 
 export function handleUnread(): void {

@@ -8,6 +8,7 @@ import type { SubscriptionMode } from "./subscribe/mode";
 import * as shared from "./subscribe/shared";
 import type { Batch, DuplexTransport, Session, Transport } from "./transport/transport";
 import * as auth from "./host/auth";
+import { acknowledge } from "./readstate";
 import { BacklogEntry, planFromRequest, readBacklog, Tracker } from "./resume";
 
 /** Where a stream starts: what it must send before going live, and its exactly-once bookkeeping. */
@@ -198,6 +199,7 @@ class LiveSession<S> implements Session {
     private readonly maxChannels: number,
     initial: string[],
     private readonly identity: auth.Identity,
+    private readonly settings: Settings,
   ) {
     for (const name of initial) {
       this.channels.set(name, true);
@@ -232,6 +234,22 @@ class LiveSession<S> implements Session {
     }
     this.count += fresh.length;
     return $multi(true);
+  }
+
+  ack(channel: string, id: string): LuaMultiReturn<[string] | [undefined, string]> {
+    const user = this.identity.user;
+    if (user === undefined) {
+      return $multi(undefined, "ack needs a user: the token's subject, or ?user= on the upgrade with grants off");
+    }
+    const [granted, refusal] = auth.mayRead(this.identity, [channel]);
+    if (granted === undefined) {
+      return $multi(undefined, refusal);
+    }
+    const [position, , failure] = acknowledge(this.settings, user, channel, id);
+    if (position === undefined) {
+      return $multi(undefined, failure);
+    }
+    return $multi(position);
   }
 
   remove(names: string[]): void {
@@ -277,7 +295,7 @@ function serveDuplexWith<S>(mode: SubscriptionMode<S>, channels: string[], trans
   }
   // The pump writes what the subscription brings, the reader answers the client; when either
   // ends, so does the other. (A raw socket gets no ngx.on_abort: the reader sees the client go.)
-  const session = new LiveSession(mode, subscription, settings.maxChannels, channels, start.identity);
+  const session = new LiveSession(mode, subscription, settings.maxChannels, channels, start.identity, settings);
   const pumping = ngx.thread.spawn(pumpThread, mode, subscription, transport, settings, start);
   const reading = ngx.thread.spawn(readerThread, transport, session);
   ngx.thread.wait(pumping, reading);

@@ -205,6 +205,11 @@ export function channelsFrame(kind: "subscribed" | "unsubscribed", channels: str
 }
 
 /** {"type":"published","channel":"a","id":"...","subscribers":1}, as POST /pub answers. */
+/** The answer to an ack: the user's read position on the channel after it. */
+export function ackedFrame(channel: string, read: string, ref: string | undefined, quote: QuoteJson): string {
+  return `{"type":"acked","channel":${quote(channel)},"read":${quote(read)}${refField(ref, quote)}}`;
+}
+
 export function publishedFrame(channel: string, id: string, subscribers: number, duplicate: boolean, ref: string | undefined, quote: QuoteJson): string {
   const duplicateField = duplicate ? ',"duplicate":true' : "";
   return `{"type":"published","channel":${quote(channel)},"id":${quote(id)},"subscribers":${subscribers}${duplicateField}${refField(ref, quote)}}`;

@@ -28,6 +28,8 @@ export interface Session {
   /** The channels subscribed now, as keys. */
   readonly channels: LuaTable<string, true>;
   add(names: string[]): LuaMultiReturn<[true] | [undefined, string]>;
+  /** Moves the user's read position on `channel` to `id`: the position after, or an error. */
+  ack(channel: string, id: string): LuaMultiReturn<[string] | [undefined, string]>;
   remove(names: string[]): void;
 }
 

@@ -26,6 +26,7 @@ import {
   parseControl,
   pongFrame,
   publishedFrame,
+  ackedFrame,
 } from "../protocol/ws";
 import { publish } from "../publish";
 import type { DuplexTransport, Session, WriteResult } from "./transport";
@@ -213,8 +214,15 @@ export class WebSocketTransport implements DuplexTransport {
       }
       return publishedFrame(control.channel, published.id, published.subscribers, published.duplicate, ref, quoteJson);
     }
-    // ack and hello are well-formed; what they do comes with message ids (durable publishing).
-    return errorFrame(`${control.type} is not supported yet: it needs message ids`, ref, quoteJson);
+    if (control.type === "ack") {
+      const [read, err] = session.ack(control.channel, control.id);
+      if (read === undefined) {
+        return errorFrame(err, ref, quoteJson);
+      }
+      return ackedFrame(control.channel, read, ref, quoteJson);
+    }
+    // hello is well-formed; resuming a live WebSocket from cursors is not built yet.
+    return errorFrame("hello is not supported yet: to resume, reconnect with /ws?key=<channels>&since=<cursor>", ref, quoteJson);
   }
 
   /**

@@ -112,10 +112,18 @@ describe.each(MODES)("%s mode", (mode) => {
     writer.close();
   });
 
-  test("ack and hello are checked now and answered 'not supported yet' until message ids exist", async () => {
+  test("an ack frame moves the user's read position; hello is refused with how to resume instead", async () => {
+    const answer = await fetchText(`${stack.base}/pub?channel=user:wsack`, { method: "POST", body: "unread" });
+    const { id } = JSON.parse(answer.body) as { id: string };
+    const user = await new WsClient(wsUrl(stack, "/ws?user=wsack")).open();
+    expect(await user.request({ type: "ack", channel: "user:wsack", id })).toMatchObject({ type: "acked", channel: "user:wsack", read: id });
+    expect(await user.request({ type: "ack", channel: "user:wsack", id: "1-0" })).toMatchObject({ type: "acked", read: id }); // never back
+    const unread = JSON.parse((await fetchText(`${stack.base}/unread?key=user:wsack&user=wsack`)).body) as { unread: Record<string, number> };
+    expect(unread.unread["user:wsack"]).toBe(0);
+    user.close();
     const client = await new WsClient(wsUrl(stack, "/ws")).open();
-    expect(await client.request({ type: "ack", channel: "user:1", id: "1-0" })).toMatchObject({ type: "error", error: "ack is not supported yet: it needs message ids" });
-    expect(await client.request({ type: "hello", cursors: { a: "1-0" } })).toMatchObject({ type: "error", error: "hello is not supported yet: it needs message ids" });
+    expect(await client.request({ type: "ack", channel: "user:1", id: "1-0" })).toMatchObject({ type: "error", error: expect.stringContaining("ack needs a user") });
+    expect(await client.request({ type: "hello", cursors: { a: "1-0" } })).toMatchObject({ type: "error", error: expect.stringContaining("reconnect with /ws?key=<channels>&since=<cursor>") });
     expect(await client.request({ type: "hello" })).toMatchObject({ type: "error", error: 'hello: give "cursor" or "cursors"' });
     client.close();
   });
