@@ -39,6 +39,7 @@ const USAGE = `usage: npm run bench -- [options]
   --render FILE.json          only re-render the .md and .svg from a saved .json
   --quiet-wait 120            before each workload, wait up to this many seconds until other
                               processes use < 10% of a CPU (0: do not wait)
+  --quiet-cpu 0.1             ... "quiet": other processes use fewer CPUs than this
   --nice -10                  niceness of the run and everything it starts (root may go below 0)
   --keep                      keep the runtime directories (nginx configs and logs)`;
 
@@ -54,6 +55,7 @@ interface Options {
   render?: string;
   ref?: string;
   quietWait: number;
+  quietCpu: number;
   nice: number;
   keep: boolean;
 }
@@ -75,7 +77,7 @@ function parseArgs(argv: string[]): Options {
     }
     values.set(arg.substring(2), argv[++i]);
   }
-  const known = ["setups", "workloads", "n", "idle-per-channel", "clients", "burst", "paced-rate", "paced-seconds", "payload-bytes", "workers", "worker-connections", "listen-addresses", "per-process", "concurrency", "ramp-chunk", "pushgate-publish", "out", "render", "ref", "quiet-wait", "nice"];
+  const known = ["setups", "workloads", "n", "idle-per-channel", "clients", "burst", "paced-rate", "paced-seconds", "payload-bytes", "workers", "worker-connections", "listen-addresses", "per-process", "concurrency", "ramp-chunk", "pushgate-publish", "out", "render", "ref", "quiet-wait", "quiet-cpu", "nice"];
   for (const key of values.keys()) {
     if (!known.includes(key)) {
       throw new Error(`unknown option --${key}\n${USAGE}`);
@@ -139,6 +141,7 @@ function parseArgs(argv: string[]): Options {
     render: values.get("render"),
     ref: values.get("ref"),
     quietWait: number("quiet-wait", 120, 0, 86400),
+    quietCpu: number("quiet-cpu", 0.1, 0, 64),
     nice: number("nice", process.getuid?.() === 0 ? -10 : 0, -20, 19),
     keep: argv.includes("--keep"),
   };
@@ -169,18 +172,17 @@ async function runWorkload(name: WorkloadName, context: Context, result: SetupRe
 }
 
 /**
- * Waits (up to `maxSeconds`) until processes other than this run's use under 10% of one CPU over
- * 5 s: another job's load (tests, builds) would skew every figure. Returns seconds waited, or -1
+ * Waits (up to `maxSeconds`) until processes other than this run's use under `cpus` CPUs over 5 s: another job's load (tests, builds) would skew every figure. Returns seconds waited, or -1
  * if the machine never got quiet.
  */
-async function waitForQuiet(maxSeconds: number): Promise<number> {
+async function waitForQuiet(maxSeconds: number, cpus: number): Promise<number> {
   const started = Date.now();
   let warned = false;
   for (;;) {
     const before = cpuSnapshot();
     await new Promise((done) => setTimeout(done, 5000));
     const use = cpuBetween(before, cpuSnapshot(), { runner: [process.pid, process.ppid] });
-    if (use.others < 0.5) {
+    if (use.others < cpus * 5) {
       return Math.round((Date.now() - started) / 1000);
     }
     if (Date.now() - started > maxSeconds * 1000) {
@@ -214,7 +216,7 @@ async function runSetup(name: SetupName, options: Options, nginx: string, baseDi
       logLevel: "warn",
     };
     if (options.quietWait > 0) {
-      const waited = await waitForQuiet(options.quietWait);
+      const waited = await waitForQuiet(options.quietWait, options.quietCpu);
       result.quietWaits = { ...result.quietWaits, [workload]: waited };
     }
     let server: Server;
