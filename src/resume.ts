@@ -179,6 +179,21 @@ export class Tracker {
     return this.channels.length === 1 ? id : formatCursor(this.channels, this.positions);
   }
 
+  /**
+   * Resumes `channel` after `after` (a WebSocket hello): ids up to it count as sent. A channel
+   * new to this stream joins its cursor.
+   */
+  resumeAfter(channel: string, after: string): void {
+    if (this.positions[channel] === undefined) {
+      this.channels.push(channel);
+    }
+    const last = this.lastSent[channel];
+    if (last === undefined || compareIds(after, last) > 0) {
+      this.lastSent[channel] = after;
+      this.positions[channel] = after;
+    }
+  }
+
   /** Where to resume now (long-poll's next request): channel=id for every channel. */
   current(): string {
     return formatCursor(this.channels, this.positions);

@@ -18,6 +18,19 @@ interface Start {
   backlog: BacklogEntry[];
   gaps: string[];
   ended: boolean;
+  /**
+   * A WebSocket hello in progress: live messages of `hold`ing channels wait in `deferred` until
+   * the backlog after the hello's cursor (`catchup`) has been sent, so order and exactly-once hold.
+   */
+  hold: LuaTable<string, true>;
+  deferred: Array<[string, string, string, string]>;
+  catchup: Catchup | undefined;
+}
+
+interface Catchup {
+  after: Record<string, string>;
+  entries: BacklogEntry[];
+  gaps: string[];
 }
 
 function gapText(channel: string): string {
@@ -64,7 +77,16 @@ function begin<S>(mode: SubscriptionMode<S>, channels: string[], settings: Setti
     backlog = entries;
     gaps = gapsOrErr as string[];
   }
-  return $multi(subscription, { identity, tracker: new Tracker(channels, plan.after), backlog, gaps, ended: false });
+  return $multi(subscription, {
+    identity,
+    tracker: new Tracker(channels, plan.after),
+    backlog,
+    gaps,
+    ended: false,
+    hold: new LuaTable(),
+    deferred: [],
+    catchup: undefined,
+  });
 }
 
 /** Releases what begin() took: the subscription and the user's connection slot. Safe twice. */
@@ -96,6 +118,31 @@ function catchUp(transport: Transport, start: Start): boolean {
   return true;
 }
 
+/** Sends what a hello asked for, then the live messages held back meanwhile; false when the client is gone. */
+function catchUpHello(transport: Transport, start: Start, catchup: Catchup): boolean {
+  const tracker = start.tracker;
+  for (const channel of Object.keys(catchup.after)) {
+    tracker.resumeAfter(channel, catchup.after[channel]);
+  }
+  const deferred = start.deferred;
+  start.catchup = undefined;
+  start.deferred = [];
+  start.hold = new LuaTable();
+  const ok = catchUp(transport, { ...start, backlog: catchup.entries, gaps: catchup.gaps });
+  if (!ok) {
+    return false;
+  }
+  for (const [channel, data, id, event] of deferred) {
+    if (tracker.accept(channel, id)) {
+      const [written] = transport.message(channel, data, id, event !== "" ? event : undefined, tracker.cursor(id));
+      if (written === undefined) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
 function pump<S>(mode: SubscriptionMode<S>, subscription: S, transport: Transport, settings: Settings, start: Start): void {
   if (!catchUp(transport, start)) {
     return;
@@ -116,7 +163,15 @@ function pump<S>(mode: SubscriptionMode<S>, subscription: S, transport: Transpor
       wait = math.min(wait, leftMs + 1);
     }
     const [kind, a, b, id, event] = mode.next(subscription, wait);
-    if (kind === "message") {
+    const catchup = start.catchup;
+    if (catchup !== undefined && !catchUpHello(transport, start, catchup)) {
+      return;
+    }
+    if (kind === "wake") {
+      // woken for a hello's catch-up (done above) or a channel confirmed
+    } else if (kind === "message" && id !== "" && start.hold.has(a)) {
+      start.deferred.push([a, b, id, event]); // its channel's backlog goes first
+    } else if (kind === "message") {
       idleMs = 0;
       if (id === "") {
         const [written] = transport.message(a, b, undefined);
@@ -200,6 +255,7 @@ class LiveSession<S> implements Session {
     initial: string[],
     private readonly identity: auth.Identity,
     private readonly settings: Settings,
+    private readonly start: Start,
   ) {
     for (const name of initial) {
       this.channels.set(name, true);
@@ -233,6 +289,33 @@ class LiveSession<S> implements Session {
       this.channels.set(name, true);
     }
     this.count += fresh.length;
+    return $multi(true);
+  }
+
+  resume(after: Record<string, string>): LuaMultiReturn<[true] | [undefined, string]> {
+    const names = Object.keys(after);
+    for (const name of names) {
+      this.start.hold.set(name, true);
+    }
+    const release = (): void => {
+      for (const name of names) {
+        this.start.hold.delete(name);
+      }
+    };
+    // live first (new channels are subscribed here), then the backlog: nothing falls between
+    const [added, addErr] = this.add(names);
+    if (added === undefined) {
+      release();
+      return $multi(undefined, addErr);
+    }
+    const [entries, gapsOrErr] = readBacklog(this.settings, names, { after, lastN: 0, any: true });
+    if (entries === undefined) {
+      release();
+      ngx.log(ngx.ERR, `${gapsOrErr}`);
+      return $multi(undefined, "redis is unavailable, try again later");
+    }
+    this.start.catchup = { after, entries, gaps: gapsOrErr as string[] };
+    this.mode.wake(this.subscription);
     return $multi(true);
   }
 
@@ -295,7 +378,7 @@ function serveDuplexWith<S>(mode: SubscriptionMode<S>, channels: string[], trans
   }
   // The pump writes what the subscription brings, the reader answers the client; when either
   // ends, so does the other. (A raw socket gets no ngx.on_abort: the reader sees the client go.)
-  const session = new LiveSession(mode, subscription, settings.maxChannels, channels, start.identity, settings);
+  const session = new LiveSession(mode, subscription, settings.maxChannels, channels, start.identity, settings, start);
   const pumping = ngx.thread.spawn(pumpThread, mode, subscription, transport, settings, start);
   const reading = ngx.thread.spawn(readerThread, transport, session);
   ngx.thread.wait(pumping, reading);
@@ -353,6 +436,8 @@ function collect<S>(mode: SubscriptionMode<S>, subscription: S, batch: Batch, ti
     } else if (kind === "notice") {
       batch.notice(a, b);
       items += 1;
+    } else if (kind === "wake") {
+      // nothing to take: wait again
     } else if (kind === "timeout") {
       if (items > 0 || ngx.worker.exiting()) {
         return "done";

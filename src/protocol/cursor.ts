@@ -72,6 +72,49 @@ export function parseCursor(raw: string, channels: string[]): LuaMultiReturn<[Re
   return $multi(positions);
 }
 
+/**
+ * The positions a WebSocket hello asks for: a compound cursor names its channels; a single id or
+ * `oldest` applies to `subscribed`; `byChannel` adds positions by name. Returns them, or
+ * undefined and a message.
+ */
+export function helloPositions(
+  cursor: string | undefined,
+  byChannel: Record<string, string> | undefined,
+  subscribed: string[],
+): LuaMultiReturn<[Record<string, string>] | [undefined, string]> {
+  const positions: Record<string, string> = {};
+  if (cursor !== undefined) {
+    let names = subscribed;
+    if (cursor.indexOf("=") >= 0) {
+      names = [];
+      for (const part of cursor.split(",")) {
+        names.push(part.substring(0, math_max0(part.indexOf("="))));
+      }
+    }
+    const [parsed, err] = parseCursor(cursor, names);
+    if (parsed === undefined) {
+      return $multi(undefined, err);
+    }
+    for (const name of Object.keys(parsed)) {
+      positions[name] = parsed[name];
+    }
+  }
+  if (byChannel !== undefined) {
+    for (const name of Object.keys(byChannel)) {
+      const id = byChannel[name];
+      if (!isValidId(id)) {
+        return $multi(undefined, `invalid cursor: "${name}" has no message id`);
+      }
+      positions[name] = id;
+    }
+  }
+  return $multi(positions);
+}
+
+function math_max0(n: number): number {
+  return n < 0 ? 0 : n;
+}
+
 /** The compound cursor "a=id,b=id" of the channels that have a position, in `channels` order. */
 export function formatCursor(channels: string[], positions: Record<string, string>): string {
   const parts: string[] = [];

@@ -196,7 +196,7 @@ export function pongFrame(ref: string | undefined, quote: QuoteJson): string {
 }
 
 /** {"type":"subscribed","channels":["a","b"]} (or "unsubscribed"): what the connection changed. */
-export function channelsFrame(kind: "subscribed" | "unsubscribed", channels: string[], ref: string | undefined, quote: QuoteJson): string {
+export function channelsFrame(kind: "subscribed" | "unsubscribed" | "resumed", channels: string[], ref: string | undefined, quote: QuoteJson): string {
   const names: string[] = [];
   for (const channel of channels) {
     names.push(quote(channel));

@@ -115,6 +115,9 @@ export function close(subscription: DirectSubscription): void {
   }
 }
 
+/** A direct stream's wait is at most a second: it looks up on its own. */
+export function wake(_subscription: DirectSubscription): void {}
+
 export function waitMs(heartbeatMs: number): number {
   return math.min(SHUTDOWN_CHECK_MS, heartbeatMs);
 }

@@ -12,8 +12,9 @@ import type { Settings } from "../config/schema";
  * - "lost": Redis went away and this mode cannot go on
  * - "shutdown": nginx is reloading or stopping
  * - "overflow": the client read too slowly and its queue overflowed (policy: disconnect)
+ * - "wake": woken by wake() with nothing to deliver
  */
-export type EventKind = "message" | "notice" | "timeout" | "lost" | "shutdown" | "overflow";
+export type EventKind = "message" | "notice" | "timeout" | "lost" | "shutdown" | "overflow" | "wake";
 
 /** @noSelf */
 export interface SubscriptionMode<S> {
@@ -28,6 +29,8 @@ export interface SubscriptionMode<S> {
   add(subscription: S, channels: string[]): LuaMultiReturn<[true] | [undefined, string]>;
   /** Removes channels from a live subscription; their messages stop at once (bar those in flight). */
   remove(subscription: S, channels: string[]): void;
+  /** Makes a waiting `next` return ("wake") soon, from another light thread; direct mode: within its wait. */
+  wake(subscription: S): void;
   /** Releases the subscription; safe to call twice. */
   close(subscription: S): void;
   /** How long one `next` may wait, given the heartbeat interval (ms). */

@@ -76,6 +76,16 @@ export function next(subscriber: SharedSubscription, timeoutMs: number): LuaMult
     if (woken !== true) {
       return $multi("timeout", "", "", "", "");
     }
+    if (subscriber.head > subscriber.tail && subscriber.ended === undefined && subscriber.dropped === 0) {
+      return $multi("wake", "", "", "", "");
+    }
+  }
+}
+
+export function wake(subscriber: SharedSubscription): void {
+  if (subscriber.waiting) {
+    subscriber.waiting = false;
+    subscriber.sema.post(1);
   }
 }
 

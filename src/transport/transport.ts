@@ -28,6 +28,11 @@ export interface Session {
   /** The channels subscribed now, as keys. */
   readonly channels: LuaTable<string, true>;
   add(names: string[]): LuaMultiReturn<[true] | [undefined, string]>;
+  /**
+   * Resumes channels after the given ids (subscribing those not yet subscribed): what was kept
+   * since is sent before their live messages, once each. Returns once it is under way.
+   */
+  resume(after: Record<string, string>): LuaMultiReturn<[true] | [undefined, string]>;
   /** Moves the user's read position on `channel` to `id`: the position after, or an error. */
   ack(channel: string, id: string): LuaMultiReturn<[string] | [undefined, string]>;
   remove(names: string[]): void;

@@ -8,6 +8,8 @@ import * as auth from "../host/auth";
 import { decodeJson } from "../host/crypto";
 import { quoteJson } from "../host/json";
 import { handshake, OPCODE_CLOSE, OPCODE_PING, OPCODE_PONG, OPCODE_TEXT, recvFrame, sendFrame } from "../host/websocket";
+import { isValidChannel } from "../protocol/channel";
+import { helloPositions } from "../protocol/cursor";
 import { isUtf8 } from "../protocol/utf8";
 import {
   channelsFrame,
@@ -221,8 +223,29 @@ export class WebSocketTransport implements DuplexTransport {
       }
       return ackedFrame(control.channel, read, ref, quoteJson);
     }
-    // hello is well-formed; resuming a live WebSocket from cursors is not built yet.
-    return errorFrame("hello is not supported yet: to resume, reconnect with /ws?key=<channels>&since=<cursor>", ref, quoteJson);
+    // hello: resume channels from a cursor (subscribing the ones not yet subscribed)
+    if (control.type !== "hello") {
+      return errorFrame("unknown control frame", ref, quoteJson); // every other type was handled above
+    }
+    const subscribed: string[] = [];
+    for (const [name] of session.channels) {
+      subscribed.push(name);
+    }
+    const [after, cursorErr] = helloPositions(control.cursor, control.cursors, subscribed);
+    if (after === undefined) {
+      return errorFrame(cursorErr, ref, quoteJson);
+    }
+    const names = Object.keys(after);
+    for (const name of names) {
+      if (!isValidChannel(name)) {
+        return errorFrame(`invalid cursor: "${name}" is not a channel name`, ref, quoteJson);
+      }
+    }
+    const [resumed, resumeErr] = session.resume(after);
+    if (resumed === undefined) {
+      return errorFrame(resumeErr, ref, quoteJson);
+    }
+    return channelsFrame("resumed", names, ref, quoteJson);
   }
 
   /**
