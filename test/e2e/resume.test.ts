@@ -1,6 +1,7 @@
 // Delivery without loss: message ids, cursors, history, gaps, inboxes and read state, across
 // disconnects, the subscribe handshake, nginx reloads and Redis restarts. In every mode.
 
+import { publishDurable } from "../../sdk";
 import { MODES, Stack, Stream, eventually, fetchText, luaErrors, sleep, startStack } from "./harness";
 
 interface Line {
@@ -163,6 +164,22 @@ describe.each(MODES)("%s mode", (mode) => {
     expect(reply[2]).toBe(0);
     await stream.waitForMessages(1);
     expect(stream.messages()).toEqual([{ type: "message", channel: "fcall", id: reply[0], event: "note", data: "from any language" }]);
+    stream.close();
+  });
+
+  test("the SDK publishes durably over Redis: kept, with an id, delivered live", async () => {
+    const stream = await new Stream(`${stack.base}/sub?key=sdk`).open();
+    const first = await publishDurable(stack.client, "sdk", "from the sdk ☃", { event: "note" });
+    expect(first).toMatchObject({ subscribers: 1, duplicate: false });
+    const again = await publishDurable(stack.client, "sdk", "retry", { idempotencyKey: "job-1" });
+    expect(await publishDurable(stack.client, "sdk", "retry", { idempotencyKey: "job-1" })).toEqual({ ...again, subscribers: 0, duplicate: true });
+    await stream.waitForMessages(2);
+    expect(stream.messages()).toEqual([
+      { type: "message", channel: "sdk", id: first.id, event: "note", data: "from the sdk ☃" },
+      { type: "message", channel: "sdk", id: again.id, data: "retry" },
+    ]);
+    expect(await keptAfter(stack, "sdk", "0-0")).toEqual([first.id, again.id]);
+    await expect(publishDurable(stack.client, "bad name", "x")).rejects.toThrow("invalid channel name");
     stream.close();
   });
 
