@@ -2,7 +2,7 @@
 // reloading or stopping, and how the launcher treats bad settings. In every subscription mode.
 
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { redisAnswers, startGateway, ROOT } from "../../src/cli/gateway";
@@ -174,6 +174,9 @@ describe("launcher (npm start)", () => {
       const run = launch({ PUSHGATE_LISTEN: `127.0.0.1:${httpPort}`, PUSHGATE_REDIS_URL: `redis://127.0.0.1:${redisPort}`, PUSHGATE_RUNTIME_DIR: dir, PUSHGATE_WORKERS: "1" });
       expect(await eventually(() => run.output().includes("pushgate: ready"), 15000)).toBe(true);
       expect(run.output()).toContain(`curl -N 'http://127.0.0.1:${httpPort}/sub?key=abc'`);
+      // auth off: said loudly, by the launcher and in nginx's error log
+      expect(run.output()).toContain("WARNING: PUSHGATE_JWT_SECRET is not set");
+      expect(readFileSync(join(dir, "logs/error.log"), "utf8")).toContain("PUSHGATE_JWT_SECRET is not set");
       const stream = await new Stream(`http://127.0.0.1:${httpPort}/sub?key=abc`).open();
       const pub = await fetchText(`http://127.0.0.1:${httpPort}/pub?channel=abc`, { method: "POST", body: "123" });
       expect(pub.status).toBe(200);
