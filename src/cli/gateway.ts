@@ -132,14 +132,36 @@ function httpAnswers(address: string): Promise<boolean> {
   });
 }
 
-/** Stops a child: `signal` first, SIGKILL if it has not exited after `graceMs`. */
+/** The pids of a process's children (nginx: its workers), from /proc. */
+function childPids(pid: number | undefined): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter((p) => p.length > 0).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Stops a child: `signal` first, SIGKILL if it has not exited after `graceMs` — its own children
+ * too, so a master killed hard leaves no worker behind.
+ */
 export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM", graceMs = 5000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) {
     return;
   }
   const exited = new Promise<void>((done) => child.once("exit", () => done()));
   child.kill(signal);
-  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+  const timer = setTimeout(() => {
+    const orphans = childPids(child.pid);
+    child.kill("SIGKILL");
+    for (const pid of orphans) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  }, graceMs);
   await exited;
   clearTimeout(timer);
 }
