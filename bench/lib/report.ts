@@ -488,7 +488,7 @@ export function renderSvg(results: RunResults): string {
   const panelH = 250;
   const legendH = 40;
   const width = panelW * 2 + 30;
-  const height = legendH + Math.ceil(panels.length / 2) * (panelH + 10) + 30;
+  const height = legendH + Math.ceil(panels.length / 2) * (panelH + 10) + 44;
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif">`,
     `<rect width="${width}" height="${height}" fill="#fff"/>`,
@@ -506,7 +506,9 @@ export function renderSvg(results: RunResults): string {
   panels.forEach((panel, i) => {
     parts.push(panelSvg(panel, 10 + (i % 2) * (panelW + 10), legendH + 10 + Math.floor(i / 2) * (panelH + 10), panelW, panelH));
   });
-  parts.push(`<text x="15" y="${height - 10}" font-size="10" fill="#555">${escapeXml(`${results.command} · lower is better except deliveries per second · details in the .md beside this file`)}</text>`);
+  const command = results.command.length > 150 ? `${results.command.substring(0, 147)}...` : results.command;
+  parts.push(`<text x="15" y="${height - 22}" font-size="10" fill="#555">${escapeXml(command)}</text>`);
+  parts.push(`<text x="15" y="${height - 8}" font-size="10" fill="#555">lower is better except deliveries per second · details in the .md beside this file</text>`);
   parts.push("</svg>");
   return `${parts.join("\n")}\n`;
 }
