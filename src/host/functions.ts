@@ -30,13 +30,21 @@ export function loadLibrary(red: RestyRedis): LuaMultiReturn<[true] | [undefined
  */
 export function call(red: RestyRedis, name: string, keys: string[], args: string[]): LuaMultiReturn<[RedisReply] | [undefined, string, boolean]> {
   const calls = red as unknown as FunctionCalls;
-  let [reply, err] = calls.fcall(name, `${keys.length}`, ...keys, ...args);
+  // One array and one unpack: spreading two arrays into a call makes TSTL build a vararg table.
+  const words = [name, `${keys.length}`];
+  for (const key of keys) {
+    words.push(key);
+  }
+  for (const arg of args) {
+    words.push(arg);
+  }
+  let [reply, err] = calls.fcall(...words);
   if (reply === false && string.find(`${err}`, "Function not found", 1, true)[0] !== undefined) {
     const [loaded, loadErr] = loadLibrary(red);
     if (loaded === undefined) {
       return $multi(undefined, loadErr, false);
     }
-    [reply, err] = calls.fcall(name, `${keys.length}`, ...keys, ...args);
+    [reply, err] = calls.fcall(...words);
   }
   if (reply === undefined) {
     return $multi(undefined, `${err}`, true);

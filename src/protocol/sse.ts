@@ -14,6 +14,16 @@ export const HEARTBEAT_EVENT = ":\n\n";
 const LF = "\n";
 const CR = "\r";
 
+/**
+ * Appends one `field: value` line as three fragments. One push each: a push of several values
+ * compiles to a vararg call that LuaJIT does not compile, on the path of every message.
+ */
+function pushField(out: string[], field: string, value: string): void {
+  out.push(field);
+  out.push(value);
+  out.push(LF);
+}
+
 /** `retry:` tells EventSource how long to wait before it reconnects (ms). */
 export function retryField(retryMs: number): string {
   return `retry: ${Math.floor(retryMs)}\n\n`;
@@ -28,7 +38,7 @@ export function pushDataLines(out: string[], data: string): void {
   let lf = data.indexOf(LF);
   let cr = data.indexOf(CR);
   if (lf < 0 && cr < 0) {
-    out.push("data: ", data, LF);
+    pushField(out, "data: ", data);
     return;
   }
   let start = 0;
@@ -40,11 +50,11 @@ export function pushDataLines(out: string[], data: string): void {
       cr = data.indexOf(CR, start);
     }
     if (lf < 0 && cr < 0) {
-      out.push("data: ", data.substring(start), LF);
+      pushField(out, "data: ", data.substring(start));
       return;
     }
     const end = lf < 0 || (cr >= 0 && cr < lf) ? cr : lf;
-    out.push("data: ", data.substring(start, end), LF);
+    pushField(out, "data: ", data.substring(start, end));
     start = end === cr && lf === cr + 1 ? end + 2 : end + 1;
   }
 }
@@ -57,10 +67,10 @@ export function pushDataLines(out: string[], data: string): void {
 export function messageEvent(data: string, id: string | undefined, event: string | undefined): string[] {
   const out: string[] = [];
   if (id !== undefined) {
-    out.push("id: ", id, LF);
+    pushField(out, "id: ", id);
   }
   if (event !== undefined) {
-    out.push("event: ", event, LF);
+    pushField(out, "event: ", event);
   }
   pushDataLines(out, data);
   out.push(LF);
