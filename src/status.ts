@@ -19,7 +19,9 @@ function publish(this: void, premature: boolean): void {
     return;
   }
   const stats = hub.stats();
-  const entry = cjson.encode({ worker: ngx.worker.id() ?? 0, pid: ngx.worker.pid(), ...stats });
+  // luaKb: the worker's Lua heap, garbage not yet collected included (what idle streams cost in Lua)
+  const luaKb = math.floor(collectgarbage("count"));
+  const entry = cjson.encode({ worker: ngx.worker.id() ?? 0, pid: ngx.worker.pid(), luaKb, ...stats });
   dict.set(`worker:${ngx.worker.id() ?? 0}`, entry, ENTRY_TTL_S);
 }
 
@@ -38,7 +40,7 @@ export function handle(): void {
   const dict = ngx.shared.get(DICT);
   publish(false); // this worker's figures are current
   const workers: unknown[] = [];
-  const totals: Record<string, number> = { channels: 0, subscribers: 0, messages: 0, reconnects: 0, notices: 0, dropped: 0, overflows: 0 };
+  const totals: Record<string, number> = { channels: 0, subscribers: 0, messages: 0, reconnects: 0, notices: 0, dropped: 0, overflows: 0, luaKb: 0 };
   for (let id = 0; id < ngx.worker.count() && dict !== undefined; id++) {
     const [text] = dict.get(`worker:${id}`);
     if (typeof text === "string") {

@@ -15,15 +15,17 @@ import { BacklogEntry, planFromRequest, readBacklog, Tracker } from "./resume";
 interface Start {
   identity: auth.Identity;
   tracker: Tracker;
-  backlog: BacklogEntry[];
-  gaps: string[];
+  /** What to send before going live; dropped once sent (a stream lives long, its backlog need not). */
+  backlog: BacklogEntry[] | undefined;
+  gaps: string[] | undefined;
   ended: boolean;
   /**
    * A WebSocket hello in progress: live messages of `hold`ing channels wait in `deferred` until
    * the backlog after the hello's cursor (`catchup`) has been sent, so order and exactly-once hold.
+   * Made on the first hello: most streams never see one, and every idle stream's bytes count.
    */
-  hold: LuaTable<string, true>;
-  deferred: Array<[string, string, string, string]>;
+  hold: LuaTable<string, true> | undefined;
+  deferred: Array<[string, string, string, string]> | undefined;
   catchup: Catchup | undefined;
 }
 
@@ -64,8 +66,8 @@ function begin<S>(mode: SubscriptionMode<S>, channels: string[], settings: Setti
     ngx.log(ngx.ERR, `${subscribeErr}`);
     return fail(503, "redis is unavailable, try again later", settings.retryAfterSeconds);
   }
-  let backlog: BacklogEntry[] = [];
-  let gaps: string[] = [];
+  let backlog: BacklogEntry[] | undefined;
+  let gaps: string[] | undefined;
   if (plan.any) {
     const [entries, gapsOrErr] = readBacklog(settings, channels, plan);
     if (entries === undefined) {
@@ -74,8 +76,8 @@ function begin<S>(mode: SubscriptionMode<S>, channels: string[], settings: Setti
       ngx.log(ngx.ERR, `${gapsOrErr}`);
       return fail(503, "redis is unavailable, try again later", settings.retryAfterSeconds);
     }
-    backlog = entries;
-    gaps = gapsOrErr as string[];
+    backlog = entries.length > 0 ? entries : undefined;
+    gaps = (gapsOrErr as string[]).length > 0 ? (gapsOrErr as string[]) : undefined;
   }
   return $multi(subscription, {
     identity,
@@ -83,8 +85,8 @@ function begin<S>(mode: SubscriptionMode<S>, channels: string[], settings: Setti
     backlog,
     gaps,
     ended: false,
-    hold: new LuaTable(),
-    deferred: [],
+    hold: undefined,
+    deferred: undefined,
     catchup: undefined,
   });
 }
@@ -100,13 +102,17 @@ function finish<S>(mode: SubscriptionMode<S>, subscription: S, start: Start, set
 
 /** Sends the gap notices and the backlog; false when the client is gone. */
 function catchUp(transport: Transport, start: Start): boolean {
-  for (const channel of start.gaps) {
+  const gaps = start.gaps ?? [];
+  const backlog = start.backlog ?? [];
+  start.gaps = undefined;
+  start.backlog = undefined;
+  for (const channel of gaps) {
     const [written] = transport.notice("gap", gapText(channel));
     if (written === undefined) {
       return false;
     }
   }
-  for (const entry of start.backlog) {
+  for (const entry of backlog) {
     if (start.tracker.accept(entry.channel, entry.id)) {
       const event = entry.event !== "" ? entry.event : undefined;
       const [written] = transport.message(entry.channel, entry.data, entry.id, event, start.tracker.cursor(entry.id));
@@ -124,10 +130,10 @@ function catchUpHello(transport: Transport, start: Start, catchup: Catchup): boo
   for (const channel of Object.keys(catchup.after)) {
     tracker.resumeAfter(channel, catchup.after[channel]);
   }
-  const deferred = start.deferred;
+  const deferred = start.deferred ?? [];
   start.catchup = undefined;
-  start.deferred = [];
-  start.hold = new LuaTable();
+  start.deferred = undefined;
+  start.hold = undefined;
   const ok = catchUp(transport, { ...start, backlog: catchup.entries, gaps: catchup.gaps });
   if (!ok) {
     return false;
@@ -169,7 +175,8 @@ function pump<S>(mode: SubscriptionMode<S>, subscription: S, transport: Transpor
     }
     if (kind === "wake") {
       // woken for a hello's catch-up (done above) or a channel confirmed
-    } else if (kind === "message" && id !== "" && start.hold.has(a)) {
+    } else if (kind === "message" && id !== "" && start.hold !== undefined && start.hold.has(a)) {
+      start.deferred ??= [];
       start.deferred.push([a, b, id, event]); // its channel's backlog goes first
     } else if (kind === "message") {
       idleMs = 0;
@@ -294,12 +301,13 @@ class LiveSession<S> implements Session {
 
   resume(after: Record<string, string>): LuaMultiReturn<[true] | [undefined, string]> {
     const names = Object.keys(after);
+    const hold = (this.start.hold ??= new LuaTable());
     for (const name of names) {
-      this.start.hold.set(name, true);
+      hold.set(name, true);
     }
     const release = (): void => {
       for (const name of names) {
-        this.start.hold.delete(name);
+        hold.delete(name);
       }
     };
     // live first (new channels are subscribed here), then the backlog: nothing falls between
@@ -404,11 +412,11 @@ function collect<S>(mode: SubscriptionMode<S>, subscription: S, batch: Batch, ti
   const deadline = ngx.now() + timeoutMs / 1000;
   const tracker = start.tracker;
   let items = 0;
-  for (const channel of start.gaps) {
+  for (const channel of start.gaps ?? []) {
     batch.notice("gap", gapText(channel));
     items += 1;
   }
-  for (const entry of start.backlog) {
+  for (const entry of start.backlog ?? []) {
     if (items < maxItems && tracker.accept(entry.channel, entry.id)) {
       batch.message(entry.channel, entry.data, entry.id, entry.event !== "" ? entry.event : undefined);
       items += 1;

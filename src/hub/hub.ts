@@ -16,19 +16,19 @@ export interface Subscriber {
   channels: string[];
   /** The request thread waits on `sema`; the hub posts only then, so posts never pile up. */
   waiting: boolean;
-  /** Ring queue of (channel, payload); a notice has channel "" and its code as payload. */
-  queueChannel: LuaTable<number, string>;
-  queueData: LuaTable<number, string>;
-  /** Message id and event name of durable messages (absent for plain PUBLISH). */
-  queueId: LuaTable<number, string>;
-  queueEvent: LuaTable<number, string>;
+  /**
+   * Queue of messages head..tail, four slots each from QUEUE_SLOTS * index: channel, data, id and
+   * event name (id and event absent for a plain PUBLISH); a notice has channel "" and its code
+   * as data. One table rather than one per field: every idle stream carries it.
+   */
+  queue: LuaTable<number, string>;
   head: number;
   tail: number;
   bytes: number;
   /** Messages dropped (drop-oldest) and not yet reported to the client. */
   dropped: number;
   /** Set when the hub ends the stream: "overflow" or "shutdown". */
-  ended: string | undefined;
+  ended?: string;
 }
 
 interface ChannelState {
@@ -97,14 +97,26 @@ function wake(subscriber: Subscriber): void {
   }
 }
 
-function dropHead(subscriber: Subscriber): void {
-  const head = subscriber.head;
-  subscriber.bytes -= subscriber.queueData.get(head).length;
-  subscriber.queueChannel.delete(head);
-  subscriber.queueData.delete(head);
-  subscriber.queueId.delete(head);
-  subscriber.queueEvent.delete(head);
-  subscriber.head = head + 1;
+const QUEUE_SLOTS = 4;
+
+/**
+ * Takes the oldest queued message: channel ("" for a notice), data, id and event ("" when the
+ * message has none). Call only while head <= tail.
+ */
+export function shift(subscriber: Subscriber): LuaMultiReturn<[string, string, string, string]> {
+  const queue = subscriber.queue;
+  const slot = subscriber.head * QUEUE_SLOTS;
+  const channel = queue.get(slot);
+  const data = queue.get(slot + 1);
+  const id = queue.get(slot + 2) ?? "";
+  const event = queue.get(slot + 3) ?? "";
+  queue.delete(slot);
+  queue.delete(slot + 1);
+  queue.delete(slot + 2);
+  queue.delete(slot + 3);
+  subscriber.head += 1;
+  subscriber.bytes -= data.length;
+  return $multi(channel, data, id, event);
 }
 
 /** Appends to a subscriber's queue, applying the overflow policy when it is full. */
@@ -122,7 +134,7 @@ function enqueue(subscriber: Subscriber, channel: string, data: string, id: stri
       return;
     }
     while (subscriber.head <= subscriber.tail && (subscriber.tail - subscriber.head + 1 >= settings.queueMessages || subscriber.bytes + size > settings.queueBytes)) {
-      dropHead(subscriber);
+      shift(subscriber);
       subscriber.dropped += 1;
       counters.dropped += 1;
     }
@@ -135,11 +147,12 @@ function enqueue(subscriber: Subscriber, channel: string, data: string, id: stri
   }
   const tail = subscriber.tail + 1;
   subscriber.tail = tail;
-  subscriber.queueChannel.set(tail, channel);
-  subscriber.queueData.set(tail, data);
+  const slot = tail * QUEUE_SLOTS;
+  subscriber.queue.set(slot, channel);
+  subscriber.queue.set(slot + 1, data);
   if (id !== undefined) {
-    subscriber.queueId.set(tail, id);
-    subscriber.queueEvent.set(tail, event ?? "");
+    subscriber.queue.set(slot + 2, id);
+    subscriber.queue.set(slot + 3, event ?? "");
   }
   subscriber.bytes += size;
   wake(subscriber);
@@ -407,15 +420,11 @@ export function join(names: string[]): LuaMultiReturn<[Subscriber] | [undefined,
     sema,
     channels: names,
     waiting: false,
-    queueChannel: new LuaTable(),
-    queueData: new LuaTable(),
-    queueId: new LuaTable(),
-    queueEvent: new LuaTable(),
+    queue: new LuaTable(),
     head: 1,
     tail: 0,
     bytes: 0,
     dropped: 0,
-    ended: undefined,
   };
   attach(subscriber, names);
   members.set(subscriber, true);

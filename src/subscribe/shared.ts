@@ -47,18 +47,8 @@ export function next(subscriber: SharedSubscription, timeoutMs: number): LuaMult
       subscriber.dropped = 0;
       return $multi("notice", "dropped", `${dropped} messages dropped: the client reads too slowly`, "", "");
     }
-    const head = subscriber.head;
-    if (head <= subscriber.tail) {
-      const channel = subscriber.queueChannel.get(head);
-      const data = subscriber.queueData.get(head);
-      const id = subscriber.queueId.get(head) ?? "";
-      const event = subscriber.queueEvent.get(head) ?? "";
-      subscriber.queueChannel.delete(head);
-      subscriber.queueData.delete(head);
-      subscriber.queueId.delete(head);
-      subscriber.queueEvent.delete(head);
-      subscriber.head = head + 1;
-      subscriber.bytes -= data.length;
+    if (subscriber.head <= subscriber.tail) {
+      const [channel, data, id, event] = hub.shift(subscriber);
       if (channel === "") {
         return $multi("notice", data, hub.NOTICE_TEXT[data] ?? data, "", "");
       }

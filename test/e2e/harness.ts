@@ -62,6 +62,8 @@ export interface Stack {
 export interface WorkerStatus {
   worker: number;
   pid: number;
+  /** The worker's Lua heap (KB), uncollected garbage included. */
+  luaKb: number;
   connected: boolean;
   channels: number;
   subscribers: number;

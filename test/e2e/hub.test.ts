@@ -42,6 +42,7 @@ describe("shared mode hub", () => {
   });
 
   test("2,000 subscribers over 2 workers: Redis connections stay at most 2 x workers, and all receive", async () => {
+    const luaKbBefore = (await stack.status()).totals.luaKb;
     const streams: Stream[] = [];
     for (let i = 0; i < 2000; i += 200) {
       streams.push(...(await Promise.all(Array.from({ length: 200 }, () => new Stream(`${stack.base}/sub?key=many`).open()))));
@@ -54,6 +55,10 @@ describe("shared mode hub", () => {
       const { workers } = await stack.status();
       return workers.length === 2 && workers.every((w) => w.subscribers > 0) && workers.reduce((n, w) => n + w.subscribers, 0) === 2000;
     }, 3000, 200)).toBe(true);
+    // /status reports each worker's Lua heap: the streams' state shows in it (at least 1 KB each)
+    const { workers, totals } = await stack.status();
+    expect(workers.every((w) => w.luaKb > 0)).toBe(true);
+    expect(totals.luaKb - luaKbBefore).toBeGreaterThan(2000);
     await stack.client.publish("many", "one");
     await stack.client.publish("many", "two");
     expect(await eventually(() => streams.every((s) => s.messages().length >= 2), 15000)).toBe(true);
