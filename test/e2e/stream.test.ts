@@ -56,6 +56,25 @@ describe.each(MODES)("%s mode", (mode) => {
     stream.close();
   });
 
+  test("streams of both formats on one channel each get their own shape of every message", async () => {
+    // each worker reuses the line it built last for the next subscriber: format is part of the key
+    const streams = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => new Stream(`${stack.base}/sub?key=mixed${i % 2 === 0 ? "" : "&format=array"}`).open()),
+    );
+    await stack.client.publish("mixed", "one");
+    await stack.client.publish("mixed", "two");
+    for (const [i, stream] of streams.entries()) {
+      await stream.waitForMessages(2);
+      const lines = stream.rawLines().filter((line) => line.length > 0);
+      expect(lines).toEqual(
+        i % 2 === 0
+          ? ['{"type":"message","channel":"mixed","data":"one"}', '{"type":"message","channel":"mixed","data":"two"}']
+          : ['["message","mixed","one"]', '["message","mixed","two"]'],
+      );
+      stream.close();
+    }
+  });
+
   test("curl receives a published message at once", async () => {
     const run = curl(["-N", "--max-time", "5", `${stack.base}/sub?key=curl`]);
     // publish until curl's stream shows it: the first one may come before curl has connected
