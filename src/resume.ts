@@ -145,38 +145,44 @@ export function readBacklog(
  */
 const CLOCK_MARGIN_MS = 2000;
 
-/** What a stream has sent, per channel: skips repeats and hands out the cursor after each message. */
+/**
+ * What a stream has sent, per channel: skips repeats and hands out the cursor after each message.
+ * Every idle stream holds one, so it keeps one table, made at the first message or resume.
+ */
 export class Tracker {
-  /** Per channel, the newest id sent (or the id it resumed after): older ids are repeats. */
-  private readonly lastSent: Record<string, string> = {};
-  /** Per channel, where a client resumes: lastSent, or the subscription time for a silent channel. */
-  private readonly positions: Record<string, string> = {};
+  /**
+   * Per channel, the newest id sent (or the id it resumed after): older ids are repeats, and a
+   * client resumes from there.
+   */
+  private lastSent: Record<string, string> | undefined;
+  /** Where a channel with nothing sent resumes: the time the stream subscribed. */
+  private readonly silentFrom: string;
 
   constructor(private readonly channels: string[], after: Record<string, string>) {
-    const start = `${math.floor(ngx.now() * 1000) - CLOCK_MARGIN_MS}-0`;
+    this.silentFrom = `${math.floor(ngx.now() * 1000) - CLOCK_MARGIN_MS}-0`;
     for (const channel of channels) {
       const resumedAfter = after[channel];
       if (resumedAfter !== undefined) {
+        this.lastSent ??= {};
         this.lastSent[channel] = resumedAfter;
       }
-      this.positions[channel] = resumedAfter ?? start;
     }
   }
 
   /** True when `id` of `channel` is new to this stream (and records it). */
   accept(channel: string, id: string): boolean {
-    const last = this.lastSent[channel];
+    const lastSent = (this.lastSent ??= {});
+    const last = lastSent[channel];
     if (last !== undefined && compareIds(id, last) <= 0) {
       return false;
     }
-    this.lastSent[channel] = id;
-    this.positions[channel] = id;
+    lastSent[channel] = id;
     return true;
   }
 
   /** Where to resume after the message just accepted: its id, or channel=id,... on several channels. */
   cursor(id: string): string {
-    return this.channels.length === 1 ? id : formatCursor(this.channels, this.positions);
+    return this.channels.length === 1 ? id : this.current();
   }
 
   /**
@@ -184,18 +190,18 @@ export class Tracker {
    * new to this stream joins its cursor.
    */
   resumeAfter(channel: string, after: string): void {
-    if (this.positions[channel] === undefined) {
+    if (!this.channels.includes(channel)) {
       this.channels.push(channel);
     }
-    const last = this.lastSent[channel];
+    const lastSent = (this.lastSent ??= {});
+    const last = lastSent[channel];
     if (last === undefined || compareIds(after, last) > 0) {
-      this.lastSent[channel] = after;
-      this.positions[channel] = after;
+      lastSent[channel] = after;
     }
   }
 
   /** Where to resume now (long-poll's next request): channel=id for every channel. */
   current(): string {
-    return formatCursor(this.channels, this.positions);
+    return formatCursor(this.channels, this.lastSent ?? {}, this.silentFrom);
   }
 }

@@ -19,6 +19,9 @@ export interface Identity {
   expires: number | undefined;
 }
 
+/** The identity of every stream without auth and without ?user= (one table, not one per stream). */
+const ANONYMOUS: Readonly<Identity> = { user: undefined, grants: undefined, expires: undefined };
+
 let verifier: TokenVerifier | undefined;
 
 function tokenVerifier(settings: Settings): TokenVerifier {
@@ -70,7 +73,7 @@ export function forSubscribe(
 ): LuaMultiReturn<[Identity] | [undefined, number, string]> {
   if (!enabled(settings)) {
     const user = queryArg(args, "user");
-    return $multi({ user: user !== undefined && user.length > 0 ? user : undefined, grants: undefined, expires: undefined });
+    return $multi(user !== undefined && user.length > 0 ? { user, grants: undefined, expires: undefined } : ANONYMOUS);
   }
   const token = credential(settings);
   if (token === undefined || token.length === 0) {

@@ -115,11 +115,14 @@ function math_max0(n: number): number {
   return n < 0 ? 0 : n;
 }
 
-/** The compound cursor "a=id,b=id" of the channels that have a position, in `channels` order. */
-export function formatCursor(channels: string[], positions: Record<string, string>): string {
+/**
+ * The compound cursor "a=id,b=id" of the channels that have a position, in `channels` order; with
+ * `fallback`, a channel without a position has that one.
+ */
+export function formatCursor(channels: string[], positions: Record<string, string>, fallback?: string): string {
   const parts: string[] = [];
   for (const channel of channels) {
-    const id = positions[channel];
+    const id = positions[channel] ?? fallback;
     if (id !== undefined) {
       parts.push(`${channel}=${id}`);
     }

@@ -39,7 +39,7 @@ describe("cursors", function()
   end
   for _, v in ipairs(vectors.format) do
     it("format " .. v.cursor, function()
-      assert.are.equal(v.cursor, cursor.formatCursor(v.channels, v.positions))
+      assert.are.equal(v.cursor, cursor.formatCursor(v.channels, v.positions, v.fallback))
     end)
   end
 end)

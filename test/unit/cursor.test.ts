@@ -11,7 +11,7 @@ interface Vectors {
   invalid_ids: string[];
   compare: Array<[string, string, number]>;
   parse: Array<{ name: string; raw: string; channels: string[]; positions?: Record<string, string>; error?: string }>;
-  format: Array<{ channels: string[]; positions: Record<string, string>; cursor: string }>;
+  format: Array<{ channels: string[]; positions: Record<string, string>; fallback?: string; cursor: string }>;
   envelopes: Array<{ payload: string; id?: string; event?: string; data?: string; plain?: boolean }>;
 }
 const vectors = JSON.parse(readFileSync(resolve(__dirname, "../../../test/vectors/cursor.json"), "utf8")) as Vectors;
@@ -28,7 +28,7 @@ test.each(vectors.parse.map((v) => [v.name, v]))("parse: %s", (_name, v) => {
     expect(err).toContain(v.error);
   }
 });
-test.each(vectors.format.map((v) => [v.cursor, v]))("format %j", (_cursor, v) => expect(formatCursor(v.channels, v.positions)).toBe(v.cursor));
+test.each(vectors.format.map((v) => [v.cursor, v]))("format %j", (_cursor, v) => expect(formatCursor(v.channels, v.positions, v.fallback)).toBe(v.cursor));
 test.each(vectors.envelopes.map((v) => [JSON.stringify(v.payload), v]))("envelope %s", (_name, v) => {
   const [id, event, data] = openEnvelope(v.payload);
   if (v.plain === true) {
