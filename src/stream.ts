@@ -241,13 +241,14 @@ function serveWith<S>(mode: SubscriptionMode<S>, channels: string[], transport: 
   finish(mode, subscription, start, settings);
 }
 
+/** The configured subscription mode; its subscriptions are opaque here, only the mode reads them. */
+function configuredMode(settings: Settings): SubscriptionMode<unknown> {
+  return settings.mode === "shared" ? shared : direct;
+}
+
 /** Streams `channels` to `transport` in the configured subscription mode. */
 export function serve(channels: string[], transport: Transport, settings: Settings): void {
-  if (settings.mode === "shared") {
-    serveWith(shared, channels, transport, settings);
-  } else {
-    serveWith(direct, channels, transport, settings);
-  }
+  serveWith(configuredMode(settings), channels, transport, settings);
 }
 
 /** The channels of a duplex stream, changed at run time by its transport's reader. */
@@ -397,11 +398,7 @@ function serveDuplexWith<S>(mode: SubscriptionMode<S>, channels: string[], trans
 
 /** Streams `channels` to a duplex `transport` whose client may change them (WebSocket). */
 export function serveDuplex(channels: string[], transport: DuplexTransport, settings: Settings): void {
-  if (settings.mode === "shared") {
-    serveDuplexWith(shared, channels, transport, settings);
-  } else {
-    serveDuplexWith(direct, channels, transport, settings);
-  }
+  serveDuplexWith(configuredMode(settings), channels, transport, settings);
 }
 
 /**
@@ -481,9 +478,5 @@ function pollWith<S>(mode: SubscriptionMode<S>, channels: string[], batch: Batch
 
 /** Long-poll: answers `batch` with the first messages on `channels`, or empty after `timeoutMs`. */
 export function poll(channels: string[], batch: Batch, settings: Settings, timeoutMs: number): void {
-  if (settings.mode === "shared") {
-    pollWith(shared, channels, batch, settings, timeoutMs);
-  } else {
-    pollWith(direct, channels, batch, settings, timeoutMs);
-  }
+  pollWith(configuredMode(settings), channels, batch, settings, timeoutMs);
 }
