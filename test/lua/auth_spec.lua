@@ -8,14 +8,7 @@ local grant = require("auth.grant")
 local jwt = require("auth.jwt")
 local crypto = require("host.crypto")
 
-local function read_vectors()
-  local file = assert(io.open("test/vectors/jwt.json", "rb"))
-  local text = file:read("*a")
-  file:close()
-  return cjson.decode(text)
-end
-
-local vectors = read_vectors()
+local vectors = require("vector_file")("jwt")
 
 local function bytes_of_hex(hex)
   return (hex:gsub("%x%x", function(pair) return string.char(tonumber(pair, 16)) end))

@@ -1,12 +1,9 @@
 -- The generated Lua of protocol/cursor and protocol/envelope against the vectors that
 -- test/unit/cursor.test.ts runs under Node.
-local cjson = require("cjson")
 local cursor = require("protocol.cursor")
 local envelope = require("protocol.envelope")
 
-local file = assert(io.open("test/vectors/cursor.json", "rb"))
-local vectors = cjson.decode(file:read("*a"))
-file:close()
+local vectors = require("vector_file")("cursor")
 
 local function sign(n)
   if n < 0 then return -1 elseif n > 0 then return 1 end

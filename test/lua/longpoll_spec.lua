@@ -1,12 +1,9 @@
 -- The generated long-poll framing (dist/protocol/longpoll.lua) against the shared vectors that
 -- test/unit/longpoll.test.ts feeds to the TypeScript under Node.
-local cjson = require("cjson")
 local longpoll = require("protocol.longpoll")
 local json = require("host.json")
 
-local file = assert(io.open("test/vectors/longpoll.json", "rb"))
-local v = cjson.decode(file:read("*a"))
-file:close()
+local v = require("vector_file")("longpoll")
 
 describe("parseTimeout", function()
   for _, t in ipairs(v.timeouts) do

@@ -4,12 +4,7 @@ local cjson = require("cjson")
 local sse = require("protocol.sse")
 local json = require("host.json")
 
-local function vectors(name)
-  local file = assert(io.open("test/vectors/" .. name .. ".json", "rb"))
-  local text = file:read("*a")
-  file:close()
-  return cjson.decode(text)
-end
+local vectors = require("vector_file")
 
 local function frame_of(v)
   local id = v.id ~= cjson.null and v.id or nil

@@ -6,12 +6,7 @@ local frame = require("protocol.frame")
 local schema = require("config.schema")
 local json = require("host.json")
 
-local function vectors(name)
-  local file = assert(io.open("test/vectors/" .. name .. ".json", "rb"))
-  local text = file:read("*a")
-  file:close()
-  return cjson.decode(text)
-end
+local vectors = require("vector_file")
 
 -- Partial deep match: every field of `expected` is in `actual` (like jest's toMatchObject).
 local function matches(expected, actual)

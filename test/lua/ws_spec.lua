@@ -5,12 +5,7 @@ local ws = require("protocol.ws")
 local utf8 = require("protocol.utf8")
 local json = require("host.json")
 
-local function vectors(name)
-  local file = assert(io.open("test/vectors/" .. name .. ".json", "rb"))
-  local text = file:read("*a")
-  file:close()
-  return cjson.decode(text)
-end
+local vectors = require("vector_file")
 
 local function unhex(hex)
   return (hex:gsub("%x%x", function(byte) return string.char(tonumber(byte, 16)) end))
