@@ -11,9 +11,9 @@
 
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
-import { connect, createServer, Socket } from "node:net";
+import { connect, Socket } from "node:net";
 import { join } from "node:path";
-import { RedisServer, startGateway, startRedis } from "../../src/cli/gateway";
+import { freePort, RedisServer, startGateway, startRedis } from "../../src/cli/gateway";
 import { parseSettings } from "../../src/config/schema";
 import { connectionsFor, HttpPublisher, PostRequest } from "./http-publisher";
 import { ResponseParser } from "./http-response";
@@ -78,17 +78,6 @@ export interface Server {
   /** Redis clients other than the benchmark's own connections. */
   redisClients(): Promise<number>;
   stop(): Promise<void>;
-}
-
-export function freePort(host = "127.0.0.1"): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0));
-    });
-  });
 }
 
 /** Listen addresses 127.0.0.1, 127.1.0.1, 127.2.0.1, … on one port (source addresses are 127.0.x.y). */

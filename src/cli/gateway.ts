@@ -4,7 +4,7 @@
 import "./multi";
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
+import { connect, createServer } from "node:net";
 import { basename, resolve } from "node:path";
 import { Settings, toRaw } from "../config/schema";
 
@@ -80,6 +80,18 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** True when a Redis answers PING at host:port within `timeoutMs`. */
+/** A TCP port nothing listens on at `host` right now (the kernel picks it). */
+export function freePort(host = "127.0.0.1"): Promise<number> {
+  return new Promise((done, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      server.close(() => done(typeof address === "object" && address !== null ? address.port : 0));
+    });
+  });
+}
+
 export function redisAnswers(host: string, port: number, timeoutMs = 500): Promise<boolean> {
   return new Promise((done) => {
     const socket = connect({ host, port });

@@ -4,26 +4,16 @@
 import { ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { get, IncomingHttpHeaders, request } from "node:http";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient, RedisClientType } from "redis";
-import { Gateway, RedisServer, startGateway, startRedis } from "../../src/cli/gateway";
+import { freePort, Gateway, RedisServer, startGateway, startRedis } from "../../src/cli/gateway";
+
+export { freePort };
 import { parseSettings, Settings } from "../../src/config/schema";
 
 /** The subscription modes every transport test runs in. */
 export const MODES: Array<"direct" | "shared"> = ["shared", "direct"];
-
-export function freePort(host = "127.0.0.1"): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0));
-    });
-  });
-}
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((done) => setTimeout(done, ms));
