@@ -77,7 +77,30 @@ function parseArgs(argv: string[]): Options {
     }
     values.set(arg.substring(2), argv[++i]);
   }
-  const known = ["setups", "workloads", "n", "idle-per-channel", "clients", "burst", "paced-rate", "paced-seconds", "payload-bytes", "workers", "worker-connections", "listen-addresses", "per-process", "concurrency", "ramp-chunk", "pushgate-publish", "out", "render", "ref", "quiet-wait", "quiet-cpu", "nice"];
+  const known = [
+    "setups",
+    "workloads",
+    "n",
+    "idle-per-channel",
+    "clients",
+    "burst",
+    "paced-rate",
+    "paced-seconds",
+    "payload-bytes",
+    "workers",
+    "worker-connections",
+    "listen-addresses",
+    "per-process",
+    "concurrency",
+    "ramp-chunk",
+    "pushgate-publish",
+    "out",
+    "render",
+    "ref",
+    "quiet-wait",
+    "quiet-cpu",
+    "nice",
+  ];
   for (const key of values.keys()) {
     if (!known.includes(key)) {
       throw new Error(`unknown option --${key}\n${USAGE}`);

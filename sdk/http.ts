@@ -80,12 +80,7 @@ function retryAfterOf(header: string | null): number | undefined {
  * Resolves to the gateway's answer; rejects with a PublishError on a 4xx/5xx answer or no
  * answer, and with a TypeError on an invalid channel name (checked before any request).
  */
-export async function publishHttp(
-  baseUrl: string,
-  channel: string,
-  data: string | Uint8Array,
-  options: PublishHttpOptions = {},
-): Promise<PublishAnswer> {
+export async function publishHttp(baseUrl: string, channel: string, data: string | Uint8Array, options: PublishHttpOptions = {}): Promise<PublishAnswer> {
   if (!isValidChannel(channel)) {
     throw new TypeError(`invalid channel name: a name is ${CHANNEL_RULE}`);
   }

@@ -65,9 +65,18 @@ export async function publishDurable(client: RedisCommander, channel: string, da
   }
   const idem = options.idempotencyKey !== undefined ? idempotencyKey(channel, options.idempotencyKey) : "";
   const args: Array<string | Buffer> = [
-    "FCALL", "pushgate_publish", "3", streamKey(channel), metaKey(channel), idem,
-    channel, data, options.event ?? "",
-    `${options.historyLength ?? 1000}`, `${(options.historySeconds ?? 86400) * 1000}`, `${(options.idempotencySeconds ?? 86400) * 1000}`,
+    "FCALL",
+    "pushgate_publish",
+    "3",
+    streamKey(channel),
+    metaKey(channel),
+    idem,
+    channel,
+    data,
+    options.event ?? "",
+    `${options.historyLength ?? 1000}`,
+    `${(options.historySeconds ?? 86400) * 1000}`,
+    `${(options.idempotencySeconds ?? 86400) * 1000}`,
   ];
   let reply: unknown;
   try {

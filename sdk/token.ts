@@ -53,9 +53,10 @@ export function mintToken(grant: TokenGrant, secret: string): string {
   if (typeof secret !== "string" || Buffer.byteLength(secret, "utf8") < MIN_SECRET_BYTES) {
     throw new RangeError(`failed to mint token: the secret must be at least ${MIN_SECRET_BYTES} bytes`);
   }
-  const claims = publish === undefined
-    ? { sub: grant.sub, channels, iat: now, exp: now + grant.ttl }
-    : { sub: grant.sub, channels, publish, iat: now, exp: now + grant.ttl };
+  const claims =
+    publish === undefined
+      ? { sub: grant.sub, channels, iat: now, exp: now + grant.ttl }
+      : { sub: grant.sub, channels, publish, iat: now, exp: now + grant.ttl };
   const signingInput = `${HEADER}.${encodeBase64Url(utf8ToBytes(JSON.stringify(claims)))}`;
   return `${signingInput}.${encodeBase64Url(hmacSha256(secret, signingInput))}`;
 }

@@ -64,7 +64,12 @@ export function handleUnread(): void {
   const parts: string[] = [];
   for (const channel of channels) {
     const rule = historyRuleFor(settings.history, channel);
-    const [count, err, lost] = functions.call(red, "pushgate_unread", [streamKey(channel), readKey(user)], [channel, `${rule !== undefined ? rule.length : 1000}`]);
+    const [count, err, lost] = functions.call(
+      red,
+      "pushgate_unread",
+      [streamKey(channel), readKey(user)],
+      [channel, `${rule !== undefined ? rule.length : 1000}`],
+    );
     if (count === undefined) {
       if (lost === true) {
         red.close();

@@ -47,7 +47,7 @@ export function publish(
     [channel, data, options.event ?? "", `${rule.length}`, `${rule.seconds * 1000}`, `${settings.idempotencySeconds * 1000}`],
   );
   if (reply === undefined) {
-    if (lost) {
+    if (lost === true) {
       red.close();
     } else {
       redis.release(red);

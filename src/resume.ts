@@ -92,11 +92,7 @@ export function planFromRequest(channels: string[], settings: Settings, user: st
  * Reads what the plan asks for, all channels merged in id order, and the channels whose cursor is
  * older than the kept history (a gap). Returns entries and gaps, or undefined and an error.
  */
-export function readBacklog(
-  settings: Settings,
-  channels: string[],
-  plan: ResumePlan,
-): LuaMultiReturn<[BacklogEntry[], string[]] | [undefined, string]> {
+export function readBacklog(settings: Settings, channels: string[], plan: ResumePlan): LuaMultiReturn<[BacklogEntry[], string[]] | [undefined, string]> {
   const [red, connectErr] = redis.connect(settings.redis[0], settings.redisTimeoutMs, undefined, true);
   if (red === undefined) {
     return $multi(undefined, connectErr);
@@ -115,7 +111,7 @@ export function readBacklog(
         [after ?? "", `${after !== undefined ? limit : math.min(plan.lastN, limit)}`, `${rule !== undefined ? rule.seconds * 1000 : 0}`],
       );
       if (reply === undefined) {
-        if (lost) {
+        if (lost === true) {
           red.close();
         } else {
           redis.release(red);
@@ -158,7 +154,10 @@ export class Tracker {
   /** Where a channel with nothing sent resumes: the time the stream subscribed. */
   private readonly silentFrom: string;
 
-  constructor(private readonly channels: string[], after: Record<string, string>) {
+  constructor(
+    private readonly channels: string[],
+    after: Record<string, string>,
+  ) {
     this.silentFrom = `${math.floor(ngx.now() * 1000) - CLOCK_MARGIN_MS}-0`;
     for (const channel of channels) {
       const resumedAfter = after[channel];

@@ -42,16 +42,17 @@ interface NgxTimer {
     callback: (this: void, premature: boolean, ...args: A) => void,
     ...args: A
   ): LuaMultiReturn<[1] | [undefined, string]>;
-  at<A extends unknown[]>(
-    delay: number,
-    callback: (this: void, premature: boolean, ...args: A) => void,
-    ...args: A
-  ): LuaMultiReturn<[1] | [undefined, string]>;
+  at<A extends unknown[]>(delay: number, callback: (this: void, premature: boolean, ...args: A) => void, ...args: A): LuaMultiReturn<[1] | [undefined, string]>;
 }
 
 /** A cosocket. */
 interface NgxTcpSocket {
-  connect(this: NgxTcpSocket, host: string, port?: number, options?: { pool?: string; pool_size?: number; backlog?: number }): LuaMultiReturn<[1] | [undefined, string]>;
+  connect(
+    this: NgxTcpSocket,
+    host: string,
+    port?: number,
+    options?: { pool?: string; pool_size?: number; backlog?: number },
+  ): LuaMultiReturn<[1] | [undefined, string]>;
   bind(this: NgxTcpSocket, address: string): LuaMultiReturn<[1] | [undefined, string]>;
   settimeout(this: NgxTcpSocket, ms: number): void;
   settimeouts(this: NgxTcpSocket, connectMs: number, sendMs: number, readMs: number): void;

@@ -5,7 +5,12 @@ type RedisReply = string | number | RedisReply[] | unknown;
 
 /** resty.redis instance: every method is called with `:` and keeps `this`. */
 interface RestyRedis {
-  connect(this: RestyRedis, host: string, port?: number, options?: { pool?: string; pool_size?: number; backlog?: number }): LuaMultiReturn<[1] | [undefined, string]>;
+  connect(
+    this: RestyRedis,
+    host: string,
+    port?: number,
+    options?: { pool?: string; pool_size?: number; backlog?: number },
+  ): LuaMultiReturn<[1] | [undefined, string]>;
   set_timeout(this: RestyRedis, ms: number): void;
   set_timeouts(this: RestyRedis, connectMs: number, sendMs: number, readMs: number): void;
   set_keepalive(this: RestyRedis, maxIdleMs: number, poolSize: number): LuaMultiReturn<[1] | [undefined, string]>;
@@ -61,7 +66,10 @@ interface RestyWebsocketServer {
 
 interface RestyWebsocketServerModule {
   /** Called as `server:new(opts)`: checks the upgrade request and answers 101. */
-  new: (this: RestyWebsocketServerModule, opts?: { timeout?: number; max_payload_len?: number }) => LuaMultiReturn<[RestyWebsocketServer] | [undefined, string]>;
+  new: (
+    this: RestyWebsocketServerModule,
+    opts?: { timeout?: number; max_payload_len?: number },
+  ) => LuaMultiReturn<[RestyWebsocketServer] | [undefined, string]>;
 }
 
 /**
@@ -75,6 +83,17 @@ interface RestyWebsocketProtocol {
    * err) where err is "again" for a frame that is not the last of its message, and the close code
    * for "close"; or (nil, nil, message) on failure.
    */
-  recv_frame(sock: NgxTcpSocket, maxPayloadLen: number, forceMasking: boolean): LuaMultiReturn<[string, string, string | number | undefined] | [undefined, undefined, string]>;
-  send_frame(sock: NgxTcpSocket, fin: boolean, opcode: number, payload: string, maxPayloadLen: number, masking: boolean): LuaMultiReturn<[number] | [undefined, string]>;
+  recv_frame(
+    sock: NgxTcpSocket,
+    maxPayloadLen: number,
+    forceMasking: boolean,
+  ): LuaMultiReturn<[string, string, string | number | undefined] | [undefined, undefined, string]>;
+  send_frame(
+    sock: NgxTcpSocket,
+    fin: boolean,
+    opcode: number,
+    payload: string,
+    maxPayloadLen: number,
+    masking: boolean,
+  ): LuaMultiReturn<[number] | [undefined, string]>;
 }

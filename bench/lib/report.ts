@@ -118,10 +118,19 @@ export function renderMarkdown(results: RunResults, svgFile: string): string {
       ["", ""],
       [
         ["Machine", `${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB RAM, ${m.kernel}, open files ≤ ${m.openFilesLimit} per process`],
-        ["nginx", `${m.nginx} (${m.nginxPath}), ${s.workers} workers, worker_connections ${s.workerConnections}, worker_rlimit_nofile ${s.workerRlimitNofile}, ${s.listenAddresses} listen address(es)`],
-        ["Redis", `${m.redis}, a fresh server for each run of each setup (maxclients after its own file limit: ${[...new Set(ran.map((r) => r.redisMaxClients).filter((x) => x !== undefined))].join(", ") || "–"})`],
+        [
+          "nginx",
+          `${m.nginx} (${m.nginxPath}), ${s.workers} workers, worker_connections ${s.workerConnections}, worker_rlimit_nofile ${s.workerRlimitNofile}, ${s.listenAddresses} listen address(es)`,
+        ],
+        [
+          "Redis",
+          `${m.redis}, a fresh server for each run of each setup (maxclients after its own file limit: ${[...new Set(ran.map((r) => r.redisMaxClients).filter((x) => x !== undefined))].join(", ") || "–"})`,
+        ],
         ["Nchan", `libnginx-mod-nchan ${m.nchan}, http-chunked subscribers (bench/nchan.conf)`],
-        ["Load generator", `Node ${m.node}, raw HTTP/1.1 over net sockets, ≤ ${int(s.perProcess)} sockets per process, from 127.0.x.y source addresses; messages of ${s.payloadBytes} bytes`],
+        [
+          "Load generator",
+          `Node ${m.node}, raw HTTP/1.1 over net sockets, ≤ ${int(s.perProcess)} sockets per process, from 127.0.x.y source addresses; messages of ${s.payloadBytes} bytes`,
+        ],
         ["Publishing", ran.map((r) => `${LABELS[r.name]}: ${r.publishVia ?? "–"}`).join("; ")],
         ["Repository", `commit ${m.commit}`],
         ["Date", `${m.date} (1-minute load average at the start: ${m.loadAtStart ?? "–"}; the run's processes at niceness ${m.niceness ?? 0})`],
@@ -172,7 +181,9 @@ export function renderMarkdown(results: RunResults, svgFile: string): string {
   if (idleSetups.length > 0) {
     out.push("## Idle memory per stream");
     out.push("");
-    out.push(`(nginx master + workers + Redis − the same before any client) / streams held. Main figure from PSS (shared pages counted once); RSS summed over processes beside it. ${s.idleStreamsPerChannel === 1 ? "Every stream on its own channel." : `${s.idleStreamsPerChannel} streams per channel.`}`);
+    out.push(
+      `(nginx master + workers + Redis − the same before any client) / streams held. Main figure from PSS (shared pages counted once); RSS summed over processes beside it. ${s.idleStreamsPerChannel === 1 ? "Every stream on its own channel." : `${s.idleStreamsPerChannel} streams per channel.`}`,
+    );
     out.push("");
     const rows: string[][] = [];
     const notes: string[] = [];
@@ -222,11 +233,26 @@ export function renderMarkdown(results: RunResults, svgFile: string): string {
     const f = fanoutSetups[0].fanout!;
     out.push("## Fan-out");
     out.push("");
-    out.push(`One channel, ${int(f.subscribers)} subscribers. Burst: ${f.burst.messages} messages published back to back; deliveries/s = messages received by all subscribers / (last delivery − first publish). Paced: ${f.paced.rate} messages/s for ${int(f.paced.messages / f.paced.rate)} s. Latency: publish → received by the client, all deliveries.`);
+    out.push(
+      `One channel, ${int(f.subscribers)} subscribers. Burst: ${f.burst.messages} messages published back to back; deliveries/s = messages received by all subscribers / (last delivery − first publish). Paced: ${f.paced.rate} messages/s for ${int(f.paced.messages / f.paced.rate)} s. Latency: publish → received by the client, all deliveries.`,
+    );
     out.push("");
     out.push(
       table(
-        ["setup", "subscribed", "burst delivered", "deliveries/s", "p50 ms", "p99 ms", "max ms", "paced delivered", "paced p50 ms", "paced p99 ms", "paced max ms", "Redis clients"],
+        [
+          "setup",
+          "subscribed",
+          "burst delivered",
+          "deliveries/s",
+          "p50 ms",
+          "p99 ms",
+          "max ms",
+          "paced delivered",
+          "paced p50 ms",
+          "paced p99 ms",
+          "paced max ms",
+          "Redis clients",
+        ],
         fanoutSetups.map((setup) => {
           const r = setup.fanout!;
           return [
@@ -261,14 +287,25 @@ export function renderMarkdown(results: RunResults, svgFile: string): string {
   if (manySetups.length > 0) {
     out.push("## Many channels");
     out.push("");
-    out.push(`${int(manySetups[0].many!.channels)} channels with one subscriber each; one message published to each, back to back. Time from the first publish to the last delivery.`);
+    out.push(
+      `${int(manySetups[0].many!.channels)} channels with one subscriber each; one message published to each, back to back. Time from the first publish to the last delivery.`,
+    );
     out.push("");
     out.push(
       table(
         ["setup", "subscribed", "delivered", "s to all", "p50 ms", "p99 ms", "max ms", "Redis clients"],
         manySetups.map((setup) => {
           const r = setup.many!;
-          return [LABELS[setup.name], int(r.subscribed), `${int(r.delivered)} / ${int(r.expected)}`, fixed(r.secondsToAll, 2), ms(r.latency.p50Ms), ms(r.latency.p99Ms), ms(r.latency.maxMs), int(r.redisClients)];
+          return [
+            LABELS[setup.name],
+            int(r.subscribed),
+            `${int(r.delivered)} / ${int(r.expected)}`,
+            fixed(r.secondsToAll, 2),
+            ms(r.latency.p50Ms),
+            ms(r.latency.p99Ms),
+            ms(r.latency.maxMs),
+            int(r.redisClients),
+          ];
         }),
       ),
     );
@@ -279,7 +316,9 @@ export function renderMarkdown(results: RunResults, svgFile: string): string {
   if (stormSetups.length > 0) {
     out.push("## Reconnect storm");
     out.push("");
-    out.push(`${int(stormSetups[0].storm!.clients)} subscribed clients (one channel each) drop their connections and reconnect at once; a client counts as subscribed again at its 200 status line (Nchan sends its headers once the subscriber is enqueued). Failed attempts retry after 100 ms. Afterwards one message goes to every channel to check the new streams deliver. The load-generator floor is the same clients connecting at once to /healthz (nginx answers it without any module): the part of the time the clients themselves take.`);
+    out.push(
+      `${int(stormSetups[0].storm!.clients)} subscribed clients (one channel each) drop their connections and reconnect at once; a client counts as subscribed again at its 200 status line (Nchan sends its headers once the subscriber is enqueued). Failed attempts retry after 100 ms. Afterwards one message goes to every channel to check the new streams deliver. The load-generator floor is the same clients connecting at once to /healthz (nginx answers it without any module): the part of the time the clients themselves take.`,
+    );
     out.push("");
     out.push(
       table(
@@ -352,10 +391,18 @@ export function renderMarkdown(results: RunResults, svgFile: string): string {
       `CPU seconds (user + system, from /proc) over each timed interval, which includes waiting for the last delivery. "load generator" is the client processes and the runner (publishing); "kernel" is kernel threads (part of loopback networking); "others" is every other process on the machine: work that is not the benchmark's and competes with it for the ${m.cpus} CPUs.`,
     );
     out.push("");
-    out.push(table(["setup", "interval", "wall s", "nginx s", "Redis s", "load generator s", "kernel s", "others s", "nginx µs/delivery", "Redis µs/delivery"], cpuRows));
+    out.push(
+      table(
+        ["setup", "interval", "wall s", "nginx s", "Redis s", "load generator s", "kernel s", "others s", "nginx µs/delivery", "Redis µs/delivery"],
+        cpuRows,
+      ),
+    );
     out.push("");
   }
-  return `${out.join("\n").replace(/\n{3,}/g, "\n\n").trim()}\n`;
+  return `${out
+    .join("\n")
+    .replace(/\n{3,}/g, "\n\n")
+    .trim()}\n`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -431,7 +478,9 @@ function panelSvg(panel: Panel, x: number, y: number, width: number, height: num
         return;
       }
       const h = (plotH * value) / max;
-      parts.push(`<rect x="${bx + 1}" y="${top + plotH - h}" width="${barW - 2}" height="${h}" fill="${COLORS[name]}"><title>${escapeXml(`${LABELS[name]}: ${value}`)}</title></rect>`);
+      parts.push(
+        `<rect x="${bx + 1}" y="${top + plotH - h}" width="${barW - 2}" height="${h}" fill="${COLORS[name]}"><title>${escapeXml(`${LABELS[name]}: ${value}`)}</title></rect>`,
+      );
       parts.push(`<text x="${bx + barW / 2}" y="${top + plotH - h - 3}" text-anchor="middle" font-size="9">${shortNumber(value)}</text>`);
       if (note !== undefined && note.length > 0) {
         parts.push(`<text x="${bx + barW / 2}" y="${top + plotH - h - 13}" text-anchor="middle" font-size="8" fill="#b00">${escapeXml(note)}</text>`);
@@ -467,7 +516,12 @@ export function renderSvg(results: RunResults): string {
         }),
       ),
     },
-    { title: "Redis connections at the largest N held", groups: [""], series, values: one((setup) => setup.idle?.steps[setup.idle.steps.length - 1]?.redisClients) },
+    {
+      title: "Redis connections at the largest N held",
+      groups: [""],
+      series,
+      values: one((setup) => setup.idle?.steps[setup.idle.steps.length - 1]?.redisClients),
+    },
     { title: "Fan-out burst: deliveries per second", groups: [""], series, values: one((setup) => setup.fanout?.burst.deliveriesPerSecond) },
     {
       title: "Fan-out burst latency, ms",
@@ -496,7 +550,9 @@ export function renderSvg(results: RunResults): string {
   ];
   let lx = 15;
   for (const name of allSeries) {
-    parts.push(`<rect x="${lx}" y="30" width="12" height="12" fill="${COLORS[name]}"/><text x="${lx + 16}" y="40" font-size="12">${escapeXml(LABELS[name])}</text>`);
+    parts.push(
+      `<rect x="${lx}" y="30" width="12" height="12" fill="${COLORS[name]}"/><text x="${lx + 16}" y="40" font-size="12">${escapeXml(LABELS[name])}</text>`,
+    );
     lx += 30 + LABELS[name].length * 7;
   }
   for (const setup of results.setups.filter((s) => s.notAvailable !== undefined)) {
@@ -508,7 +564,9 @@ export function renderSvg(results: RunResults): string {
   });
   const command = results.command.length > 150 ? `${results.command.substring(0, 147)}...` : results.command;
   parts.push(`<text x="15" y="${height - 22}" font-size="10" fill="#555">${escapeXml(command)}</text>`);
-  parts.push(`<text x="15" y="${height - 8}" font-size="10" fill="#555">lower is better except deliveries per second · details in the .md beside this file</text>`);
+  parts.push(
+    `<text x="15" y="${height - 8}" font-size="10" fill="#555">lower is better except deliveries per second · details in the .md beside this file</text>`,
+  );
   parts.push("</svg>");
   return `${parts.join("\n")}\n`;
 }

@@ -125,7 +125,14 @@ async function publishRedis(client: RespClient, channels: string[], epoch: numbe
   return { sent: channels.length, failed, firstSentMicros };
 }
 
-async function publishHttp(target: Target, path: (channel: string) => string, channels: string[], epoch: number, firstSeq: number, bytes: number): Promise<PublishResult> {
+async function publishHttp(
+  target: Target,
+  path: (channel: string) => string,
+  channels: string[],
+  epoch: number,
+  firstSeq: number,
+  bytes: number,
+): Promise<PublishResult> {
   const publisher = await HttpPublisher.open(target, connectionsFor(channels.length));
   try {
     const firstSentMicros = nowMicros();
@@ -193,7 +200,8 @@ async function startPushgate(name: SetupName, mode: "direct" | "shared", options
       targets,
       pathTemplate: "/sub?key={channel}",
       headers: [],
-      publishVia: options.pushgatePublish === "redis" ? "Redis PUBLISH (pipelined)" : "POST /pub (pipelined on 8 or more keep-alive connections, ≤ 900 requests each)",
+      publishVia:
+        options.pushgatePublish === "redis" ? "Redis PUBLISH (pipelined)" : "POST /pub (pipelined on 8 or more keep-alive connections, ≤ 900 requests each)",
       errorLog: gateway.errorLog,
       redisMaxClients: redis.maxClients,
       publish: (channels, epoch, firstSeq, bytes) =>

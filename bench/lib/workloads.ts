@@ -109,6 +109,7 @@ export function logSummary(path: string, offset: number, top = 3): string[] {
       .replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d /, "")
       .replace(/\d+#\d+: (\*\d+ )?/, "")
       .replace(/, client: .*$/, "")
+      // eslint-disable-next-line no-control-regex -- error-log lines can carry raw control bytes
       .replace(/[\x00-\x08\x0e-\x1f]+/g, "…")
       .replace(/\b(?<!signal )\d+(\.\d+)?\b/g, "N")
       .substring(0, 200);
@@ -210,7 +211,13 @@ interface Delivery {
 }
 
 /** Watches `epoch` on every generator, runs `publish`, then waits for perStream messages per stream. */
-async function deliver(fleet: Fleet, epoch: number, perStream: number, timeoutMs: number, publish: () => Promise<PublishResult>): Promise<{ published: PublishResult; delivery: Delivery }> {
+async function deliver(
+  fleet: Fleet,
+  epoch: number,
+  perStream: number,
+  timeoutMs: number,
+  publish: () => Promise<PublishResult>,
+): Promise<{ published: PublishResult; delivery: Delivery }> {
   await fleet.all(() => ({ kind: "watch", epoch }));
   const published = await publish();
   const replies = await fleet.all<WaitReply>(() => ({ kind: "wait", perStream, timeoutMs }));
@@ -289,7 +296,7 @@ export async function idle(context: Context): Promise<IdleResult> {
       context.log(`idle: opening ${total} more streams towards ${n}`);
       // In chunks: the figure is memory held, not how fast a server takes a flood of subscribers.
       const opened: OpenTotals = { subscribed: 0, alive: 0, failures: {}, retried: 0, seconds: 0, startedMicros: 0, lastSubscribedMicros: 0 };
-      for (let done = 0; done < total; ) {
+      for (let done = 0; done < total;) {
         const remaining = total - done;
         const chunk = Math.min(options.rampChunk, remaining);
         const counts = more.map((m) => Math.min(m, Math.ceil((m * chunk) / remaining)));
@@ -530,7 +537,13 @@ export async function storm(context: Context): Promise<StormResult> {
     await sleep(options.settleMs);
     const offset = logOffset(server.errorLog);
     const stormCpu = cpuMeter(server, fleet);
-    const replies = await fleet.all<StormReply>(() => ({ kind: "storm", sources: context.addresses.take(2), retries: 50, retryDelayMs: 100, timeoutMs: 120000 }));
+    const replies = await fleet.all<StormReply>(() => ({
+      kind: "storm",
+      sources: context.addresses.take(2),
+      retries: 50,
+      retryDelayMs: 100,
+      timeoutMs: 120000,
+    }));
     const cpu = stormCpu();
     const failures: Record<string, number> = {};
     replies.forEach((r) => addCounts(failures, r.failures));
@@ -543,7 +556,12 @@ export async function storm(context: Context): Promise<StormResult> {
     const after = await deliver(fleet, 9, 1, 30000, () => server.publish(channelList("storm-", n), 9, 0, options.payloadBytes));
     await fleet.all(() => ({ kind: "close" }));
     // The clients' own share, measured after the storm so their code is as warm as during it.
-    const floor = await openStreams(context, fleet, shares(n, fleet.size), 0, { channelPrefix: "floor-", perChannel: 1, pathTemplate: "/healthz", concurrency: ALL_AT_ONCE });
+    const floor = await openStreams(context, fleet, shares(n, fleet.size), 0, {
+      channelPrefix: "floor-",
+      perChannel: 1,
+      pathTemplate: "/healthz",
+      concurrency: ALL_AT_ONCE,
+    });
     await fleet.all(() => ({ kind: "close" }));
     const floorSeconds = floor.subscribed === n ? (floor.lastSubscribedMicros - floor.startedMicros) / 1e6 : NaN;
     context.log(`storm: the load generator's floor: ${n} requests to /healthz at once took ${floorSeconds.toFixed(2)} s`);

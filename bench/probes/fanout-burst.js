@@ -6,11 +6,25 @@ const h = require(`${repo}/build/test/e2e/harness.js`);
 const { get } = require("node:http");
 (async () => {
   const stack = await h.startStack({ settings: { mode: "shared", workers: "2" } });
-  const N = 3000, M = 20; let got = 0; const reqs = [];
-  await Promise.all(Array.from({ length: N }, () => new Promise((ok) => {
-    const r = get(`${stack.base}/sub?key=fan`, { agent: false }, (res) => { ok(); res.on("data", (c) => { got += (c.toString().match(/"type":"message"/g) || []).length; }); });
-    reqs.push(r);
-  })));
+  const N = 3000,
+    M = 20;
+  let got = 0;
+  const reqs = [];
+  await Promise.all(
+    Array.from(
+      { length: N },
+      () =>
+        new Promise((ok) => {
+          const r = get(`${stack.base}/sub?key=fan`, { agent: false }, (res) => {
+            ok();
+            res.on("data", (c) => {
+              got += (c.toString().match(/"type":"message"/g) || []).length;
+            });
+          });
+          reqs.push(r);
+        }),
+    ),
+  );
   await h.sleep(500);
   const t0 = Date.now();
   for (let i = 0; i < M; i++) await stack.client.publish("fan", `m${i} ${Date.now()}`);

@@ -22,7 +22,9 @@ const open = (url, held) => new Promise((ok) => held.push(get(url, { agent: fals
   await h.sleep(1500);
   const after = await stack.status();
   const rss1 = rssKb(after.workers[0].pid);
-  console.log(`${N} idle streams: worker RSS ${((rss1 - rss0) / N).toFixed(2)} KB/stream, of which Lua heap ${((after.workers[0].luaKb - before.workers[0].luaKb) / N).toFixed(2)} KB (garbage included)`);
+  console.log(
+    `${N} idle streams: worker RSS ${((rss1 - rss0) / N).toFixed(2)} KB/stream, of which Lua heap ${((after.workers[0].luaKb - before.workers[0].luaKb) / N).toFixed(2)} KB (garbage included)`,
+  );
   held.forEach((r) => r.destroy());
   await stack.stop();
 })();

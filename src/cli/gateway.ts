@@ -147,7 +147,11 @@ function httpAnswers(address: string): Promise<boolean> {
 /** The pids of a process's children (nginx: its workers), from /proc. */
 function childPids(pid: number | undefined): number[] {
   try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter((p) => p.length > 0).map(Number);
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8")
+      .trim()
+      .split(/\s+/)
+      .filter((p) => p.length > 0)
+      .map(Number);
   } catch {
     return [];
   }
@@ -192,7 +196,26 @@ export async function startRedis(host: string, port: number, dir: string, extraA
   // Protected mode would refuse connections from 127.0.0.2 and the like (source addresses);
   // a Redis bound to a loopback address is out of other hosts' reach anyway.
   const loopbackOnly = host.startsWith("127.") ? ["--protected-mode", "no"] : [];
-  const args = [...loopbackOnly, "--bind", host, "--port", `${port}`, "--dir", dir, "--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", "", "--maxclients", "100000", ...extraArgs];
+  const args = [
+    ...loopbackOnly,
+    "--bind",
+    host,
+    "--port",
+    `${port}`,
+    "--dir",
+    dir,
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--daemonize",
+    "no",
+    "--logfile",
+    "",
+    "--maxclients",
+    "100000",
+    ...extraArgs,
+  ];
   const child = spawn("redis-server", args, { stdio: ["ignore", "ignore", "inherit"] });
   await waitFor(`redis-server on ${host}:${port}`, () => redisAnswers(host, port), child, 10000);
   return {

@@ -75,36 +75,192 @@ export interface SettingRule {
 
 export const SETTINGS: SettingRule[] = [
   { key: "listen", env: "PUSHGATE_LISTEN", defaultValue: "127.0.0.1:8080", rule: "comma-separated host:port or port", doc: "addresses nginx listens on" },
-  { key: "redisUrl", env: "PUSHGATE_REDIS_URL", defaultValue: "", rule: "comma-separated redis://[:password@]host[:port][/db]", doc: "Redis to use; empty: the launcher uses 127.0.0.1:6379, starting a Redis there if none answers. Several addresses must reach the same pub/sub (one Redis on several addresses, or a primary and its replicas); /pub publishes to the first" },
+  {
+    key: "redisUrl",
+    env: "PUSHGATE_REDIS_URL",
+    defaultValue: "",
+    rule: "comma-separated redis://[:password@]host[:port][/db]",
+    doc: "Redis to use; empty: the launcher uses 127.0.0.1:6379, starting a Redis there if none answers. Several addresses must reach the same pub/sub (one Redis on several addresses, or a primary and its replicas); /pub publishes to the first",
+  },
   { key: "workers", env: "PUSHGATE_WORKERS", defaultValue: "auto", rule: "auto or an integer from 1 to 64", doc: "nginx worker processes" },
-  { key: "mode", env: "PUSHGATE_MODE", defaultValue: "shared", rule: "direct or shared", doc: "subscription mode: shared holds one Redis connection per worker, direct one per stream" },
-  { key: "heartbeatSeconds", env: "PUSHGATE_HEARTBEAT_SECONDS", defaultValue: "25", rule: "a number from 0.05 to 300", doc: "an idle stream gets a keep-alive this often" },
+  {
+    key: "mode",
+    env: "PUSHGATE_MODE",
+    defaultValue: "shared",
+    rule: "direct or shared",
+    doc: "subscription mode: shared holds one Redis connection per worker, direct one per stream",
+  },
+  {
+    key: "heartbeatSeconds",
+    env: "PUSHGATE_HEARTBEAT_SECONDS",
+    defaultValue: "25",
+    rule: "a number from 0.05 to 300",
+    doc: "an idle stream gets a keep-alive this often",
+  },
   { key: "maxChannels", env: "PUSHGATE_MAX_CHANNELS", defaultValue: "16", rule: "an integer from 1 to 1024", doc: "channels one connection may subscribe to" },
-  { key: "maxMessageBytes", env: "PUSHGATE_MAX_MESSAGE_BYTES", defaultValue: "1048576", rule: "an integer from 1 to 67108864", doc: "largest message /pub accepts (larger: 413)" },
-  { key: "format", env: "PUSHGATE_FORMAT", defaultValue: "object", rule: "object or array", doc: "default line shape of /sub (a request may pick with ?format=)" },
-  { key: "sourceAddresses", env: "PUSHGATE_SOURCE_ADDRESSES", defaultValue: "", rule: "comma-separated IPv4 addresses", doc: "local addresses direct-mode Redis connections leave from, in turn (past ~60k per address)" },
-  { key: "workerConnections", env: "PUSHGATE_WORKER_CONNECTIONS", defaultValue: "16384", rule: "an integer from 64 to 1048576", doc: "nginx worker_connections: client and Redis sockets per worker" },
-  { key: "workerRlimitNofile", env: "PUSHGATE_WORKER_RLIMIT_NOFILE", defaultValue: "20000", rule: "an integer from 64 to 1048576", doc: "nginx worker_rlimit_nofile: open files per worker" },
-  { key: "redisTimeoutMs", env: "PUSHGATE_REDIS_TIMEOUT_MS", defaultValue: "2000", rule: "an integer from 10 to 60000", doc: "connect and command timeout towards Redis" },
-  { key: "retryAfterSeconds", env: "PUSHGATE_RETRY_AFTER_SECONDS", defaultValue: "2", rule: "an integer from 1 to 3600", doc: "Retry-After sent with a 503 when Redis is unreachable" },
+  {
+    key: "maxMessageBytes",
+    env: "PUSHGATE_MAX_MESSAGE_BYTES",
+    defaultValue: "1048576",
+    rule: "an integer from 1 to 67108864",
+    doc: "largest message /pub accepts (larger: 413)",
+  },
+  {
+    key: "format",
+    env: "PUSHGATE_FORMAT",
+    defaultValue: "object",
+    rule: "object or array",
+    doc: "default line shape of /sub (a request may pick with ?format=)",
+  },
+  {
+    key: "sourceAddresses",
+    env: "PUSHGATE_SOURCE_ADDRESSES",
+    defaultValue: "",
+    rule: "comma-separated IPv4 addresses",
+    doc: "local addresses direct-mode Redis connections leave from, in turn (past ~60k per address)",
+  },
+  {
+    key: "workerConnections",
+    env: "PUSHGATE_WORKER_CONNECTIONS",
+    defaultValue: "16384",
+    rule: "an integer from 64 to 1048576",
+    doc: "nginx worker_connections: client and Redis sockets per worker",
+  },
+  {
+    key: "workerRlimitNofile",
+    env: "PUSHGATE_WORKER_RLIMIT_NOFILE",
+    defaultValue: "20000",
+    rule: "an integer from 64 to 1048576",
+    doc: "nginx worker_rlimit_nofile: open files per worker",
+  },
+  {
+    key: "redisTimeoutMs",
+    env: "PUSHGATE_REDIS_TIMEOUT_MS",
+    defaultValue: "2000",
+    rule: "an integer from 10 to 60000",
+    doc: "connect and command timeout towards Redis",
+  },
+  {
+    key: "retryAfterSeconds",
+    env: "PUSHGATE_RETRY_AFTER_SECONDS",
+    defaultValue: "2",
+    rule: "an integer from 1 to 3600",
+    doc: "Retry-After sent with a 503 when Redis is unreachable",
+  },
   { key: "logLevel", env: "PUSHGATE_LOG_LEVEL", defaultValue: "warn", rule: "debug, info, notice, warn, error or crit", doc: "nginx error_log level" },
-  { key: "queueMessages", env: "PUSHGATE_QUEUE_MESSAGES", defaultValue: "1000", rule: "an integer from 1 to 1000000", doc: "shared mode: messages waiting for one slow client before the overflow policy applies" },
-  { key: "queueBytes", env: "PUSHGATE_QUEUE_BYTES", defaultValue: "8388608", rule: "an integer from 1024 to 1073741824", doc: "shared mode: bytes of messages waiting for one slow client before the overflow policy applies" },
-  { key: "history", env: "PUSHGATE_HISTORY", defaultValue: "*=1000/86400", rule: "comma-separated pattern=length/seconds (pattern: a channel, prefix* or *; length 1-1000000; seconds 0-31536000, 0: no age bound); the last matching rule applies", doc: "how many messages, and for how long, each channel keeps for resume and inboxes" },
-  { key: "idempotencySeconds", env: "PUSHGATE_IDEMPOTENCY_SECONDS", defaultValue: "86400", rule: "an integer from 1 to 31536000", doc: "how long a publish's Idempotency-Key is remembered (a retry within it is stored once)" },
-  { key: "jwtSecret", env: "PUSHGATE_JWT_SECRET", defaultValue: "", rule: "empty, or at least 32 bytes", doc: "set: every subscribe needs a token (HS256 JWT) granting its channels, and /pub a publisher credential; empty: no auth (a loud warning at start)" },
-  { key: "jwtPreviousSecret", env: "PUSHGATE_JWT_PREVIOUS_SECRET", defaultValue: "", rule: "empty, or at least 32 bytes, different from jwtSecret, only with it", doc: "also accepted while tokens signed with it may remain (secret rotation)" },
-  { key: "jwtLeewaySeconds", env: "PUSHGATE_JWT_LEEWAY_SECONDS", defaultValue: "30", rule: "an integer from 0 to 300", doc: "clock skew allowed on exp and nbf" },
+  {
+    key: "queueMessages",
+    env: "PUSHGATE_QUEUE_MESSAGES",
+    defaultValue: "1000",
+    rule: "an integer from 1 to 1000000",
+    doc: "shared mode: messages waiting for one slow client before the overflow policy applies",
+  },
+  {
+    key: "queueBytes",
+    env: "PUSHGATE_QUEUE_BYTES",
+    defaultValue: "8388608",
+    rule: "an integer from 1024 to 1073741824",
+    doc: "shared mode: bytes of messages waiting for one slow client before the overflow policy applies",
+  },
+  {
+    key: "history",
+    env: "PUSHGATE_HISTORY",
+    defaultValue: "*=1000/86400",
+    rule: "comma-separated pattern=length/seconds (pattern: a channel, prefix* or *; length 1-1000000; seconds 0-31536000, 0: no age bound); the last matching rule applies",
+    doc: "how many messages, and for how long, each channel keeps for resume and inboxes",
+  },
+  {
+    key: "idempotencySeconds",
+    env: "PUSHGATE_IDEMPOTENCY_SECONDS",
+    defaultValue: "86400",
+    rule: "an integer from 1 to 31536000",
+    doc: "how long a publish's Idempotency-Key is remembered (a retry within it is stored once)",
+  },
+  {
+    key: "jwtSecret",
+    env: "PUSHGATE_JWT_SECRET",
+    defaultValue: "",
+    rule: "empty, or at least 32 bytes",
+    doc: "set: every subscribe needs a token (HS256 JWT) granting its channels, and /pub a publisher credential; empty: no auth (a loud warning at start)",
+  },
+  {
+    key: "jwtPreviousSecret",
+    env: "PUSHGATE_JWT_PREVIOUS_SECRET",
+    defaultValue: "",
+    rule: "empty, or at least 32 bytes, different from jwtSecret, only with it",
+    doc: "also accepted while tokens signed with it may remain (secret rotation)",
+  },
+  {
+    key: "jwtLeewaySeconds",
+    env: "PUSHGATE_JWT_LEEWAY_SECONDS",
+    defaultValue: "30",
+    rule: "an integer from 0 to 300",
+    doc: "clock skew allowed on exp and nbf",
+  },
   { key: "jwtMaxBytes", env: "PUSHGATE_JWT_MAX_BYTES", defaultValue: "8192", rule: "an integer from 512 to 8192", doc: "longest token accepted" },
-  { key: "publisherKey", env: "PUSHGATE_PUBLISHER_KEY", defaultValue: "", rule: "empty, or at least 32 bytes", doc: "a key backends send as Authorization: Bearer <key> to POST /pub (besides tokens with a publish claim)" },
-  { key: "authCookie", env: "PUSHGATE_AUTH_COOKIE", defaultValue: "pushgate_token", rule: "1 to 64 characters of A-Z a-z 0-9 _ -", doc: "cookie that may carry the token" },
-  { key: "publishRatePerSecond", env: "PUSHGATE_PUBLISH_RATE", defaultValue: "1000", rule: "an integer from 0 to 1000000 (0: no limit)", doc: "publishes per second per credential (token subject, publisher key, or client address without auth); more: 429" },
-  { key: "maxConnectionsPerUser", env: "PUSHGATE_MAX_CONNECTIONS_PER_USER", defaultValue: "0", rule: "an integer from 0 to 1000000 (0: no limit)", doc: "concurrent streams one user (token subject) may hold; more: 429" },
-  { key: "overflow", env: "PUSHGATE_OVERFLOW", defaultValue: "disconnect", rule: "disconnect or drop-oldest", doc: "what a full queue does: end the stream with a reason, or drop the oldest messages and send a notice" },
-  { key: "corsOrigins", env: "PUSHGATE_CORS_ORIGINS", defaultValue: "", rule: "empty, * or comma-separated origins (http[s]://host[:port])", doc: "browser origins allowed to read /sub, /sse, /lp and /pub answers and to open /ws (CORS); empty: no CORS headers, /ws open to any origin" },
-  { key: "corsCredentials", env: "PUSHGATE_CORS_CREDENTIALS", defaultValue: "false", rule: "true or false", doc: "let allowed origins send cookies and HTTP authentication (Access-Control-Allow-Credentials)" },
-  { key: "longPollMaxSeconds", env: "PUSHGATE_LONG_POLL_MAX_SECONDS", defaultValue: "120", rule: "an integer from 1 to 3600", doc: "longest a long-poll waits (a larger ?timeout= is capped), and its default" },
-  { key: "runtimeDir", env: "PUSHGATE_RUNTIME_DIR", defaultValue: "run", rule: "a directory path", doc: "where the launcher writes nginx.conf, logs and pid files" },
+  {
+    key: "publisherKey",
+    env: "PUSHGATE_PUBLISHER_KEY",
+    defaultValue: "",
+    rule: "empty, or at least 32 bytes",
+    doc: "a key backends send as Authorization: Bearer <key> to POST /pub (besides tokens with a publish claim)",
+  },
+  {
+    key: "authCookie",
+    env: "PUSHGATE_AUTH_COOKIE",
+    defaultValue: "pushgate_token",
+    rule: "1 to 64 characters of A-Z a-z 0-9 _ -",
+    doc: "cookie that may carry the token",
+  },
+  {
+    key: "publishRatePerSecond",
+    env: "PUSHGATE_PUBLISH_RATE",
+    defaultValue: "1000",
+    rule: "an integer from 0 to 1000000 (0: no limit)",
+    doc: "publishes per second per credential (token subject, publisher key, or client address without auth); more: 429",
+  },
+  {
+    key: "maxConnectionsPerUser",
+    env: "PUSHGATE_MAX_CONNECTIONS_PER_USER",
+    defaultValue: "0",
+    rule: "an integer from 0 to 1000000 (0: no limit)",
+    doc: "concurrent streams one user (token subject) may hold; more: 429",
+  },
+  {
+    key: "overflow",
+    env: "PUSHGATE_OVERFLOW",
+    defaultValue: "disconnect",
+    rule: "disconnect or drop-oldest",
+    doc: "what a full queue does: end the stream with a reason, or drop the oldest messages and send a notice",
+  },
+  {
+    key: "corsOrigins",
+    env: "PUSHGATE_CORS_ORIGINS",
+    defaultValue: "",
+    rule: "empty, * or comma-separated origins (http[s]://host[:port])",
+    doc: "browser origins allowed to read /sub, /sse, /lp and /pub answers and to open /ws (CORS); empty: no CORS headers, /ws open to any origin",
+  },
+  {
+    key: "corsCredentials",
+    env: "PUSHGATE_CORS_CREDENTIALS",
+    defaultValue: "false",
+    rule: "true or false",
+    doc: "let allowed origins send cookies and HTTP authentication (Access-Control-Allow-Credentials)",
+  },
+  {
+    key: "longPollMaxSeconds",
+    env: "PUSHGATE_LONG_POLL_MAX_SECONDS",
+    defaultValue: "120",
+    rule: "an integer from 1 to 3600",
+    doc: "longest a long-poll waits (a larger ?timeout= is capped), and its default",
+  },
+  {
+    key: "runtimeDir",
+    env: "PUSHGATE_RUNTIME_DIR",
+    defaultValue: "run",
+    rule: "a directory path",
+    doc: "where the launcher writes nginx.conf, logs and pid files",
+  },
 ];
 
 function integerIn(raw: string, min: number, max: number): number | undefined {
@@ -442,7 +598,15 @@ export function parseSettings(raw: Record<string, string | undefined>): LuaMulti
     return broken("publisherKey", "the key is shorter than 32 bytes");
   }
   const authCookie = value("authCookie");
-  if (authCookie.length < 1 || authCookie.length > 64 || !isValidChannel(authCookie) || authCookie.includes(":") || authCookie.includes(".") || authCookie.includes("@") || authCookie.includes("/")) {
+  if (
+    authCookie.length < 1 ||
+    authCookie.length > 64 ||
+    !isValidChannel(authCookie) ||
+    authCookie.includes(":") ||
+    authCookie.includes(".") ||
+    authCookie.includes("@") ||
+    authCookie.includes("/")
+  ) {
     return broken("authCookie");
   }
   const publishRatePerSecond = integerIn(value("publishRatePerSecond"), 0, 1000000);

@@ -44,7 +44,7 @@ function credential(settings: Settings): string | undefined {
   const authorization = ngx.var.get("http_authorization");
   if (authorization !== undefined) {
     const [, , bearer] = string.find(authorization, "^[Bb]earer%s+(%S+)%s*$");
-    return bearer as string | undefined ?? "";
+    return (bearer as string | undefined) ?? "";
   }
   const [args] = ngx.req.get_uri_args(64);
   const fromQuery = queryArg(args, "token");

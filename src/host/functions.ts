@@ -12,6 +12,7 @@ interface FunctionCalls {
 }
 
 function librarySource(): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- Lua's require, of the generated module
   return require(LIBRARY_MODULE) as string;
 }
 

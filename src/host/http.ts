@@ -75,11 +75,7 @@ export function write(data: NgxPrintable): LuaMultiReturn<[1] | [undefined, stri
  * The channels of `?key=a,b` (parseChannelList); answers 400 and ends the request when they are
  * invalid. With `optional`, no key means no channels.
  */
-export function channelsArg(
-  args: LuaTable<string, string | boolean | Array<string | boolean>>,
-  maxChannels: number,
-  optional = false,
-): string[] {
+export function channelsArg(args: LuaTable<string, string | boolean | Array<string | boolean>>, maxChannels: number, optional = false): string[] {
   const raw = queryArg(args, "key") ?? "";
   if (optional && raw.length === 0) {
     return [];

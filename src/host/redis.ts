@@ -34,12 +34,7 @@ const COMMAND_POOL_BACKLOG = 4096;
  * authenticates and selects the database on a fresh connection (a pooled one already is).
  * `pooled` connections come from and go back to the worker's bounded command pool (release()).
  */
-export function connect(
-  address: RedisAddress,
-  timeoutMs: number,
-  sourceAddress?: string,
-  pooled = false,
-): LuaMultiReturn<[RestyRedis] | [undefined, string]> {
+export function connect(address: RedisAddress, timeoutMs: number, sourceAddress?: string, pooled = false): LuaMultiReturn<[RestyRedis] | [undefined, string]> {
   const [red, newErr] = restyRedis().new();
   if (red === undefined) {
     return $multi(undefined, `failed to create redis client: ${newErr}`);

@@ -47,7 +47,10 @@ export function handshake(): LuaMultiReturn<[NgxTcpSocket] | [undefined, string]
 }
 
 /** Reads one frame from a client (masked, at most `maxBytes` of payload); see RestyWebsocketProtocol. */
-export function recvFrame(sock: NgxTcpSocket, maxBytes: number): LuaMultiReturn<[string, string, string | number | undefined] | [undefined, undefined, string]> {
+export function recvFrame(
+  sock: NgxTcpSocket,
+  maxBytes: number,
+): LuaMultiReturn<[string, string, string | number | undefined] | [undefined, undefined, string]> {
   return protocol().recv_frame(sock, maxBytes, true);
 }
 

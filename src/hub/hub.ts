@@ -133,7 +133,10 @@ function enqueue(subscriber: Subscriber, channel: string, data: string, id: stri
       wake(subscriber);
       return;
     }
-    while (subscriber.head <= subscriber.tail && (subscriber.tail - subscriber.head + 1 >= settings.queueMessages || subscriber.bytes + size > settings.queueBytes)) {
+    while (
+      subscriber.head <= subscriber.tail &&
+      (subscriber.tail - subscriber.head + 1 >= settings.queueMessages || subscriber.bytes + size > settings.queueBytes)
+    ) {
       shift(subscriber);
       subscriber.dropped += 1;
       counters.dropped += 1;
@@ -320,7 +323,7 @@ function serveConnection(settings: Settings, address: Settings["redis"][number],
   if (everConnected) {
     noticeAll("redis-restored");
   }
-  let why = "";
+  let why: string;
   let sinceYield = 0;
   for (;;) {
     const [reply, err] = readReply(sock, READ_IDLE_MS, settings.redisTimeoutMs);
@@ -361,7 +364,7 @@ function run(this: void, premature: boolean): void {
   }
   const settings = config!;
   // Spread workers over the configured addresses (a primary and its replicas all carry PUBLISH).
-  const address = settings.redis[((ngx.worker.id() ?? 0) % settings.redis.length)];
+  const address = settings.redis[(ngx.worker.id() ?? 0) % settings.redis.length];
   let everConnected = false;
   let backoff = BACKOFF_MIN_S;
   while (!ngx.worker.exiting()) {

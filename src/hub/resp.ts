@@ -71,7 +71,8 @@ function readValue(sock: NgxTcpSocket, line: string): LuaMultiReturn<[RespValue]
  */
 export function readReply(sock: NgxTcpSocket, idleMs: number, restMs: number): LuaMultiReturn<[RespValue] | [undefined, string]> {
   sock.settimeout(idleMs);
-  let [line, err, partial] = sock.receive("*l");
+  const [first, err, partial] = sock.receive("*l");
+  let line = first;
   if (line === undefined) {
     if (err !== "timeout") {
       return $multi(undefined, err);

@@ -32,10 +32,7 @@ export function isValidChannel(name: string): boolean {
  * Parses a comma-separated channel list (`a,b,c`). Duplicates are dropped, order is kept.
  * Returns the channels, or undefined and a message fit for a 400 answer.
  */
-export function parseChannelList(
-  raw: string,
-  maxChannels: number,
-): LuaMultiReturn<[string[]] | [undefined, string]> {
+export function parseChannelList(raw: string, maxChannels: number): LuaMultiReturn<[string[]] | [undefined, string]> {
   if (raw.length === 0) {
     return $multi(undefined, "no channel given: use ?key=<channel>[,<channel>...]");
   }

@@ -16,15 +16,7 @@ export const HEARTBEAT_LINE = "\n";
  * array:  ["message","abc","123"]  (what cjson.encode gives for a Redis pub/sub reply),
  *         ["message","abc","123","1700000000000-0"] with an id
  */
-export function messageLine(
-  format: LineFormat,
-  channel: string,
-  data: string,
-  quote: QuoteJson,
-  id?: string,
-  event?: string,
-  cursor?: string,
-): string {
+export function messageLine(format: LineFormat, channel: string, data: string, quote: QuoteJson, id?: string, event?: string, cursor?: string): string {
   if (format === "array") {
     if (id === undefined) {
       return `["message",${quote(channel)},${quote(data)}]\n`;

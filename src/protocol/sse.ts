@@ -92,7 +92,7 @@ export function jsonEvent(line: string, id: string | undefined): string[] {
  * A notice on a stream that goes on: `event: notice` with {"notice":"redis-lost","message":"..."}.
  */
 export function noticeEvent(code: string, message: string, quote: QuoteJson): string[] {
-  return ["event: notice\ndata: {\"notice\":", quote(code), ",\"message\":", quote(message), "}\n\n"];
+  return ['event: notice\ndata: {"notice":', quote(code), ',"message":', quote(message), "}\n\n"];
 }
 
 /**
@@ -101,5 +101,5 @@ export function noticeEvent(code: string, message: string, quote: QuoteJson): st
  * Its own connection errors are also "error" events, without data.
  */
 export function errorEvent(message: string, reconnect: boolean, quote: QuoteJson): string[] {
-  return ["event: error\ndata: {\"error\":", quote(message), ",\"reconnect\":", reconnect ? "true" : "false", "}\n\n"];
+  return ['event: error\ndata: {"error":', quote(message), ',"reconnect":', reconnect ? "true" : "false", "}\n\n"];
 }

@@ -171,7 +171,14 @@ function refField(ref: string | undefined, quote: QuoteJson): string {
  * message has its id, its event name when it has one, and on several channels the compound
  * cursor to resume from after it; a plain PUBLISH has none of them.
  */
-export function messageFrame(channel: string, data: string, id: string | undefined, event: string | undefined, cursor: string | undefined, quote: QuoteJson): string {
+export function messageFrame(
+  channel: string,
+  data: string,
+  id: string | undefined,
+  event: string | undefined,
+  cursor: string | undefined,
+  quote: QuoteJson,
+): string {
   if (id === undefined) {
     return `{"type":"message","channel":${quote(channel)},"data":${quote(data)}}`;
   }

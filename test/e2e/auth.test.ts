@@ -36,7 +36,15 @@ describe.each(MODES)("%s mode with grants", (mode) => {
   let stack: Stack;
   beforeAll(async () => {
     stack = await startStack({
-      settings: { mode, jwtSecret: SECRET, jwtPreviousSecret: PREVIOUS, publisherKey: PUBLISHER_KEY, jwtLeewaySeconds: "0", maxConnectionsPerUser: "3", publishRatePerSecond: "20" },
+      settings: {
+        mode,
+        jwtSecret: SECRET,
+        jwtPreviousSecret: PREVIOUS,
+        publisherKey: PUBLISHER_KEY,
+        jwtLeewaySeconds: "0",
+        maxConnectionsPerUser: "3",
+        publishRatePerSecond: "20",
+      },
     });
   });
   afterAll(async () => {
@@ -78,7 +86,14 @@ describe.each(MODES)("%s mode with grants", (mode) => {
     ["alg none with a signature", () => craft({ alg: "none" }, claims()), "alg"],
     ["alg HS512", () => craft({ alg: "HS512", typ: "JWT" }, claims()), "alg"],
     ["alg RS256", () => craft({ alg: "RS256", typ: "JWT" }, claims()), "alg"],
-    ["tampered payload", () => { const [h, , s] = craft(good, claims()).split("."); return `${h}.${b64(JSON.stringify(claims({ channels: ["*"] })))}.${s}`; }, "signature"],
+    [
+      "tampered payload",
+      () => {
+        const [h, , s] = craft(good, claims()).split(".");
+        return `${h}.${b64(JSON.stringify(claims({ channels: ["*"] })))}.${s}`;
+      },
+      "signature",
+    ],
     ["tampered signature", () => craft(good, claims(), SECRET, b64("x".repeat(32))), "signature"],
     ["truncated signature", () => craft(good, claims()).slice(0, -5), "signature"],
     ["wrong secret", () => craft(good, claims(), "another-secret-another-secret-another"), "signature"],
@@ -133,11 +148,17 @@ describe.each(MODES)("%s mode with grants", (mode) => {
     // a slot frees when a stream ends
     streams[0].close();
     let again: Stream | undefined;
-    expect(await eventually(async () => {
-      again?.close();
-      again = await new Stream(`${stack.base}/sub?key=room:b&token=${token}`).open();
-      return again.status === 200;
-    }, 3000, 100)).toBe(true);
+    expect(
+      await eventually(
+        async () => {
+          again?.close();
+          again = await new Stream(`${stack.base}/sub?key=room:b&token=${token}`).open();
+          return again.status === 200;
+        },
+        3000,
+        100,
+      ),
+    ).toBe(true);
     again?.close();
     streams.forEach((s) => s.close());
   });
@@ -157,7 +178,9 @@ describe.each(MODES)("%s mode with grants", (mode) => {
     test("per-credential rate limit: 429 with Retry-After past it", async () => {
       const writer = mintToken({ sub: "dave", channels: [], publish: ["*"], ttl: 600 }, SECRET);
       const answers = await Promise.all(
-        Array.from({ length: 60 }, () => fetchText(`${stack.base}/pub?channel=rate`, { method: "POST", body: "x", headers: { Authorization: `Bearer ${writer}` } })),
+        Array.from({ length: 60 }, () =>
+          fetchText(`${stack.base}/pub?channel=rate`, { method: "POST", body: "x", headers: { Authorization: `Bearer ${writer}` } }),
+        ),
       );
       const limited = answers.filter((a) => a.status === 429);
       expect(limited.length).toBeGreaterThan(0);
@@ -180,7 +203,13 @@ describe.each(MODES)("%s mode with grants", (mode) => {
     for (let i = 0; i < 3000; i += 50) {
       const batch = Array.from({ length: 50 }, () => {
         const path = paths[random(paths.length)];
-        const query = [`key=${encodeURIComponent(junk(20))}`, `since=${encodeURIComponent(junk(30))}`, `token=${random(2) === 0 ? token : encodeURIComponent(junk(40))}`, `backlog=${encodeURIComponent(junk(5))}`, `timeout=1`]
+        const query = [
+          `key=${encodeURIComponent(junk(20))}`,
+          `since=${encodeURIComponent(junk(30))}`,
+          `token=${random(2) === 0 ? token : encodeURIComponent(junk(40))}`,
+          `backlog=${encodeURIComponent(junk(5))}`,
+          `timeout=1`,
+        ]
           .filter(() => random(3) > 0)
           .join("&");
         const headers: Record<string, string> = { "Last-Event-ID": encodeURIComponent(junk(30)) };
@@ -220,7 +249,9 @@ test("isolation: many clients with random grants never receive a channel they we
         const grant = granted.length > 0 ? granted : [channels[i % channels.length]];
         const token = mintToken({ sub: `u${i}`, channels: random(5) === 0 ? ["iso:1*"] : grant, ttl: 600 }, SECRET);
         const asked = random(5) === 0 ? ["iso:1*".replace("*", "")] : grant; // some ask exactly their prefix
-        return new Stream(`${stack.base}/sub?key=${asked.join(",")}&token=${token}`).open().then((s) => ({ s, grant: random(5) === 0 ? ["iso:1*"] : grant, token }));
+        return new Stream(`${stack.base}/sub?key=${asked.join(",")}&token=${token}`)
+          .open()
+          .then((s) => ({ s, grant: random(5) === 0 ? ["iso:1*"] : grant, token }));
       }),
     );
     for (let i = 0; i < 200; i++) {

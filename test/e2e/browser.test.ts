@@ -51,7 +51,14 @@ describe.each(MODES)("%s mode", (mode) => {
     // A second gateway on the same Redis: a message published on one reaches the other's clients.
     secondDir = mkdtempSync(join(tmpdir(), "pushgate-test-"));
     const port = await freePort();
-    const [settings, err] = parseSettings({ mode, listen: `127.0.0.1:${port}`, redisUrl: stack.redis.url, runtimeDir: secondDir, workers: "2", retryAfterSeconds: "1" });
+    const [settings, err] = parseSettings({
+      mode,
+      listen: `127.0.0.1:${port}`,
+      redisUrl: stack.redis.url,
+      runtimeDir: secondDir,
+      workers: "2",
+      retryAfterSeconds: "1",
+    });
     if (settings === undefined) {
       throw new Error(err);
     }
@@ -77,7 +84,7 @@ describe.each(MODES)("%s mode", (mode) => {
     await enter(b, secondBase, "r1", "bob", "ws");
     await say(a, "hello from alice ☃");
     expect(await waitForLines(b, 1)).toEqual(["alice hello from alice ☃"]);
-    await say(b, "hi alice 😀 \"quoted\"");
+    await say(b, 'hi alice 😀 "quoted"');
     const expected = ["alice hello from alice ☃", 'bob hi alice 😀 "quoted"'];
     expect(await waitForLines(a, 2)).toEqual(expected);
     expect(await waitForLines(b, 2)).toEqual(expected);

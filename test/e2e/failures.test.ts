@@ -69,10 +69,16 @@ describe.each(MODES)("%s mode", (mode) => {
         await stack.client.connect();
         // every stream is told twice: messages may have been missed, then subscribed again
         expect(await eventually(() => streams.every((s) => s.messages().length >= 3), 10000)).toBe(true);
-        expect(await eventually(async () => {
-          await stack.client.publish("doomed", "after");
-          return streams.every((s) => s.messages().length >= 4);
-        }, 5000, 200)).toBe(true);
+        expect(
+          await eventually(
+            async () => {
+              await stack.client.publish("doomed", "after");
+              return streams.every((s) => s.messages().length >= 4);
+            },
+            5000,
+            200,
+          ),
+        ).toBe(true);
         for (const stream of streams) {
           expect(stream.ended).toBe(false);
           const [first, lost, restored, after] = stream.messages() as Array<Record<string, unknown>>;
@@ -83,10 +89,16 @@ describe.each(MODES)("%s mode", (mode) => {
           stream.close();
         }
         // counted: statistics reach /status within a second
-        expect(await eventually(async () => {
-          const { totals } = await stack.status();
-          return totals.reconnects >= 1 && totals.notices >= 8;
-        }, 3000, 200)).toBe(true);
+        expect(
+          await eventually(
+            async () => {
+              const { totals } = await stack.status();
+              return totals.reconnects >= 1 && totals.notices >= 8;
+            },
+            3000,
+            200,
+          ),
+        ).toBe(true);
         expect(luaErrors(stack.errorLog())).toEqual([]);
       } finally {
         await stack.stop();
@@ -105,10 +117,12 @@ describe.each(MODES)("%s mode", (mode) => {
       }
       const again = await new Stream(`${stack.base}/sub?key=reloading`).open();
       expect(again.status).toBe(200);
-      expect(await eventually(async () => {
-        await stack.client.publish("reloading", "after reload");
-        return again.messages().length > 0;
-      })).toBe(true);
+      expect(
+        await eventually(async () => {
+          await stack.client.publish("reloading", "after reload");
+          return again.messages().length > 0;
+        }),
+      ).toBe(true);
       expect(again.messages()[0]).toEqual({ type: "message", channel: "reloading", data: "after reload" });
       again.close();
       expect(luaErrors(stack.errorLog())).toEqual([]);
@@ -171,7 +185,12 @@ describe("launcher (npm start)", () => {
     const redis = spawn("redis-server", ["--port", `${redisPort}`, "--bind", "127.0.0.1", "--save", "", "--dir", dir], { stdio: "ignore" });
     try {
       expect(await eventually(() => redisAnswers("127.0.0.1", redisPort))).toBe(true);
-      const run = launch({ PUSHGATE_LISTEN: `127.0.0.1:${httpPort}`, PUSHGATE_REDIS_URL: `redis://127.0.0.1:${redisPort}`, PUSHGATE_RUNTIME_DIR: dir, PUSHGATE_WORKERS: "1" });
+      const run = launch({
+        PUSHGATE_LISTEN: `127.0.0.1:${httpPort}`,
+        PUSHGATE_REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+        PUSHGATE_RUNTIME_DIR: dir,
+        PUSHGATE_WORKERS: "1",
+      });
       expect(await eventually(() => run.output().includes("pushgate: ready"), 15000)).toBe(true);
       expect(run.output()).toContain(`curl -N 'http://127.0.0.1:${httpPort}/sub?key=abc'`);
       // auth off: said loudly, by the launcher and in nginx's error log

@@ -254,9 +254,7 @@ export function curl(args: string[]): { process: ChildProcess; current: () => st
 export async function gatewayRedisClients(client: RedisClientType): Promise<string[]> {
   const list = await client.sendCommand(["CLIENT", "LIST"]);
   const own = await client.sendCommand(["CLIENT", "ID"]);
-  return `${list}`
-    .split("\n")
-    .filter((line) => line.startsWith("id=") && !line.startsWith(`id=${own} `));
+  return `${list}`.split("\n").filter((line) => line.startsWith("id=") && !line.startsWith(`id=${own} `));
 }
 
 /** Number of Redis subscriptions to `channel` (PUBSUB NUMSUB). */

@@ -51,10 +51,16 @@ describe("shared mode hub", () => {
     const clients = await gatewayRedisClients(stack.client);
     expect(clients.length).toBeLessThanOrEqual(4);
     // both workers hold subscribers (nginx spreads connections with reuseport)
-    expect(await eventually(async () => {
-      const { workers } = await stack.status();
-      return workers.length === 2 && workers.every((w) => w.subscribers > 0) && workers.reduce((n, w) => n + w.subscribers, 0) === 2000;
-    }, 3000, 200)).toBe(true);
+    expect(
+      await eventually(
+        async () => {
+          const { workers } = await stack.status();
+          return workers.length === 2 && workers.every((w) => w.subscribers > 0) && workers.reduce((n, w) => n + w.subscribers, 0) === 2000;
+        },
+        3000,
+        200,
+      ),
+    ).toBe(true);
     // /status reports each worker's Lua heap: the streams' state shows in it (at least 1 KB each)
     const { workers, totals } = await stack.status();
     expect(workers.every((w) => w.luaKb > 0)).toBe(true);
@@ -92,10 +98,16 @@ describe("shared mode hub", () => {
     const before = (await stack.status()).totals.reconnects;
     await stack.client.sendCommand(["CLIENT", "KILL", "TYPE", "pubsub"]);
     expect(await eventually(() => streams.every((s) => s.messages().length >= 2), 5000)).toBe(true);
-    expect(await eventually(async () => {
-      await stack.client.publish("killed", "resumed");
-      return streams.every((s) => s.messages().some((m) => (m as { data?: string }).data === "resumed"));
-    }, 5000, 200)).toBe(true);
+    expect(
+      await eventually(
+        async () => {
+          await stack.client.publish("killed", "resumed");
+          return streams.every((s) => s.messages().some((m) => (m as { data?: string }).data === "resumed"));
+        },
+        5000,
+        200,
+      ),
+    ).toBe(true);
     for (const stream of streams) {
       const [lost, restored] = stream.messages() as Array<{ type: string; notice: string }>;
       expect([lost.type, lost.notice, restored.type, restored.notice]).toEqual(["notice", "redis-lost", "notice", "redis-restored"]);

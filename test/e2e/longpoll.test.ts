@@ -74,7 +74,10 @@ describe.each(MODES)("%s mode", (mode) => {
     const poll = longPoll(`${stack.base}/lp?key=lpa,lpb&timeout=20`);
     await parked(stack, "lpb", 1);
     // One script publishes all four at once: they reach the gateway together.
-    await stack.client.eval("redis.call('PUBLISH','lpa','1') redis.call('PUBLISH','lpb','2') redis.call('PUBLISH','lpz','x') redis.call('PUBLISH','lpa','3') return 0", { keys: [], arguments: [] });
+    await stack.client.eval(
+      "redis.call('PUBLISH','lpa','1') redis.call('PUBLISH','lpb','2') redis.call('PUBLISH','lpz','x') redis.call('PUBLISH','lpa','3') return 0",
+      { keys: [], arguments: [] },
+    );
     const answer = await poll;
     expect(answer.batch.messages).toEqual([
       { channel: "lpa", data: "1" },
@@ -117,14 +120,15 @@ describe.each(MODES)("%s mode", (mode) => {
     expect(answer.ms).toBeLessThan(2000);
   });
 
-
   test("200 parked polls all get the message; in shared mode they hold no Redis connection each", async () => {
     const before = (await gatewayRedisClients(stack.client)).length;
     let answered = 0;
-    const polls = Array.from({ length: 200 }, () => longPoll(`${stack.base}/lp?key=crowd&timeout=20`).then((answer) => {
-      answered += 1;
-      return answer;
-    }));
+    const polls = Array.from({ length: 200 }, () =>
+      longPoll(`${stack.base}/lp?key=crowd&timeout=20`).then((answer) => {
+        answered += 1;
+        return answer;
+      }),
+    );
     await parked(stack, "crowd", 200);
     const during = (await gatewayRedisClients(stack.client)).length;
     if (mode === "shared") {
@@ -133,10 +137,16 @@ describe.each(MODES)("%s mode", (mode) => {
       expect(during).toBeGreaterThanOrEqual(before + 200);
     }
     // Publish until every poll has answered: a poll counted as parked a moment early gets the next.
-    expect(await eventually(async () => {
-      await stack.client.publish("crowd", "all");
-      return answered === 200;
-    }, 10000, 200)).toBe(true);
+    expect(
+      await eventually(
+        async () => {
+          await stack.client.publish("crowd", "all");
+          return answered === 200;
+        },
+        10000,
+        200,
+      ),
+    ).toBe(true);
     for (const answer of await Promise.all(polls)) {
       expect(answer.batch.messages.length).toBeGreaterThanOrEqual(1);
       expect(answer.batch.messages.every((m) => m.channel === "crowd" && m.data === "all")).toBe(true);
@@ -149,10 +159,12 @@ describe.each(MODES)("%s mode", (mode) => {
     run.process.kill();
     await run.output;
     if (mode === "direct") {
-      expect(await eventually(async () => {
-        const reply = (await stack.client.sendCommand(["PUBSUB", "NUMSUB", "abandoned"])) as Array<string | number>;
-        return Number(reply[1]) === 0;
-      })).toBe(true);
+      expect(
+        await eventually(async () => {
+          const reply = (await stack.client.sendCommand(["PUBSUB", "NUMSUB", "abandoned"])) as Array<string | number>;
+          return Number(reply[1]) === 0;
+        }),
+      ).toBe(true);
     } else {
       expect(await eventually(async () => (await stack.status()).totals.subscribers === 0, 5000)).toBe(true);
     }

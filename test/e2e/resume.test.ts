@@ -157,8 +157,18 @@ describe.each(MODES)("%s mode", (mode) => {
     const stream = await new Stream(`${stack.base}/sub?key=fcall`).open();
     // the gateway loads the functions into Redis when it connects; no /pub needed first
     const reply = (await stack.client.sendCommand([
-      "FCALL", "pushgate_publish", "3", "pushgate:{fcall}:stream", "pushgate:{fcall}:meta", "",
-      "fcall", "from any language", "note", "1000", "86400000", "0",
+      "FCALL",
+      "pushgate_publish",
+      "3",
+      "pushgate:{fcall}:stream",
+      "pushgate:{fcall}:meta",
+      "",
+      "fcall",
+      "from any language",
+      "note",
+      "1000",
+      "86400000",
+      "0",
     ])) as [string, number, number];
     expect(reply[0]).toMatch(/^\d+-\d+$/);
     expect(reply[2]).toBe(0);
@@ -279,11 +289,15 @@ describe.each(MODES)("%s mode, restarts", (mode) => {
       const after: string[] = [];
       for (let i = 0; i < 10; i++) {
         let id: string | undefined;
-        await eventually(async () => {
-          const answer = await fetchText(`${stack.base}/pub?channel=aof`, { method: "POST", body: `after ${i}` });
-          id = answer.status === 200 ? (JSON.parse(answer.body) as { id: string }).id : undefined;
-          return id !== undefined;
-        }, 10000, 100);
+        await eventually(
+          async () => {
+            const answer = await fetchText(`${stack.base}/pub?channel=aof`, { method: "POST", body: `after ${i}` });
+            id = answer.status === 200 ? (JSON.parse(answer.body) as { id: string }).id : undefined;
+            return id !== undefined;
+          },
+          10000,
+          100,
+        );
         after.push(id!);
       }
       stream.close();

@@ -124,10 +124,14 @@ describe.each(MODES)("%s mode: reload", (mode) => {
       expect(await client.waitFor(() => client.events.some((e) => e.type === "error"), 10000)).toBe(true);
       expect(JSON.parse(client.events.find((e) => e.type === "error")!.data)).toEqual({ error: "server restart", reconnect: true });
       await client.opened(2, 10000);
-      const seen = await eventually(async () => {
-        await stack.client.publish("reload", "after");
-        return client.messages().some((e) => e.data === "after");
-      }, 5000, 200);
+      const seen = await eventually(
+        async () => {
+          await stack.client.publish("reload", "after");
+          return client.messages().some((e) => e.data === "after");
+        },
+        5000,
+        200,
+      );
       expect(seen).toBe(true);
       client.close();
       expect(luaErrors(stack.errorLog())).toEqual([]);
@@ -173,7 +177,10 @@ describe("CORS", () => {
     expect(answer.headers["access-control-allow-methods"]).toBe("POST, OPTIONS");
     expect(answer.headers["access-control-allow-headers"]).toBe("content-type");
     expect(answer.headers["access-control-max-age"]).toBe("600");
-    const sse = await fetchText(`${stack.base}/sse?key=a`, { method: "OPTIONS", headers: { Origin: "http://app.test", "Access-Control-Request-Headers": "last-event-id" } });
+    const sse = await fetchText(`${stack.base}/sse?key=a`, {
+      method: "OPTIONS",
+      headers: { Origin: "http://app.test", "Access-Control-Request-Headers": "last-event-id" },
+    });
     expect(sse.status).toBe(204);
     expect(sse.headers["access-control-allow-methods"]).toBe("GET, OPTIONS");
     expect(sse.headers["access-control-allow-headers"]).toBe("last-event-id");

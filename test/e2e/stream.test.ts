@@ -78,10 +78,14 @@ describe.each(MODES)("%s mode", (mode) => {
   test("curl receives a published message at once", async () => {
     const run = curl(["-N", "--max-time", "5", `${stack.base}/sub?key=curl`]);
     // publish until curl's stream shows it: the first one may come before curl has connected
-    const seen = await eventually(async () => {
-      await stack.client.publish("curl", "from redis-cli");
-      return run.current().includes('{"type":"message","channel":"curl","data":"from redis-cli"}\n');
-    }, 4000, 100);
+    const seen = await eventually(
+      async () => {
+        await stack.client.publish("curl", "from redis-cli");
+        return run.current().includes('{"type":"message","channel":"curl","data":"from redis-cli"}\n');
+      },
+      4000,
+      100,
+    );
     expect(seen).toBe(true);
     run.process.kill();
     await run.output;

@@ -105,7 +105,10 @@ describe.each(MODES)("%s mode", (mode) => {
     expect(reader.raw[0]).toBe(`{"type":"message","channel":"chat","id":"${id}","event":"said","cursor":"${id}","data":"from ws ☃ \\"quoted\\"\\n"}`);
     const again = await writer.request({ type: "publish", channel: "chat", data: "once", idempotencyKey: "k1" });
     expect(await writer.request({ type: "publish", channel: "chat", data: "once", idempotencyKey: "k1" })).toMatchObject({ id: again.id, duplicate: true });
-    expect(await writer.request({ type: "publish", channel: "chat", data: "x", event: "bad name" })).toMatchObject({ type: "error", error: expect.stringContaining('"event" must be') });
+    expect(await writer.request({ type: "publish", channel: "chat", data: "x", event: "bad name" })).toMatchObject({
+      type: "error",
+      error: expect.stringContaining('"event" must be'),
+    });
     const tooBig = await writer.request({ type: "publish", channel: "chat", data: "x".repeat(4097) });
     expect(tooBig).toMatchObject({ type: "error", error: "message too large: the limit is 4096 bytes" });
     reader.close();
@@ -122,8 +125,14 @@ describe.each(MODES)("%s mode", (mode) => {
     expect(unread.unread["user:wsack"]).toBe(0);
     user.close();
     const client = await new WsClient(wsUrl(stack, "/ws")).open();
-    expect(await client.request({ type: "ack", channel: "user:1", id: "1-0" })).toMatchObject({ type: "error", error: expect.stringContaining("ack needs a user") });
-    expect(await client.request({ type: "hello", cursors: { a: "x-0" } })).toMatchObject({ type: "error", error: expect.stringContaining("has no message id") });
+    expect(await client.request({ type: "ack", channel: "user:1", id: "1-0" })).toMatchObject({
+      type: "error",
+      error: expect.stringContaining("ack needs a user"),
+    });
+    expect(await client.request({ type: "hello", cursors: { a: "x-0" } })).toMatchObject({
+      type: "error",
+      error: expect.stringContaining("has no message id"),
+    });
     expect(await client.request({ type: "hello" })).toMatchObject({ type: "error", error: 'hello: give "cursor" or "cursors"' });
     client.close();
   });
@@ -163,7 +172,9 @@ describe.each(MODES)("%s mode", (mode) => {
     client.send("not json");
     expect((await client.next((f) => f.type === "error")).error).toMatch(/^invalid json: /);
     expect(await client.request({ type: "shout" })).toMatchObject({ type: "error", error: expect.stringContaining("unknown type") });
-    expect(await client.request({ type: "subscribe", channels: ["ok", "not ok"] })).toMatchObject({ error: expect.stringContaining("invalid channel name at position 2") });
+    expect(await client.request({ type: "subscribe", channels: ["ok", "not ok"] })).toMatchObject({
+      error: expect.stringContaining("invalid channel name at position 2"),
+    });
     const many = Array.from({ length: 17 }, (_, i) => `m${i}`);
     expect(await client.request({ type: "subscribe", channels: many })).toMatchObject({ error: expect.stringContaining("too many channels") });
     expect(await client.request({ type: "subscribe", channels: many.slice(0, 10) })).toMatchObject({ type: "subscribed" });
@@ -262,10 +273,16 @@ describe.each(MODES)("%s mode: the server ends a connection with a close code th
         expect(client.closeReason).toBe("server restart");
       }
       const again = await new WsClient(wsUrl(stack, "/ws?key=reload")).open();
-      expect(await eventually(async () => {
-        await stack.client.publish("reload", "after");
-        return again.of("message").length > 0;
-      }, 5000, 200)).toBe(true);
+      expect(
+        await eventually(
+          async () => {
+            await stack.client.publish("reload", "after");
+            return again.of("message").length > 0;
+          },
+          5000,
+          200,
+        ),
+      ).toBe(true);
       again.close();
       expect(luaErrors(stack.errorLog())).toEqual([]);
     } finally {
@@ -321,13 +338,22 @@ describe("tokens (PUSHGATE_JWT_SECRET set)", () => {
       const token = mintToken({ sub: "alice", channels: ["room:*"], publish: ["room:1"], ttl: 600 }, SECRET);
       const client = await new WsClient(wsUrl(stack, `/ws?key=room:1&token=${token}`)).open();
       expect(await client.request({ type: "subscribe", channels: ["room:2"] })).toMatchObject({ type: "subscribed" });
-      expect(await client.request({ type: "subscribe", channels: ["secret"] })).toMatchObject({ type: "error", error: "channel secret is not granted by the token" });
-      expect(await client.request({ type: "publish", channel: "room:2", data: "x" })).toMatchObject({ type: "error", error: "publishing to channel room:2 is not granted by the token" });
+      expect(await client.request({ type: "subscribe", channels: ["secret"] })).toMatchObject({
+        type: "error",
+        error: "channel secret is not granted by the token",
+      });
+      expect(await client.request({ type: "publish", channel: "room:2", data: "x" })).toMatchObject({
+        type: "error",
+        error: "publishing to channel room:2 is not granted by the token",
+      });
       expect(await client.request({ type: "publish", channel: "room:1", data: "hello" })).toMatchObject({ type: "published", channel: "room:1" });
       expect(await client.next((f) => f.type === "message")).toMatchObject({ channel: "room:1", data: "hello" });
       const reader = mintToken({ sub: "bob", channels: ["room:*"], ttl: 600 }, SECRET);
       const readOnly = await new WsClient(wsUrl(stack, `/ws?token=${reader}`)).open();
-      expect(await readOnly.request({ type: "publish", channel: "room:1", data: "x" })).toMatchObject({ type: "error", error: "publishing to channel room:1 is not granted by the token" });
+      expect(await readOnly.request({ type: "publish", channel: "room:1", data: "x" })).toMatchObject({
+        type: "error",
+        error: "publishing to channel room:1 is not granted by the token",
+      });
       client.close();
       readOnly.close();
       expect(luaErrors(stack.errorLog())).toEqual([]);

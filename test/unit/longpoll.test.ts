@@ -5,7 +5,13 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { batchBody, batchMessage, batchNotice, parseTimeout } from "../../src/protocol/longpoll";
 
-interface TimeoutVector { name: string; raw?: string; max: number; seconds?: number; error?: string }
+interface TimeoutVector {
+  name: string;
+  raw?: string;
+  max: number;
+  seconds?: number;
+  error?: string;
+}
 interface BatchVector {
   name: string;
   messages: Array<{ channel: string; data: string; id?: string; event?: string }>;

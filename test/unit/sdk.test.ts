@@ -67,8 +67,12 @@ describe("mintToken", () => {
   test("refuses what the gateway would refuse", () => {
     const grant = { sub: "a", channels: ["room:*"], ttl: 60 };
     expect(() => mintToken({ ...grant, sub: "" }, SECRET)).toThrow(new TypeError("failed to mint token: sub must be a non-empty string"));
-    expect(() => mintToken({ ...grant, channels: ["ro*om"] }, SECRET)).toThrow("failed to mint token: channels has an invalid pattern at position 1: a pattern is a channel name");
-    expect(() => mintToken({ ...grant, channels: "room:1" as unknown as string[] }, SECRET)).toThrow("failed to mint token: channels must be a list of channel patterns");
+    expect(() => mintToken({ ...grant, channels: ["ro*om"] }, SECRET)).toThrow(
+      "failed to mint token: channels has an invalid pattern at position 1: a pattern is a channel name",
+    );
+    expect(() => mintToken({ ...grant, channels: "room:1" as unknown as string[] }, SECRET)).toThrow(
+      "failed to mint token: channels must be a list of channel patterns",
+    );
     expect(() => mintToken({ ...grant, publish: ["ok", "not ok"] }, SECRET)).toThrow("failed to mint token: publish has an invalid pattern at position 2");
     expect(() => mintToken({ ...grant, ttl: 0 }, SECRET)).toThrow(RangeError);
     expect(() => mintToken({ ...grant, ttl: 1.5 }, SECRET)).toThrow("ttl must be a whole number of seconds");
@@ -84,7 +88,9 @@ describe("publishHttp", () => {
   });
 
   test("refuses an invalid channel before sending anything", async () => {
-    await expect(publishHttp("http://127.0.0.1:1", "a b", "x")).rejects.toThrow(new TypeError("invalid channel name: a name is 1 to 128 characters of A-Z a-z 0-9 _ - . : @ /"));
+    await expect(publishHttp("http://127.0.0.1:1", "a b", "x")).rejects.toThrow(
+      new TypeError("invalid channel name: a name is 1 to 128 characters of A-Z a-z 0-9 _ - . : @ /"),
+    );
   });
 
   describe("errors (against a stand-in server)", () => {

@@ -13,7 +13,13 @@ function vectors<T>(name: string): T[] {
 
 const quote = (text: string): string => JSON.stringify(text);
 
-interface ChannelVector { name: string; raw: string; max: number; channels?: string[]; error?: string }
+interface ChannelVector {
+  name: string;
+  raw: string;
+  max: number;
+  channels?: string[];
+  error?: string;
+}
 describe("parseChannelList", () => {
   test.each(vectors<ChannelVector>("channel").map((v) => [v.name, v]))("%s", (_name, v) => {
     const [channels, err] = parseChannelList(v.raw, v.max);
@@ -27,7 +33,19 @@ describe("parseChannelList", () => {
   });
 });
 
-interface FrameVector { kind: string; format: "object" | "array"; code?: string; id?: string; event?: string; cursor?: string; channel?: string; data?: string; message?: string; reconnect?: boolean; line: string }
+interface FrameVector {
+  kind: string;
+  format: "object" | "array";
+  code?: string;
+  id?: string;
+  event?: string;
+  cursor?: string;
+  channel?: string;
+  data?: string;
+  message?: string;
+  reconnect?: boolean;
+  line: string;
+}
 describe("line framing", () => {
   test.each(vectors<FrameVector>("frame").map((v, i) => [`${i} ${v.kind} ${v.format} ${JSON.stringify(v.data ?? v.message)}`, v]))("%s", (_name, v) => {
     const line =
@@ -41,7 +59,12 @@ describe("line framing", () => {
   });
 });
 
-interface ConfigVector { name: string; raw: Record<string, string>; settings?: Record<string, unknown>; error?: string }
+interface ConfigVector {
+  name: string;
+  raw: Record<string, string>;
+  settings?: Record<string, unknown>;
+  error?: string;
+}
 describe("parseSettings", () => {
   test.each(vectors<ConfigVector>("config").map((v) => [v.name, v]))("%s", (_name, v) => {
     const [settings, err] = parseSettings(v.raw);
@@ -55,7 +78,13 @@ describe("parseSettings", () => {
   });
 });
 
-interface MergeVector { name: string; file: Record<string, unknown>; env: Record<string, string>; raw?: Record<string, string>; error?: string }
+interface MergeVector {
+  name: string;
+  file: Record<string, unknown>;
+  env: Record<string, string>;
+  raw?: Record<string, string>;
+  error?: string;
+}
 describe("mergeSources", () => {
   test.each(vectors<MergeVector>("merge").map((v) => [v.name, v]))("%s", (_name, v) => {
     const [raw, err] = mergeSources(v.file, v.env);

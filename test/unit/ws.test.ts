@@ -7,9 +7,35 @@ import { messageLine } from "../../src/protocol/frame";
 import { isUtf8 } from "../../src/protocol/utf8";
 import { channelsFrame, errorFrame, messageFrame, noticeFrame, parseControl, pongFrame, publishedFrame } from "../../src/protocol/ws";
 
-interface ControlVector { name: string; json: string; maxChannels: number; control?: Record<string, unknown>; error?: string; ref?: string }
-interface FrameVector { name: string; kind: string; channel?: string; channels?: string[]; data?: string; id?: string; event?: string; cursor?: string; code?: string; message?: string; ref?: string; subscribers?: number; duplicate?: boolean; frame: string }
-interface Utf8Vector { name: string; hex: string; valid: boolean }
+interface ControlVector {
+  name: string;
+  json: string;
+  maxChannels: number;
+  control?: Record<string, unknown>;
+  error?: string;
+  ref?: string;
+}
+interface FrameVector {
+  name: string;
+  kind: string;
+  channel?: string;
+  channels?: string[];
+  data?: string;
+  id?: string;
+  event?: string;
+  cursor?: string;
+  code?: string;
+  message?: string;
+  ref?: string;
+  subscribers?: number;
+  duplicate?: boolean;
+  frame: string;
+}
+interface Utf8Vector {
+  name: string;
+  hex: string;
+  valid: boolean;
+}
 
 const vectors = JSON.parse(readFileSync(resolve(__dirname, "../../../test/vectors/ws.json"), "utf8")) as {
   control: ControlVector[];

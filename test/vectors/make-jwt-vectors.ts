@@ -27,12 +27,43 @@ const MULTI_BYTE_SECRET = "sécret ☃ with multi-byte characters 😀";
 
 const PATTERN_ERROR = "a pattern is a channel name (1 to 128 characters of A-Z a-z 0-9 _ - . : @ /), or the start of one followed by *, or * alone";
 
-export interface Base64UrlVector { name: string; text: string; hex?: string; error?: string }
-export interface PatternVector { pattern: string; valid: boolean }
-export interface GrantVector { name: string; patterns: string[]; channels: string[]; refused?: string }
-export interface HmacVector { name: string; keyHex: string; dataHex: string; digestHex: string }
-export interface ExpectedClaims { sub: string; channels: string[]; publish: string[]; exp: number; nbf?: number; iat?: number }
-export interface TokenVector { name: string; token: string; secrets?: string[]; claims?: ExpectedClaims; error?: string }
+export interface Base64UrlVector {
+  name: string;
+  text: string;
+  hex?: string;
+  error?: string;
+}
+export interface PatternVector {
+  pattern: string;
+  valid: boolean;
+}
+export interface GrantVector {
+  name: string;
+  patterns: string[];
+  channels: string[];
+  refused?: string;
+}
+export interface HmacVector {
+  name: string;
+  keyHex: string;
+  dataHex: string;
+  digestHex: string;
+}
+export interface ExpectedClaims {
+  sub: string;
+  channels: string[];
+  publish: string[];
+  exp: number;
+  nbf?: number;
+  iat?: number;
+}
+export interface TokenVector {
+  name: string;
+  token: string;
+  secrets?: string[];
+  claims?: ExpectedClaims;
+  error?: string;
+}
 export interface JwtVectors {
   base64url: Base64UrlVector[];
   patterns: PatternVector[];
@@ -101,9 +132,24 @@ function grantVectors(): GrantVector[] {
 function hmacVectors(): HmacVector[] {
   // RFC 4231, test cases 1, 2 and 6 (a key longer than the block size).
   return [
-    { name: "rfc 4231 case 1", keyHex: "0b".repeat(20), dataHex: hex("Hi There"), digestHex: "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7" },
-    { name: "rfc 4231 case 2", keyHex: hex("Jefe"), dataHex: hex("what do ya want for nothing?"), digestHex: "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843" },
-    { name: "rfc 4231 case 6", keyHex: "aa".repeat(131), dataHex: hex("Test Using Larger Than Block-Size Key - Hash Key First"), digestHex: "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54" },
+    {
+      name: "rfc 4231 case 1",
+      keyHex: "0b".repeat(20),
+      dataHex: hex("Hi There"),
+      digestHex: "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7",
+    },
+    {
+      name: "rfc 4231 case 2",
+      keyHex: hex("Jefe"),
+      dataHex: hex("what do ya want for nothing?"),
+      digestHex: "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+    },
+    {
+      name: "rfc 4231 case 6",
+      keyHex: "aa".repeat(131),
+      dataHex: hex("Test Using Larger Than Block-Size Key - Hash Key First"),
+      digestHex: "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54",
+    },
   ];
 }
 
@@ -142,8 +188,18 @@ function replaceAt(text: string, index: number, replacement: string): string {
 }
 
 function tokenCases(): TokenVector[] {
-  const ok = (name: string, tok: string, claims: ExpectedClaims, secrets?: string[]): TokenVector => ({ name, token: tok, ...(secrets !== undefined ? { secrets } : {}), claims });
-  const refused = (name: string, tok: string, error: string, secrets?: string[]): TokenVector => ({ name, token: tok, ...(secrets !== undefined ? { secrets } : {}), error });
+  const ok = (name: string, tok: string, claims: ExpectedClaims, secrets?: string[]): TokenVector => ({
+    name,
+    token: tok,
+    ...(secrets !== undefined ? { secrets } : {}),
+    claims,
+  });
+  const refused = (name: string, tok: string, error: string, secrets?: string[]): TokenVector => ({
+    name,
+    token: tok,
+    ...(secrets !== undefined ? { secrets } : {}),
+    error,
+  });
 
   const good = token(HS256, SUBSCRIBER);
   const [goodHeader, goodPayload, goodSignature] = good.split(".");
@@ -160,20 +216,46 @@ function tokenCases(): TokenVector[] {
   return [
     // accepted
     ok("subscriber token", good, SUBSCRIBER_CLAIMS),
-    ok("publisher token", token(HS256, { sub: "backend", channels: [], publish: ["room:*", "user:42"], exp: NOW + 60 }), { sub: "backend", channels: [], publish: ["room:*", "user:42"], exp: NOW + 60 }),
-    ok("publish claim without channels claim", token(HS256, { sub: "backend", publish: ["*"], exp: NOW + 60 }), { sub: "backend", channels: [], publish: ["*"], exp: NOW + 60 }),
+    ok("publisher token", token(HS256, { sub: "backend", channels: [], publish: ["room:*", "user:42"], exp: NOW + 60 }), {
+      sub: "backend",
+      channels: [],
+      publish: ["room:*", "user:42"],
+      exp: NOW + 60,
+    }),
+    ok("publish claim without channels claim", token(HS256, { sub: "backend", publish: ["*"], exp: NOW + 60 }), {
+      sub: "backend",
+      channels: [],
+      publish: ["*"],
+      exp: NOW + 60,
+    }),
     ok("empty channels list", token(HS256, { sub: "nobody", channels: [], exp: NOW + 60 }), { sub: "nobody", channels: [], publish: [], exp: NOW + 60 }),
     ok("no typ", token({ alg: "HS256" }, SUBSCRIBER), SUBSCRIBER_CLAIMS),
     ok("typ in lower case", token({ alg: "HS256", typ: "jwt" }, SUBSCRIBER), SUBSCRIBER_CLAIMS),
     ok("kid and unknown header fields are ignored", token({ alg: "HS256", typ: "JWT", kid: "2024-01", x: [1, { y: null }] }, SUBSCRIBER), SUBSCRIBER_CLAIMS),
     ok("unknown claims are ignored", token(HS256, { ...SUBSCRIBER, iss: "app", aud: ["x"], extra: { a: null } }), SUBSCRIBER_CLAIMS),
-    ok("whitespace in the JSON", token(' { "alg" : "HS256" }\n', `{\n "sub": "user:42",\t"channels": [ "user:42", "room:*" ], "iat": ${NOW - 60}, "exp": ${NOW + 3600} }\r\n`), SUBSCRIBER_CLAIMS),
+    ok(
+      "whitespace in the JSON",
+      token(' { "alg" : "HS256" }\n', `{\n "sub": "user:42",\t"channels": [ "user:42", "room:*" ], "iat": ${NOW - 60}, "exp": ${NOW + 3600} }\r\n`),
+      SUBSCRIBER_CLAIMS,
+    ),
     ok("duplicate alg: the last one counts, as RFC 7515 allows", token('{"alg":"none","alg":"HS256"}', SUBSCRIBER), SUBSCRIBER_CLAIMS),
     ok("multi-byte sub", token(HS256, { ...SUBSCRIBER, sub: "søren ☃ 😀" }), { ...SUBSCRIBER_CLAIMS, sub: "søren ☃ 😀" }),
-    ok("escaped multi-byte sub", token(HS256, `{"sub":"s\\u00f8ren \\u2603 \\ud83d\\ude00","channels":["user:42","room:*"],"iat":${NOW - 60},"exp":${NOW + 3600}}`), { ...SUBSCRIBER_CLAIMS, sub: "søren ☃ 😀" }),
-    ok("expired, but within the leeway", token(HS256, { ...SUBSCRIBER, exp: NOW - LEEWAY_SECONDS + 1 }), { ...SUBSCRIBER_CLAIMS, exp: NOW - LEEWAY_SECONDS + 1 }),
+    ok(
+      "escaped multi-byte sub",
+      token(HS256, `{"sub":"s\\u00f8ren \\u2603 \\ud83d\\ude00","channels":["user:42","room:*"],"iat":${NOW - 60},"exp":${NOW + 3600}}`),
+      { ...SUBSCRIBER_CLAIMS, sub: "søren ☃ 😀" },
+    ),
+    ok("expired, but within the leeway", token(HS256, { ...SUBSCRIBER, exp: NOW - LEEWAY_SECONDS + 1 }), {
+      ...SUBSCRIBER_CLAIMS,
+      exp: NOW - LEEWAY_SECONDS + 1,
+    }),
     ok("not valid yet, but within the leeway", token(HS256, { ...SUBSCRIBER, nbf: NOW + LEEWAY_SECONDS }), { ...SUBSCRIBER_CLAIMS, nbf: NOW + LEEWAY_SECONDS }),
-    ok("fractional times", token(HS256, { ...SUBSCRIBER, iat: NOW - 0.25, nbf: NOW - 0.5, exp: NOW + 0.5 }), { ...SUBSCRIBER_CLAIMS, iat: NOW - 0.25, nbf: NOW - 0.5, exp: NOW + 0.5 }),
+    ok("fractional times", token(HS256, { ...SUBSCRIBER, iat: NOW - 0.25, nbf: NOW - 0.5, exp: NOW + 0.5 }), {
+      ...SUBSCRIBER_CLAIMS,
+      iat: NOW - 0.25,
+      nbf: NOW - 0.5,
+      exp: NOW + 0.5,
+    }),
     ok("rotation: signed with the previous secret", token(HS256, SUBSCRIBER, PREVIOUS), SUBSCRIBER_CLAIMS, [CURRENT, PREVIOUS]),
     ok("rotation: signed with the current secret", good, SUBSCRIBER_CLAIMS, [CURRENT, PREVIOUS]),
     ok("secret with multi-byte characters", token(HS256, SUBSCRIBER, MULTI_BYTE_SECRET), SUBSCRIBER_CLAIMS, [MULTI_BYTE_SECRET]),
@@ -191,11 +273,27 @@ function tokenCases(): TokenVector[] {
     refused("empty payload", `${goodHeader}..${goodSignature}`, "token payload is empty"),
     refused("empty signature", `${goodHeader}.${goodPayload}.`, "token has no signature"),
     refused("Bearer prefix left in", `Bearer ${good}`, "token header is not base64url: invalid base64url character at position 7"),
-    refused("header with a + of plain base64", `${replaceAt(goodHeader, 2, "+")}.${goodPayload}.${goodSignature}`, "token header is not base64url: invalid base64url character at position 3"),
-    refused("header with padding", `${goodHeader}==.${goodPayload}.${goodSignature}`, "token header is not base64url: invalid base64url character at position 37"),
+    refused(
+      "header with a + of plain base64",
+      `${replaceAt(goodHeader, 2, "+")}.${goodPayload}.${goodSignature}`,
+      "token header is not base64url: invalid base64url character at position 3",
+    ),
+    refused(
+      "header with padding",
+      `${goodHeader}==.${goodPayload}.${goodSignature}`,
+      "token header is not base64url: invalid base64url character at position 37",
+    ),
     refused("header of an impossible length", `${goodHeader}A.${goodPayload}.${goodSignature}`, "token header is not base64url: invalid base64url length 37"),
-    refused("header with a multi-byte character", `${goodHeader.substring(0, 2)}é${goodHeader.substring(4)}.${goodPayload}.${goodSignature}`, "token header is not base64url: invalid base64url character at position 3"),
-    refused("payload with a / of plain base64", `${goodHeader}.${replaceAt(goodPayload, 10, "/")}.${goodSignature}`, "token payload is not base64url: invalid base64url character at position 11"),
+    refused(
+      "header with a multi-byte character",
+      `${goodHeader.substring(0, 2)}é${goodHeader.substring(4)}.${goodPayload}.${goodSignature}`,
+      "token header is not base64url: invalid base64url character at position 3",
+    ),
+    refused(
+      "payload with a / of plain base64",
+      `${goodHeader}.${replaceAt(goodPayload, 10, "/")}.${goodSignature}`,
+      "token payload is not base64url: invalid base64url character at position 11",
+    ),
     refused("trailing newline", `${good}\n`, "token signature does not match"),
 
     // the header
@@ -222,8 +320,16 @@ function tokenCases(): TokenVector[] {
     refused("tampered signature", `${goodHeader}.${goodPayload}.${flippedFirst}${goodSignature.substring(1)}`, "token signature does not match"),
     refused("truncated signature", `${goodHeader}.${goodPayload}.${goodSignature.substring(0, 42)}`, "token signature does not match"),
     refused("signature one byte short", `${goodHeader}.${goodPayload}.${goodSignature.substring(0, 40)}`, "token signature does not match"),
-    refused("signature with an unused bit set", `${goodHeader}.${goodPayload}.${goodSignature.substring(0, 42)}${unusedBitSet}`, "token signature does not match"),
-    refused("signature in plain base64", `${goodHeader}.${goodPayload}.${Buffer.from(goodSignature, "base64url").toString("base64")}`, "token signature does not match"),
+    refused(
+      "signature with an unused bit set",
+      `${goodHeader}.${goodPayload}.${goodSignature.substring(0, 42)}${unusedBitSet}`,
+      "token signature does not match",
+    ),
+    refused(
+      "signature in plain base64",
+      `${goodHeader}.${goodPayload}.${Buffer.from(goodSignature, "base64url").toString("base64")}`,
+      "token signature does not match",
+    ),
     refused("signed with another secret", token(HS256, SUBSCRIBER, OTHER), "token signature does not match"),
     refused("rotation: previous secret no longer configured", token(HS256, SUBSCRIBER, PREVIOUS), "token signature does not match"),
     refused("no secret configured", good, "no token secret is configured", []),
