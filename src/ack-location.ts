@@ -4,7 +4,7 @@
 // The user is the token's subject (its grant must cover the channels), or ?user=<id> with auth off.
 
 import { historyRuleFor, Settings } from "./config/schema";
-import { fail, queryArg } from "./host/http";
+import { fail, queryArg, UriArgs, uriArgs } from "./host/http";
 import * as functions from "./host/functions";
 import { quoteJson } from "./host/json";
 import * as redis from "./host/redis";
@@ -16,7 +16,7 @@ import { acknowledge } from "./readstate";
 import { inboxOf } from "./resume";
 
 /** The user whose read state `channels` are: the token's subject, or ?user= with auth off. */
-function userOrFail(settings: Settings, channels: string[], args: LuaTable<string, string | boolean | Array<string | boolean>>): string {
+function userOrFail(settings: Settings, channels: string[], args: UriArgs): string {
   const [identity, status, message] = auth.forSubscribe(settings, channels, args);
   if (identity === undefined) {
     return fail(status, message);
@@ -34,7 +34,7 @@ export function handleAck(): void {
     ngx.header.set("Allow", "POST");
     return fail(405, "use POST /ack?channel=<channel>&id=<message id>");
   }
-  const [args] = ngx.req.get_uri_args(64);
+  const args = uriArgs();
   const channel = queryArg(args, "channel") ?? "";
   if (!isValidChannel(channel)) {
     return fail(400, `invalid channel name: a name is ${CHANNEL_RULE}`);
@@ -50,7 +50,7 @@ export function handleAck(): void {
 
 export function handleUnread(): void {
   const settings = settingsHolder.get();
-  const [args] = ngx.req.get_uri_args(64);
+  const args = uriArgs();
   const [channels, channelErr] = parseChannelList(queryArg(args, "key") ?? "", settings.maxChannels);
   if (channels === undefined) {
     return fail(400, channelErr);

@@ -3,7 +3,7 @@
 // an empty one.
 
 import { applyCors } from "./host/cors";
-import { channelsArg, fail, queryArg } from "./host/http";
+import { channelsArg, fail, queryArg, uriArgs } from "./host/http";
 import * as settingsHolder from "./host/settings";
 import { parseTimeout } from "./protocol/longpoll";
 import { poll } from "./stream";
@@ -12,11 +12,11 @@ import { LongPollBatch } from "./transport/longpoll";
 export function handle(): void {
   const settings = settingsHolder.get();
   applyCors(settings, "GET, OPTIONS");
-  const [args] = ngx.req.get_uri_args(64);
+  const args = uriArgs();
   const channels = channelsArg(args, settings.maxChannels);
   const [seconds, timeoutErr] = parseTimeout(queryArg(args, "timeout"), settings.longPollMaxSeconds);
   if (seconds === undefined) {
     return fail(400, timeoutErr);
   }
-  poll(channels, new LongPollBatch(), settings, seconds * 1000);
+  poll(channels, new LongPollBatch(), settings, seconds * 1000, args);
 }

@@ -5,7 +5,7 @@
 
 import { isValidChannel, CHANNEL_RULE } from "./protocol/channel";
 import { applyCors } from "./host/cors";
-import { fail, queryArg } from "./host/http";
+import { fail, queryArg, uriArgs } from "./host/http";
 import { quoteJson } from "./host/json";
 import { isValidEvent } from "./protocol/envelope";
 import { isValidIdempotencyKey } from "./protocol/keys";
@@ -39,7 +39,7 @@ export function handle(): void {
     ngx.header.set("Allow", "POST");
     return fail(405, "use POST with the message as the body");
   }
-  const [args] = ngx.req.get_uri_args(64);
+  const args = uriArgs();
   const channel = queryArg(args, "channel") ?? "";
   if (channel.length === 0) {
     return fail(400, "no channel given: use ?channel=<channel>");
@@ -47,7 +47,7 @@ export function handle(): void {
   if (!isValidChannel(channel)) {
     return fail(400, `invalid channel name: a name is ${CHANNEL_RULE}`);
   }
-  const [publisher, authStatus, authMessage] = auth.forPublish(settings, channel);
+  const [publisher, authStatus, authMessage] = auth.forPublish(settings, channel, args);
   if (publisher === undefined) {
     if (authStatus === 401) {
       ngx.header.set("WWW-Authenticate", 'Bearer realm="pushgate"');

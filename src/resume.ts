@@ -5,7 +5,7 @@
 
 import { historyRuleFor, Settings } from "./config/schema";
 import * as functions from "./host/functions";
-import { queryArg } from "./host/http";
+import { queryArg, UriArgs } from "./host/http";
 import * as redis from "./host/redis";
 import { compareIds, formatCursor, OLDEST_ID, parseCursor } from "./protocol/cursor";
 import { metaKey, readKey, streamKey } from "./protocol/keys";
@@ -36,8 +36,12 @@ export function inboxOf(user: string): string {
  * cursor), ?backlog=N, or else the user's read positions (and its inbox from the oldest unread).
  * Returns the plan, or undefined, a status (400 or 503) and a message.
  */
-export function planFromRequest(channels: string[], settings: Settings, user: string | undefined): LuaMultiReturn<[ResumePlan] | [undefined, number, string]> {
-  const [args] = ngx.req.get_uri_args(64);
+export function planFromRequest(
+  channels: string[],
+  settings: Settings,
+  user: string | undefined,
+  args: UriArgs,
+): LuaMultiReturn<[ResumePlan] | [undefined, number, string]> {
   const plan: ResumePlan = { after: {}, lastN: 0, any: false };
   // Last-Event-ID first: an EventSource that reconnects by itself sends the newest id there, while
   // its URL still carries the ?since= it was opened with.

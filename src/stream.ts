@@ -2,7 +2,7 @@
 // events to the transport until the client goes away, Redis goes away, or nginx shuts down.
 
 import type { Settings } from "./config/schema";
-import { fail } from "./host/http";
+import { fail, UriArgs } from "./host/http";
 import * as direct from "./subscribe/direct";
 import type { SubscriptionMode } from "./subscribe/mode";
 import * as shared from "./subscribe/shared";
@@ -43,8 +43,7 @@ function gapText(channel: string): string {
  * Registers for live messages first, then reads what the request resumes from (cursor, last N,
  * read positions). On failure it answers the request (400, 503) and does not return.
  */
-function begin<S>(mode: SubscriptionMode<S>, channels: string[], settings: Settings): LuaMultiReturn<[S, Start]> {
-  const [args] = ngx.req.get_uri_args(64);
+function begin<S>(mode: SubscriptionMode<S>, channels: string[], settings: Settings, args: UriArgs): LuaMultiReturn<[S, Start]> {
   const [identity, authStatus, authMessage] = auth.forSubscribe(settings, channels, args);
   if (identity === undefined) {
     if (authStatus === 401) {
@@ -55,7 +54,7 @@ function begin<S>(mode: SubscriptionMode<S>, channels: string[], settings: Setti
   if (!auth.openConnection(settings, identity.user)) {
     return fail(429, `too many connections for this user: at most ${settings.maxConnectionsPerUser}`);
   }
-  const [plan, status, message] = planFromRequest(channels, settings, identity.user);
+  const [plan, status, message] = planFromRequest(channels, settings, identity.user, args);
   if (plan === undefined) {
     auth.closeConnection(settings, identity.user);
     return fail(status, message, status === 503 ? settings.retryAfterSeconds : undefined);
@@ -224,8 +223,8 @@ function pump<S>(mode: SubscriptionMode<S>, subscription: S, transport: Transpor
   }
 }
 
-function serveWith<S>(mode: SubscriptionMode<S>, channels: string[], transport: Transport, settings: Settings): void {
-  const [subscription, start] = begin(mode, channels, settings);
+function serveWith<S>(mode: SubscriptionMode<S>, channels: string[], transport: Transport, settings: Settings, args: UriArgs): void {
+  const [subscription, start] = begin(mode, channels, settings, args);
   ngx.on_abort(() => {
     // ngx.exit ends every thread of the request; release the subscription first.
     finish(mode, subscription, start, settings);
@@ -247,8 +246,8 @@ function configuredMode(settings: Settings): SubscriptionMode<unknown> {
 }
 
 /** Streams `channels` to `transport` in the configured subscription mode. */
-export function serve(channels: string[], transport: Transport, settings: Settings): void {
-  serveWith(configuredMode(settings), channels, transport, settings);
+export function serve(channels: string[], transport: Transport, settings: Settings, args: UriArgs): void {
+  serveWith(configuredMode(settings), channels, transport, settings, args);
 }
 
 /** The channels of a duplex stream, changed at run time by its transport's reader. */
@@ -374,8 +373,8 @@ function readerThread(this: void, transport: DuplexTransport, session: Session):
   }
 }
 
-function serveDuplexWith<S>(mode: SubscriptionMode<S>, channels: string[], transport: DuplexTransport, settings: Settings): void {
-  const [subscription, start] = begin(mode, channels, settings);
+function serveDuplexWith<S>(mode: SubscriptionMode<S>, channels: string[], transport: DuplexTransport, settings: Settings, args: UriArgs): void {
+  const [subscription, start] = begin(mode, channels, settings, args);
   const [opened, openErr] = transport.open();
   if (opened === undefined) {
     finish(mode, subscription, start, settings);
@@ -397,8 +396,8 @@ function serveDuplexWith<S>(mode: SubscriptionMode<S>, channels: string[], trans
 }
 
 /** Streams `channels` to a duplex `transport` whose client may change them (WebSocket). */
-export function serveDuplex(channels: string[], transport: DuplexTransport, settings: Settings): void {
-  serveDuplexWith(configuredMode(settings), channels, transport, settings);
+export function serveDuplex(channels: string[], transport: DuplexTransport, settings: Settings, args: UriArgs): void {
+  serveDuplexWith(configuredMode(settings), channels, transport, settings, args);
 }
 
 /**
@@ -456,8 +455,8 @@ function collect<S>(mode: SubscriptionMode<S>, subscription: S, batch: Batch, ti
   }
 }
 
-function pollWith<S>(mode: SubscriptionMode<S>, channels: string[], batch: Batch, settings: Settings, timeoutMs: number): void {
-  const [subscription, start] = begin(mode, channels, settings);
+function pollWith<S>(mode: SubscriptionMode<S>, channels: string[], batch: Batch, settings: Settings, timeoutMs: number, args: UriArgs): void {
+  const [subscription, start] = begin(mode, channels, settings, args);
   ngx.on_abort(() => {
     finish(mode, subscription, start, settings);
     ngx.exit(499);
@@ -477,6 +476,6 @@ function pollWith<S>(mode: SubscriptionMode<S>, channels: string[], batch: Batch
 }
 
 /** Long-poll: answers `batch` with the first messages on `channels`, or empty after `timeoutMs`. */
-export function poll(channels: string[], batch: Batch, settings: Settings, timeoutMs: number): void {
-  pollWith(configuredMode(settings), channels, batch, settings, timeoutMs);
+export function poll(channels: string[], batch: Batch, settings: Settings, timeoutMs: number, args: UriArgs): void {
+  pollWith(configuredMode(settings), channels, batch, settings, timeoutMs, args);
 }

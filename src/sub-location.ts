@@ -3,7 +3,7 @@
 
 import { parseChannelList } from "./protocol/channel";
 import { applyCors } from "./host/cors";
-import { fail, queryArg, requestHeader } from "./host/http";
+import { fail, queryArg, requestHeader, uriArgs } from "./host/http";
 import * as settingsHolder from "./host/settings";
 import * as sseLocation from "./sse-location";
 import { serve } from "./stream";
@@ -16,7 +16,7 @@ export function handle(): void {
   }
   const settings = settingsHolder.get();
   applyCors(settings, "GET, OPTIONS");
-  const [args] = ngx.req.get_uri_args(64);
+  const args = uriArgs();
 
   const [channels, channelErr] = parseChannelList(queryArg(args, "key") ?? "", settings.maxChannels);
   if (channels === undefined) {
@@ -26,5 +26,5 @@ export function handle(): void {
   if (format !== "object" && format !== "array") {
     return fail(400, `invalid format "${format}": use object or array`);
   }
-  serve(channels, new ChunkedTransport(format), settings);
+  serve(channels, new ChunkedTransport(format), settings, args);
 }

@@ -2,7 +2,7 @@
 // client may subscribe with control frames later). Hands off to the stream core (src/stream.ts).
 
 import { originAllowed } from "./host/cors";
-import { channelsArg, fail, requestHeader } from "./host/http";
+import { channelsArg, fail, requestHeader, uriArgs } from "./host/http";
 import * as settingsHolder from "./host/settings";
 import { serveDuplex } from "./stream";
 import { WebSocketTransport } from "./transport/websocket";
@@ -17,7 +17,7 @@ export function handle(): void {
   if (!originAllowed(settings)) {
     return fail(403, "origin not allowed: see PUSHGATE_CORS_ORIGINS");
   }
-  const [args] = ngx.req.get_uri_args(64);
+  const args = uriArgs();
   const channels = channelsArg(args, settings.maxChannels, true);
-  serveDuplex(channels, new WebSocketTransport(settings), settings);
+  serveDuplex(channels, new WebSocketTransport(settings), settings, args);
 }

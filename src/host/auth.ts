@@ -8,7 +8,7 @@ import { firstRefused, grantAllows } from "../auth/grant";
 import { constantTimeEquals } from "../auth/compare";
 import { TokenClaims, TokenVerifier, verifyToken } from "../auth/jwt";
 import { decodeJson, hmacSha256 } from "./crypto";
-import { queryArg } from "./http";
+import { queryArg, UriArgs, uriArgs } from "./http";
 
 /** Who a request acts for. Without auth, `user` is ?user= and nothing else is known. */
 export interface Identity {
@@ -40,13 +40,12 @@ export function enabled(settings: Settings): boolean {
 }
 
 /** The credential of the request: Authorization: Bearer, then ?token=, then the auth cookie. */
-function credential(settings: Settings): string | undefined {
+function credential(settings: Settings, args: UriArgs): string | undefined {
   const authorization = ngx.var.get("http_authorization");
   if (authorization !== undefined) {
     const [, , bearer] = string.find(authorization, "^[Bb]earer%s+(%S+)%s*$");
     return (bearer as string | undefined) ?? "";
   }
-  const [args] = ngx.req.get_uri_args(64);
   const fromQuery = queryArg(args, "token");
   if (fromQuery !== undefined) {
     return fromQuery;
@@ -66,16 +65,12 @@ function verified(settings: Settings, token: string): LuaMultiReturn<[TokenClaim
  * The identity of a subscribe request for `channels`, or undefined, a status (401: no or bad
  * token, 403: a channel not granted, named) and a message.
  */
-export function forSubscribe(
-  settings: Settings,
-  channels: string[],
-  args: LuaTable<string, string | boolean | Array<string | boolean>>,
-): LuaMultiReturn<[Identity] | [undefined, number, string]> {
+export function forSubscribe(settings: Settings, channels: string[], args: UriArgs): LuaMultiReturn<[Identity] | [undefined, number, string]> {
   if (!enabled(settings)) {
     const user = queryArg(args, "user");
     return $multi(user !== undefined && user.length > 0 ? { user, grants: undefined, expires: undefined } : ANONYMOUS);
   }
-  const token = credential(settings);
+  const token = credential(settings, args);
   if (token === undefined || token.length === 0) {
     return $multi(undefined, 401, needToken(settings));
   }
@@ -106,11 +101,11 @@ export function mayRead(identity: Identity, channels: string[]): LuaMultiReturn<
  * Who publishes to `channel`: a name for rate limiting ("key", the token's subject, or the client
  * address with auth off), or undefined, a status (401, 403) and a message.
  */
-export function forPublish(settings: Settings, channel: string): LuaMultiReturn<[string] | [undefined, number, string]> {
+export function forPublish(settings: Settings, channel: string, args: UriArgs = uriArgs()): LuaMultiReturn<[string] | [undefined, number, string]> {
   if (!enabled(settings) && settings.publisherKey.length === 0) {
     return $multi(`addr:${ngx.var.get("remote_addr") ?? "?"}`);
   }
-  const token = credential(settings);
+  const token = credential(settings, args);
   if (token === undefined || token.length === 0) {
     return $multi(undefined, 401, "a publisher credential is required: Authorization: Bearer <publisher key or token>");
   }

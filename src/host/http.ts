@@ -16,11 +16,23 @@ export function fail(status: number, message: string, retryAfterSeconds?: number
   return ngx.exit(status);
 }
 
+/** The request's query arguments as ngx.req.get_uri_args gives them. */
+export type UriArgs = LuaTable<string, string | boolean | Array<string | boolean>>;
+
+/**
+ * Parses the query arguments (up to 64). Each call builds a new table: a handler parses once and
+ * passes them on.
+ */
+export function uriArgs(): UriArgs {
+  const [args] = ngx.req.get_uri_args(64);
+  return args;
+}
+
 /**
  * One query argument as a string: undefined when absent, "" for a bare `?name`, and the values
  * joined with commas when it is repeated (`?key=a&key=b` is `a,b`).
  */
-export function queryArg(args: LuaTable<string, string | boolean | Array<string | boolean>>, name: string): string | undefined {
+export function queryArg(args: UriArgs, name: string): string | undefined {
   const value = args.get(name);
   if (value === undefined) {
     return undefined;
@@ -38,14 +50,13 @@ export function queryArg(args: LuaTable<string, string | boolean | Array<string 
   return value as string;
 }
 
-/** One request header as a string (the first, when it is repeated), or undefined. */
+/**
+ * One request header as a string (the first, when it is repeated), or undefined. Read through
+ * $http_<name>: ngx.req.get_headers() would build a table of every header for one value.
+ */
 export function requestHeader(name: string): string | undefined {
-  const [headers] = ngx.req.get_headers(100);
-  const value = headers.get(name);
-  if (value === undefined) {
-    return undefined;
-  }
-  return type(value) === "table" ? (value as string[])[0] : (value as string);
+  const [variable] = string.gsub(string.lower(name), "-", "_");
+  return ngx.var.get(`http_${variable}`);
 }
 
 /** Sends the status and headers of a stream that is written as it goes. */
@@ -75,7 +86,7 @@ export function write(data: NgxPrintable): LuaMultiReturn<[1] | [undefined, stri
  * The channels of `?key=a,b` (parseChannelList); answers 400 and ends the request when they are
  * invalid. With `optional`, no key means no channels.
  */
-export function channelsArg(args: LuaTable<string, string | boolean | Array<string | boolean>>, maxChannels: number, optional = false): string[] {
+export function channelsArg(args: UriArgs, maxChannels: number, optional = false): string[] {
   const raw = queryArg(args, "key") ?? "";
   if (optional && raw.length === 0) {
     return [];
