@@ -3,6 +3,7 @@
 
 import * as cjson from "cjson";
 import * as hub from "./hub/hub";
+import type { WorkerStatus } from "./protocol/status";
 import * as settingsHolder from "./host/settings";
 
 const DICT = "pushgate";
@@ -21,8 +22,8 @@ function publish(this: void, premature: boolean): void {
   const stats = hub.stats();
   // luaKb: the worker's Lua heap, garbage not yet collected included (what idle streams cost in Lua)
   const luaKb = math.floor(collectgarbage("count"));
-  const entry = cjson.encode({ worker: ngx.worker.id() ?? 0, pid: ngx.worker.pid(), luaKb, ...stats });
-  dict.set(`worker:${ngx.worker.id() ?? 0}`, entry, ENTRY_TTL_S);
+  const entry: WorkerStatus = { worker: ngx.worker.id() ?? 0, pid: ngx.worker.pid(), luaKb, ...stats };
+  dict.set(`worker:${ngx.worker.id() ?? 0}`, cjson.encode(entry), ENTRY_TTL_S);
 }
 
 /** init_worker: start publishing this worker's statistics. */

@@ -9,6 +9,7 @@ import type { Settings } from "../config/schema";
 import * as functions from "../host/functions";
 import * as redis from "../host/redis";
 import { openEnvelope } from "../protocol/envelope";
+import type { HubStats } from "../protocol/status";
 import { encodeCommand, readReply } from "./resp";
 
 export interface Subscriber {
@@ -39,17 +40,6 @@ interface ChannelState {
   /** Commands sent for this channel that Redis has not answered yet. */
   inFlight: number;
   emptySince: number;
-}
-
-export interface HubStats {
-  connected: boolean;
-  channels: number;
-  subscribers: number;
-  messages: number;
-  reconnects: number;
-  notices: number;
-  dropped: number;
-  overflows: number;
 }
 
 /** Reader wakes this often to check shutdown and liveness (ms). */

@@ -10,6 +10,7 @@ import { createClient, RedisClientType } from "redis";
 import { freePort, Gateway, RedisServer, startGateway, startRedis } from "../../src/cli/gateway";
 
 export { freePort };
+import type { GatewayStatus } from "../../src/protocol/status";
 import { parseSettings, Settings } from "../../src/config/schema";
 
 /** The subscription modes every transport test runs in. */
@@ -47,27 +48,6 @@ export interface Stack {
   restartRedis(downMs?: number): Promise<void>;
   /** GET /status, parsed. */
   status(): Promise<GatewayStatus>;
-}
-
-export interface WorkerStatus {
-  worker: number;
-  pid: number;
-  /** The worker's Lua heap (KB), uncollected garbage included. */
-  luaKb: number;
-  connected: boolean;
-  channels: number;
-  subscribers: number;
-  messages: number;
-  reconnects: number;
-  notices: number;
-  dropped: number;
-  overflows: number;
-}
-
-export interface GatewayStatus {
-  mode: string;
-  workers: WorkerStatus[];
-  totals: Record<string, number>;
 }
 
 export interface StackOptions {
