@@ -42,7 +42,6 @@ describe("shared mode hub", () => {
   });
 
   test("2,000 subscribers over 2 workers: Redis connections stay at most 2 x workers, and all receive", async () => {
-    const luaKbBefore = (await stack.status()).totals.luaKb;
     const streams: Stream[] = [];
     for (let i = 0; i < 2000; i += 200) {
       streams.push(...(await Promise.all(Array.from({ length: 200 }, () => new Stream(`${stack.base}/sub?key=many`).open()))));
@@ -61,10 +60,12 @@ describe("shared mode hub", () => {
         200,
       ),
     ).toBe(true);
-    // /status reports each worker's Lua heap: the streams' state shows in it (at least 1 KB each)
+    // /status reports each worker's Lua heap; the streams' live state alone is several KB each
+    // (a heap without streams is about 1 MB per worker). Not a difference from before: the
+    // garbage in a heap measured earlier may have been collected since.
     const { workers, totals } = await stack.status();
     expect(workers.every((w) => w.luaKb > 0)).toBe(true);
-    expect(totals.luaKb - luaKbBefore).toBeGreaterThan(2000);
+    expect(totals.luaKb).toBeGreaterThan(2000 * 2);
     await stack.client.publish("many", "one");
     await stack.client.publish("many", "two");
     expect(await eventually(() => streams.every((s) => s.messages().length >= 2), 15000)).toBe(true);
