@@ -79,7 +79,6 @@ function sleep(ms: number): Promise<void> {
   return new Promise((done) => setTimeout(done, ms));
 }
 
-/** True when a Redis answers PING at host:port within `timeoutMs`. */
 /** A TCP port nothing listens on at `host` right now (the kernel picks it). */
 export function freePort(host = "127.0.0.1"): Promise<number> {
   return new Promise((done, reject) => {
@@ -92,6 +91,7 @@ export function freePort(host = "127.0.0.1"): Promise<number> {
   });
 }
 
+/** True when a Redis answers PING at host:port within `timeoutMs`. */
 export function redisAnswers(host: string, port: number, timeoutMs = 500): Promise<boolean> {
   return new Promise((done) => {
     const socket = connect({ host, port });
