@@ -71,11 +71,7 @@ export function handleUnread(): void {
       [channel, `${rule !== undefined ? rule.length : 1000}`],
     );
     if (count === undefined) {
-      if (lost === true) {
-        red.close();
-      } else {
-        redis.release(red);
-      }
+      redis.release(red, lost === true);
       ngx.log(ngx.ERR, "failed to count unread: ", `${err}`);
       return fail(503, "redis is unavailable, try again later", settings.retryAfterSeconds);
     }

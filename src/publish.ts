@@ -47,11 +47,7 @@ export function publish(
     [channel, data, options.event ?? "", `${rule.length}`, `${rule.seconds * 1000}`, `${settings.idempotencySeconds * 1000}`],
   );
   if (reply === undefined) {
-    if (lost === true) {
-      red.close();
-    } else {
-      redis.release(red);
-    }
+    redis.release(red, lost === true);
     ngx.log(ngx.ERR, "failed to publish: ", `${err}`);
     return $multi(undefined, 503, "redis is unavailable, try again later");
   }

@@ -22,11 +22,7 @@ export function acknowledge(settings: Settings, user: string, channel: string, i
   }
   const [position, err, lost] = functions.call(red, "pushgate_ack", [readKey(user)], [channel, id]);
   if (position === undefined) {
-    if (lost === true) {
-      red.close();
-    } else {
-      redis.release(red);
-    }
+    redis.release(red, lost === true);
     ngx.log(ngx.ERR, "failed to acknowledge: ", `${err}`);
     return $multi(undefined, 503, "redis is unavailable, try again later");
   }

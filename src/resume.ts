@@ -115,11 +115,7 @@ export function readBacklog(settings: Settings, channels: string[], plan: Resume
         [after ?? "", `${after !== undefined ? limit : math.min(plan.lastN, limit)}`, `${rule !== undefined ? rule.seconds * 1000 : 0}`],
       );
       if (reply === undefined) {
-        if (lost === true) {
-          red.close();
-        } else {
-          redis.release(red);
-        }
+        redis.release(red, lost === true);
         return $multi(undefined, `failed to read history: ${err}`);
       }
       const [gap, items] = reply as [number, Array<[string, string, string]>];

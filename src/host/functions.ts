@@ -27,7 +27,7 @@ export function loadLibrary(red: RestyRedis): LuaMultiReturn<[true] | [undefined
 
 /**
  * FCALL name with `keys` and `args`. Returns the reply, or undefined, the error, and whether the
- * connection is lost (then it must be closed, not pooled) rather than the call refused by Redis.
+ * connection is lost (then it must be closed, not pooled: redis.release(red, lost)) rather than the call refused by Redis.
  */
 export function call(red: RestyRedis, name: string, keys: string[], args: string[]): LuaMultiReturn<[RedisReply] | [undefined, string, boolean]> {
   const calls = red as unknown as FunctionCalls;

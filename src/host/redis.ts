@@ -73,8 +73,16 @@ export function connect(address: RedisAddress, timeoutMs: number, sourceAddress?
   return $multi(red);
 }
 
-/** Hands a connection back to the worker's pool (for request/response commands only). */
-export function release(red: RestyRedis): void {
+/**
+ * Hands a connection back to the worker's pool (for request/response commands only). With
+ * `lost` (a command failed on the connection itself, see functions.call), it is closed instead:
+ * a broken connection must not be reused.
+ */
+export function release(red: RestyRedis, lost = false): void {
+  if (lost) {
+    red.close();
+    return;
+  }
   const [kept] = red.set_keepalive(60000, COMMAND_POOL_SIZE);
   if (kept === undefined) {
     red.close();
