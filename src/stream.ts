@@ -75,8 +75,9 @@ function begin<S>(mode: SubscriptionMode<S>, channels: string[], settings: Setti
       ngx.log(ngx.ERR, `${gapsOrErr}`);
       return fail(503, "redis is unavailable, try again later", settings.retryAfterSeconds);
     }
+    const found = gapsOrErr as string[];
     backlog = entries.length > 0 ? entries : undefined;
-    gaps = (gapsOrErr as string[]).length > 0 ? (gapsOrErr as string[]) : undefined;
+    gaps = found.length > 0 ? found : undefined;
   }
   return $multi(subscription, {
     identity,
@@ -133,7 +134,10 @@ function catchUpHello(transport: Transport, start: Start, catchup: Catchup): boo
   start.catchup = undefined;
   start.deferred = undefined;
   start.hold = undefined;
-  const ok = catchUp(transport, { ...start, backlog: catchup.entries, gaps: catchup.gaps });
+  // the stream's own backlog went out before it went live: catchUp sends and drops this one too
+  start.backlog = catchup.entries;
+  start.gaps = catchup.gaps;
+  const ok = catchUp(transport, start);
   if (!ok) {
     return false;
   }
