@@ -5,11 +5,7 @@ const repo = process.argv[2];
 require(`${repo}/build/src/cli/multi.js`);
 const h = require(`${repo}/build/test/e2e/harness.js`);
 const { get } = require("node:http");
-const { readFileSync } = require("node:fs");
-const cpuSeconds = (pid) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-};
+const { cpuBetween, cpuSnapshot } = require(`${repo}/build/bench/lib/machine.js`);
 (async () => {
   const stack = await h.startStack({ settings: { mode: "shared", workers: "2" } });
   const pids = (await stack.status()).workers.map((w) => w.pid);
@@ -34,17 +30,17 @@ const cpuSeconds = (pid) => {
     ),
   );
   await h.sleep(500);
-  const before = pids.map(cpuSeconds).reduce((a, b) => a + b);
+  const before = cpuSnapshot();
   for (let i = 0; i < M; i++) {
     await stack.client.publish("fan", `m${i} ${Date.now()}`);
     await h.sleep(INT);
   }
   await h.eventually(() => latencies.length >= N * M, 60000, 10);
-  const after = pids.map(cpuSeconds).reduce((a, b) => a + b);
+  const { nginx } = cpuBetween(before, cpuSnapshot(), { nginx: pids });
   latencies.sort((a, b) => a - b);
   const at = (q) => latencies[Math.floor(latencies.length * q)];
   console.log(
-    `delivered ${latencies.length}; nginx CPU ${(((after - before) * 1e6) / latencies.length).toFixed(1)} us/delivery; latency p50 ${at(0.5)} p99 ${at(0.99)} ms`,
+    `delivered ${latencies.length}; nginx CPU ${((nginx * 1e6) / latencies.length).toFixed(1)} us/delivery; latency p50 ${at(0.5)} p99 ${at(0.99)} ms`,
   );
   held.forEach((r) => r.destroy());
   await stack.stop();

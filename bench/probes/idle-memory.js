@@ -5,8 +5,8 @@ const repo = process.argv[2];
 require(`${repo}/build/src/cli/multi.js`);
 const h = require(`${repo}/build/test/e2e/harness.js`);
 const { get } = require("node:http");
-const { readFileSync } = require("node:fs");
-const rssKb = (pid) => +readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/)[1];
+const { memoryOf } = require(`${repo}/build/bench/lib/machine.js`);
+const rssKb = (pid) => memoryOf([pid]).rssKb;
 const open = (url, held) => new Promise((ok) => held.push(get(url, { agent: false }, () => ok())));
 (async () => {
   const stack = await h.startStack({ settings: { mode: "shared", workers: "1" } });
