@@ -109,6 +109,29 @@ async function stopRedisSide(side: RedisSide): Promise<void> {
   await side.server.stop();
 }
 
+/**
+ * What every setup measures the same way (nginx's process tree and its own Redis) and how it
+ * stops: its nginx (or gateway), then its Redis.
+ */
+function measuredAndStopped(
+  nginxPid: number,
+  redis: RedisSide,
+  stopNginx: () => Promise<void>,
+): Pick<Server, "processes" | "memory" | "redisClients" | "stop"> {
+  return {
+    processes: () => ({ nginx: processTree(nginxPid), redis: [redis.server.process.pid!] }),
+    memory: () => {
+      const pids = processTree(nginxPid);
+      return { nginx: memoryOf(pids), redis: memoryOf([redis.server.process.pid!]), nginxProcesses: pids.length };
+    },
+    redisClients: async () => (await redis.monitor.info("clients", "connected_clients")) - 2,
+    stop: async () => {
+      await stopNginx();
+      await stopRedisSide(redis);
+    },
+  };
+}
+
 function count(table: Record<string, number>, key: string, n = 1): void {
   table[key] = (table[key] ?? 0) + n;
 }
@@ -208,16 +231,7 @@ async function startPushgate(name: SetupName, mode: "direct" | "shared", options
         options.pushgatePublish === "redis"
           ? publishRedis(redis.publisher, channels, epoch, firstSeq, bytes)
           : publishHttp(targets[0], (channel) => `/pub?channel=${channel}`, channels, epoch, firstSeq, bytes),
-      processes: () => ({ nginx: processTree(nginxPid), redis: [redis.server.process.pid!] }),
-      memory: () => {
-        const pids = processTree(nginxPid);
-        return { nginx: memoryOf(pids), redis: memoryOf([redis.server.process.pid!]), nginxProcesses: pids.length };
-      },
-      redisClients: async () => (await redis.monitor.info("clients", "connected_clients")) - 2,
-      stop: async () => {
-        await gateway.stop();
-        await stopRedisSide(redis);
-      },
+      ...measuredAndStopped(nginxPid, redis, () => gateway.stop()),
     };
     if (mode === "shared") {
       await checkSharedMode(server, options.workers);
@@ -286,16 +300,7 @@ async function startNchanSetup(name: SetupName, useRedis: boolean, options: Serv
       errorLog: nchan.errorLog,
       redisMaxClients: redis.maxClients,
       publish: (channels, epoch, firstSeq, bytes) => publishHttp(targets[0], (channel) => `/pub/${channel}`, channels, epoch, firstSeq, bytes),
-      processes: () => ({ nginx: processTree(nginxPid), redis: [redis.server.process.pid!] }),
-      memory: () => {
-        const pids = processTree(nginxPid);
-        return { nginx: memoryOf(pids), redis: memoryOf([redis.server.process.pid!]), nginxProcesses: pids.length };
-      },
-      redisClients: async () => (await redis.monitor.info("clients", "connected_clients")) - 2,
-      stop: async () => {
-        await nchan.stop();
-        await stopRedisSide(redis);
-      },
+      ...measuredAndStopped(nginxPid, redis, () => nchan.stop()),
     };
   } catch (e) {
     await stopRedisSide(redis);
@@ -348,16 +353,7 @@ async function startFloor(name: SetupName, template: string, modules: Record<str
       errorLog: nginx.errorLog,
       redisMaxClients: redis.maxClients,
       publish: () => Promise.reject(new Error(`${name} has no publish path`)),
-      processes: () => ({ nginx: processTree(nginxPid), redis: [redis.server.process.pid!] }),
-      memory: () => {
-        const pids = processTree(nginxPid);
-        return { nginx: memoryOf(pids), redis: memoryOf([redis.server.process.pid!]), nginxProcesses: pids.length };
-      },
-      redisClients: async () => (await redis.monitor.info("clients", "connected_clients")) - 2,
-      stop: async () => {
-        await nginx.stop();
-        await stopRedisSide(redis);
-      },
+      ...measuredAndStopped(nginxPid, redis, () => nginx.stop()),
     };
   } catch (e) {
     await stopRedisSide(redis);
