@@ -93,8 +93,8 @@ export function planFromRequest(
 }
 
 /**
- * Reads what the plan asks for, all channels merged in id order, and the channels whose cursor is
- * older than the kept history (a gap). Returns entries and gaps, or undefined and an error.
+ * Reads what the plan asks for, all channels merged in id order (equal ids in `channels` order),
+ * and the channels whose cursor is older than the kept history (a gap). Returns entries and gaps, or undefined and an error.
  */
 export function readBacklog(settings: Settings, channels: string[], plan: ResumePlan): LuaMultiReturn<[BacklogEntry[], string[]] | [undefined, string]> {
   const [red, connectErr] = redis.connect(settings.redis[0], settings.redisTimeoutMs, undefined, true);
@@ -129,7 +129,16 @@ export function readBacklog(settings: Settings, channels: string[], plan: Resume
   }
   redis.release(red);
   if (channels.length > 1) {
-    entries.sort((a, b) => compareIds(a.id, b.id));
+    // Ids are per channel: two channels can hold the same id (the same millisecond). Lua's sort is
+    // not stable, so such ties go in the order of `channels`, the same on every read.
+    const rank: Record<string, number> = {};
+    for (let i = 0; i < channels.length; i++) {
+      rank[channels[i]] = i;
+    }
+    entries.sort((a, b) => {
+      const byId = compareIds(a.id, b.id);
+      return byId !== 0 ? byId : rank[a.channel] - rank[b.channel];
+    });
   }
   return $multi(entries, gaps);
 }
