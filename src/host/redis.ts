@@ -1,7 +1,10 @@
 // The one place that finds lua-resty-redis (OpenResty: `resty.redis`, Debian: `nginx.redis`) and
-// opens connections to the configured Redis.
+// opens connections to a Redis address: pooled resty.redis clients for request/response commands
+// (the store's), and raw cosockets for connections in subscribe mode (the hub's and direct
+// mode's), which speak RESP through host/resp.ts.
 
 import type { RedisAddress } from "../config/schema";
+import { encodeCommand, readReply } from "./resp";
 
 /** Where lua-resty-redis lives: OpenResty's name first, then Debian's. */
 const REDIS_MODULE_NAMES = ["resty.redis", "nginx.redis"];
@@ -23,35 +26,31 @@ function restyRedis(): RestyRedisModule {
 }
 
 /**
- * Connections for request/response commands (publish) per worker: at most this many at once,
+ * Connections for request/response commands per worker and address: at most this many at once,
  * further callers queue, so the gateway's Redis connections stay bounded by the worker count.
  */
 const COMMAND_POOL_SIZE = 1;
 const COMMAND_POOL_BACKLOG = 4096;
+const POOL_IDLE_MS = 60000;
+
+function where(address: RedisAddress): string {
+  return `${address.host}:${address.port}`;
+}
 
 /**
- * Connects to `address`, leaving from `sourceAddress` when one is given (tcpsock:bind), and
- * authenticates and selects the database on a fresh connection (a pooled one already is).
- * `pooled` connections come from and go back to the worker's bounded command pool (release()).
+ * A pooled resty.redis connection to `address`, authenticated and with its database selected
+ * (a reused one already is). Hand it back with release().
  */
-export function connect(address: RedisAddress, timeoutMs: number, sourceAddress?: string, pooled = false): LuaMultiReturn<[RestyRedis] | [undefined, string]> {
+export function connect(address: RedisAddress, timeoutMs: number): LuaMultiReturn<[RestyRedis] | [undefined, string]> {
   const [red, newErr] = restyRedis().new();
   if (red === undefined) {
     return $multi(undefined, `failed to create redis client: ${newErr}`);
   }
   red.set_timeout(timeoutMs);
-  if (sourceAddress !== undefined) {
-    // resty.redis has no bind(); its cosocket is the private field _sock.
-    const [bound, bindErr] = red._sock.bind(sourceAddress);
-    if (bound === undefined) {
-      return $multi(undefined, `failed to bind redis connection to ${sourceAddress}: ${bindErr}`);
-    }
-  }
-  const pool = `${address.host}:${address.port}/${address.db}`;
-  const options = pooled ? { pool, pool_size: COMMAND_POOL_SIZE, backlog: COMMAND_POOL_BACKLOG } : { pool: `${pool}/single` };
+  const options = { pool: `${where(address)}/${address.db}`, pool_size: COMMAND_POOL_SIZE, backlog: COMMAND_POOL_BACKLOG };
   const [connected, connectErr] = red.connect(address.host, address.port, options);
   if (connected === undefined) {
-    return $multi(undefined, `failed to connect to redis at ${address.host}:${address.port}: ${connectErr}`);
+    return $multi(undefined, `failed to connect to redis at ${where(address)}: ${connectErr}`);
   }
   const [reused] = red.get_reused_times();
   if (reused === 0) {
@@ -74,17 +73,59 @@ export function connect(address: RedisAddress, timeoutMs: number, sourceAddress?
 }
 
 /**
- * Hands a connection back to the worker's pool (for request/response commands only). With
- * `lost` (a command failed on the connection itself, see functions.call), it is closed instead:
- * a broken connection must not be reused.
+ * Hands a pooled connection back. With `lost` (a command failed on the connection itself) it is
+ * closed instead: a broken connection must not be reused.
  */
 export function release(red: RestyRedis, lost = false): void {
   if (lost) {
     red.close();
     return;
   }
-  const [kept] = red.set_keepalive(60000, COMMAND_POOL_SIZE);
+  const [kept] = red.set_keepalive(POOL_IDLE_MS, COMMAND_POOL_SIZE);
   if (kept === undefined) {
     red.close();
   }
+}
+
+/** Sends one command on a raw connection and reads its reply. */
+function command(sock: NgxTcpSocket, args: string[], timeoutMs: number): LuaMultiReturn<[unknown] | [undefined, string]> {
+  const [sent, sendErr] = sock.send(encodeCommand(args));
+  if (sent === undefined) {
+    return $multi(undefined, sendErr);
+  }
+  return readReply(sock, timeoutMs, timeoutMs);
+}
+
+/**
+ * A raw connection for subscribe mode (not pooled), leaving from `sourceAddress` when one is given,
+ * authenticated and with its database selected.
+ */
+export function connectSubscriber(address: RedisAddress, timeoutMs: number, sourceAddress?: string): LuaMultiReturn<[NgxTcpSocket] | [undefined, string]> {
+  const sock = ngx.socket.tcp();
+  sock.settimeout(timeoutMs);
+  if (sourceAddress !== undefined) {
+    const [bound, bindErr] = sock.bind(sourceAddress);
+    if (bound === undefined) {
+      return $multi(undefined, `failed to bind redis connection to ${sourceAddress}: ${bindErr}`);
+    }
+  }
+  const [connected, connectErr] = sock.connect(address.host, address.port);
+  if (connected === undefined) {
+    return $multi(undefined, `failed to connect to redis at ${where(address)}: ${connectErr}`);
+  }
+  if (address.password !== undefined) {
+    const [, authErr] = command(sock, ["AUTH", address.password], timeoutMs);
+    if (authErr !== undefined) {
+      sock.close();
+      return $multi(undefined, `failed to authenticate to redis: ${authErr}`);
+    }
+  }
+  if (address.db !== 0) {
+    const [, selectErr] = command(sock, ["SELECT", `${address.db}`], timeoutMs);
+    if (selectErr !== undefined) {
+      sock.close();
+      return $multi(undefined, `failed to select redis database ${address.db}: ${selectErr}`);
+    }
+  }
+  return $multi(sock);
 }

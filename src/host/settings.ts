@@ -11,7 +11,7 @@ export function set(settings: Settings): void {
 /** The settings; raises if init_by_lua did not configure Pushgate (a broken nginx.conf). */
 export function get(): Settings {
   if (current === undefined) {
-    error("pushgate is not configured: init_by_lua must call require('init').configure(...)");
+    error("pushgate is not configured: init_by_lua must call require('pushgate.entry.init').configure(...)");
   }
   return current;
 }

@@ -13,3 +13,13 @@ export function isDigits(s: string, maxLength = 64): boolean {
   }
   return true;
 }
+
+/** A decimal number written as digits with an optional fraction ("2", "0.5"), within [min, max]; else undefined. */
+export function numberIn(raw: string, min: number, max: number): number | undefined {
+  const [whole, fraction, extra] = raw.split(".");
+  if (extra !== undefined || !isDigits(whole) || (fraction !== undefined && !isDigits(fraction))) {
+    return undefined;
+  }
+  const n = Number(raw);
+  return n >= min && n <= max ? n : undefined;
+}

@@ -32,11 +32,6 @@ export function compareIds(a: string, b: string): number {
   return seqA < seqB ? -1 : 1;
 }
 
-/** Milliseconds part of a valid id. */
-export function idTime(id: string): number {
-  return Number(id.substring(0, id.indexOf("-")));
-}
-
 /**
  * Parses a cursor for a stream of `channels`. Returns the position per channel (channels a
  * compound cursor does not name get none: they start live), or undefined and a 400 message.

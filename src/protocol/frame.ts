@@ -1,7 +1,8 @@
 // Line framing of the chunked JSON stream (`/sub`). Pure: the caller passes its runtime's JSON
 // string encoder (cjson in nginx, JSON.stringify in Node), so both runtimes build the same bytes.
 
-import type { LineFormat } from "../config/schema";
+/** The line shapes of a chunked stream: JSON objects, or the original arrays. */
+export type LineFormat = "object" | "array";
 
 /** Encodes a string as a JSON string literal, quotes included. */
 export type QuoteJson = (this: void, text: string) => string;

@@ -6,7 +6,7 @@
 // position per channel. "notices" is there only when something happened to the subscription
 // (a gap in the history, Redis lost or restored).
 
-import { numberIn } from "../config/schema";
+import { numberIn } from "./ascii";
 import type { QuoteJson } from "./frame";
 
 /**

@@ -4,12 +4,12 @@
 
 import type { Settings } from "../config/schema";
 import * as redis from "../host/redis";
-import { encodeCommand, readReply } from "../hub/resp";
+import { encodeCommand, readReply } from "../host/resp";
 import { openEnvelope } from "../protocol/envelope";
 import type { EventKind } from "./mode";
 
 export interface DirectSubscription {
-  red: RestyRedis;
+  sock: NgxTcpSocket;
   closed: boolean;
   /** SUBSCRIBE confirmations `add` waits for; `next` (the thread that reads) counts them down. */
   pending: number;
@@ -34,34 +34,33 @@ export function open(channels: string[], settings: Settings): LuaMultiReturn<[Di
   const address = addresses[(route - 1) % addresses.length];
   const source = sources.length > 0 ? sources[math.floor((route - 1) / addresses.length) % sourceCount] : undefined;
 
-  const [red, connectErr] = redis.connect(address, settings.redisTimeoutMs, source);
-  if (red === undefined) {
+  const timeoutMs = settings.redisTimeoutMs;
+  const [sock, connectErr] = redis.connectSubscriber(address, timeoutMs, source);
+  if (sock === undefined) {
     return $multi(undefined, connectErr);
   }
   if (channels.length === 0) {
-    return $multi({ red, closed: false, pending: 0, timeoutMs: settings.redisTimeoutMs }); // channels come with add()
+    return $multi({ sock, closed: false, pending: 0, timeoutMs }); // channels come with add()
   }
-  const [confirmed, subscribeErr] = red.subscribe(...channels);
-  if (confirmed === undefined || confirmed === false) {
-    red.close();
-    return $multi(undefined, `failed to subscribe: ${subscribeErr}`);
+  const [sent, sendErr] = sock.send(encodeCommand(["SUBSCRIBE", ...channels]));
+  if (sent === undefined) {
+    sock.close();
+    return $multi(undefined, `failed to subscribe: ${sendErr}`);
   }
-  // SUBSCRIBE answers once per channel; the first answer was read above.
-  for (let i = 1; i < channels.length; i++) {
-    const [reply, readErr] = red.read_reply();
-    if (reply === undefined || reply === false) {
-      red.close();
+  // SUBSCRIBE answers once per channel.
+  for (let i = 0; i < channels.length; i++) {
+    const [reply, readErr] = readReply(sock, timeoutMs, timeoutMs);
+    if (reply === undefined) {
+      sock.close();
       return $multi(undefined, `failed to subscribe: ${readErr}`);
     }
   }
-  return $multi({ red, closed: false, pending: 0, timeoutMs: settings.redisTimeoutMs });
+  return $multi({ sock, closed: false, pending: 0, timeoutMs });
 }
 
 export function next(subscription: DirectSubscription, timeoutMs: number): LuaMultiReturn<[EventKind, string, string, string, string]> {
-  // resty.redis's read_reply refuses to read while no channel is subscribed (add/remove can get
-  // there), so replies are read from its socket directly. A socket timeout of 0 means "the
-  // default", hence at least 1 ms.
-  const sock = subscription.red._sock;
+  // A socket timeout of 0 means "the default", hence at least 1 ms.
+  const sock = subscription.sock;
   for (;;) {
     const [reply, err] = readReply(sock, math.max(timeoutMs, 1), subscription.timeoutMs);
     if (reply === undefined) {
@@ -87,7 +86,7 @@ export function next(subscription: DirectSubscription, timeoutMs: number): LuaMu
 
 export function add(subscription: DirectSubscription, channels: string[]): LuaMultiReturn<[true] | [undefined, string]> {
   subscription.pending += channels.length;
-  const [sent, err] = subscription.red._sock.send(encodeCommand(["SUBSCRIBE", ...channels]));
+  const [sent, err] = subscription.sock.send(encodeCommand(["SUBSCRIBE", ...channels]));
   if (sent === undefined) {
     subscription.pending = 0;
     return $multi(undefined, `failed to subscribe: ${err}`);
@@ -105,13 +104,13 @@ export function add(subscription: DirectSubscription, channels: string[]): LuaMu
 
 export function remove(subscription: DirectSubscription, channels: string[]): void {
   // Not awaited: Redis sends nothing more for these channels once it has read the command.
-  subscription.red._sock.send(encodeCommand(["UNSUBSCRIBE", ...channels]));
+  subscription.sock.send(encodeCommand(["UNSUBSCRIBE", ...channels]));
 }
 
 export function close(subscription: DirectSubscription): void {
   if (!subscription.closed) {
     subscription.closed = true;
-    subscription.red.close();
+    subscription.sock.close();
   }
 }
 

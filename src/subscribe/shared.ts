@@ -1,14 +1,15 @@
-// Subscription mode `shared`: streams register with the worker's hub (src/hub/hub.ts), which
-// holds the one Redis connection; each stream's own thread waits on its queue and writes.
+// Subscription mode `shared`: streams register with the worker's hub (src/hub/), which holds the
+// one Redis connection; each stream's own thread waits on its queue and writes.
 
 import type { Settings } from "../config/schema";
 import * as settingsHolder from "../host/settings";
 import * as hub from "../hub/hub";
+import * as queue from "../hub/queue";
 import type { EventKind } from "./mode";
 
 export type SharedSubscription = hub.Subscriber;
 
-/** How often a stream waiting for its subscription to be confirmed looks again (s). */
+/** How often a stream waiting for the hub's connection looks again (s). */
 const CONNECT_POLL_S = 0.05;
 /** How often `add` looks whether Redis has confirmed channels added at run time (s). */
 const CONFIRM_POLL_S = 0.005;
@@ -29,54 +30,46 @@ export function open(channels: string[], settings: Settings): LuaMultiReturn<[Sh
   while (!hub.isReady(subscriber)) {
     // Below a millisecond a wait returns without yielding, and ngx.now() would not move on.
     const remaining = deadline - ngx.now();
-    if (remaining < 0.001 || subscriber.ended !== undefined) {
+    if (remaining < 0.001 || queue.endedBy(subscriber) !== undefined) {
       hub.leave(subscriber);
       return $multi(undefined, "failed to subscribe: redis did not confirm in time");
     }
-    subscriber.waiting = true;
-    subscriber.sema.wait(remaining);
-    subscriber.waiting = false;
+    queue.wait(subscriber, remaining);
   }
   return $multi(subscriber);
 }
 
 export function next(subscriber: SharedSubscription, timeoutMs: number): LuaMultiReturn<[EventKind, string, string, string, string]> {
   for (;;) {
-    if (subscriber.dropped > 0) {
-      const dropped = subscriber.dropped;
-      subscriber.dropped = 0;
+    const dropped = queue.takeDropped(subscriber);
+    if (dropped > 0) {
       return $multi("notice", "dropped", `${dropped} messages dropped: the client reads too slowly`, "", "");
     }
-    if (subscriber.head <= subscriber.tail) {
-      const [channel, data, id, event] = hub.shift(subscriber);
+    if (!queue.isEmpty(subscriber)) {
+      const [channel, data, id, event] = queue.shift(subscriber);
       if (channel === "") {
         return $multi("notice", data, hub.NOTICE_TEXT[data] ?? data, "", "");
       }
       return $multi("message", channel, data, id, event);
     }
-    if (subscriber.ended === "overflow") {
+    const ended = queue.endedBy(subscriber);
+    if (ended === "overflow") {
       return $multi("overflow", "client too slow: its queue overflowed", "", "", "");
     }
-    if (subscriber.ended !== undefined) {
+    if (ended !== undefined) {
       return $multi("shutdown", "server restart", "", "", "");
     }
-    subscriber.waiting = true;
-    const [woken] = subscriber.sema.wait(timeoutMs / 1000);
-    subscriber.waiting = false;
-    if (woken !== true) {
+    if (!queue.wait(subscriber, timeoutMs / 1000)) {
       return $multi("timeout", "", "", "", "");
     }
-    if (subscriber.head > subscriber.tail && subscriber.ended === undefined && subscriber.dropped === 0) {
+    if (queue.isEmpty(subscriber) && queue.endedBy(subscriber) === undefined && !queue.hasDropped(subscriber)) {
       return $multi("wake", "", "", "", "");
     }
   }
 }
 
 export function wake(subscriber: SharedSubscription): void {
-  if (subscriber.waiting) {
-    subscriber.waiting = false;
-    subscriber.sema.post(1);
-  }
+  queue.wake(subscriber);
 }
 
 export function add(subscriber: SharedSubscription, channels: string[]): LuaMultiReturn<[true] | [undefined, string]> {
@@ -84,7 +77,7 @@ export function add(subscriber: SharedSubscription, channels: string[]): LuaMult
   // The stream's own thread waits on the subscriber's semaphore; this one looks again instead.
   const deadline = ngx.now() + settingsHolder.get().redisTimeoutMs / 1000;
   while (!hub.isReady(subscriber)) {
-    if (subscriber.ended !== undefined || ngx.now() >= deadline) {
+    if (queue.endedBy(subscriber) !== undefined || ngx.now() >= deadline) {
       return $multi(undefined, "failed to subscribe: redis did not confirm in time");
     }
     ngx.sleep(CONFIRM_POLL_S);

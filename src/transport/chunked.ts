@@ -1,7 +1,7 @@
 // Transport: a chunked HTTP response with one JSON line per message (see protocol/frame.ts).
 
-import type { LineFormat } from "../config/schema";
-import { errorLine, HEARTBEAT_LINE, messageLine, noticeLine } from "../protocol/frame";
+import { Ending, ENDING_RECONNECT, ENDING_TEXT } from "../protocol/ending";
+import { errorLine, HEARTBEAT_LINE, LineFormat, messageLine, noticeLine } from "../protocol/frame";
 import { openStream, write as send } from "../host/http";
 import { quoteJson } from "../host/json";
 import type { Transport, WriteResult } from "./transport";
@@ -55,8 +55,8 @@ export class ChunkedTransport implements Transport {
     return send(HEARTBEAT_LINE);
   }
 
-  close(reason: string, reconnect: boolean): void {
-    send(errorLine(this.format, reason, reconnect, quoteJson));
+  close(ending: Ending): void {
+    send(errorLine(this.format, ENDING_TEXT[ending], ENDING_RECONNECT[ending], quoteJson));
     ngx.eof();
   }
 }

@@ -3,10 +3,10 @@
 // (format "object" or "array", which also carries the channel); its `id:` is the cursor to resume
 // from. Notices and the closing reason are `notice` and `error` events.
 
-import type { LineFormat } from "../config/schema";
+import { Ending, ENDING_RECONNECT, ENDING_TEXT } from "../protocol/ending";
 import { openStream, write as send } from "../host/http";
 import { quoteJson } from "../host/json";
-import { messageLine } from "../protocol/frame";
+import { LineFormat, messageLine } from "../protocol/frame";
 import { errorEvent, HEARTBEAT_EVENT, jsonEvent, messageEvent, noticeEvent, retryField } from "../protocol/sse";
 import type { Transport, WriteResult } from "./transport";
 
@@ -44,8 +44,8 @@ export class SseTransport implements Transport {
     return send(HEARTBEAT_EVENT);
   }
 
-  close(reason: string, reconnect: boolean): void {
-    send(errorEvent(reason, reconnect, quoteJson));
+  close(ending: Ending): void {
+    send(errorEvent(ENDING_TEXT[ending], ENDING_RECONNECT[ending], quoteJson));
     ngx.eof();
   }
 }

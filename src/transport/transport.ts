@@ -1,6 +1,10 @@
 // The interfaces transports fill (chunked JSON lines, SSE, WebSocket; long-poll fills Batch):
-// it only frames and writes. Subscribing, queues, auth and resume live in the core (src/stream.ts,
-// src/subscribe/), the same for every transport.
+// a transport only frames and writes. Subscribing, queues, auth, publishing and resume live in the
+// stream core (src/stream/, src/subscribe/), the same for every transport; a duplex transport acts
+// on its client's frames through the Session the core hands it.
+
+import type { Ending } from "../protocol/ending";
+import type { Published } from "../store/messages";
 
 export type WriteResult = LuaMultiReturn<[1] | [undefined, string]>;
 
@@ -16,8 +20,8 @@ export interface Transport {
   notice(code: string, text: string): WriteResult;
   /** Keeps an idle stream alive. */
   heartbeat(): WriteResult;
-  /** Ends the stream with a reason; `reconnect` says whether trying again is the right reaction. */
-  close(reason: string, reconnect: boolean): void;
+  /** Ends the stream with its last line (or frame): why, and whether to reconnect (protocol/ending.ts). */
+  close(ending: Ending): void;
 }
 
 /**
@@ -35,6 +39,8 @@ export interface Session {
   resume(after: Record<string, string>): LuaMultiReturn<[true] | [undefined, string]>;
   /** Moves the user's read position on `channel` to `id`: the position after, or an error. */
   ack(channel: string, id: string): LuaMultiReturn<[string] | [undefined, string]>;
+  /** Publishes as the connection's publisher (checked as POST /pub is), or an error. */
+  publish(channel: string, data: string, event: string | undefined, idempotencyKey: string | undefined): LuaMultiReturn<[Published] | [undefined, string]>;
   remove(names: string[]): void;
 }
 

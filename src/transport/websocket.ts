@@ -1,10 +1,9 @@
 // Transport: WebSocket (RFC 6455). The stream core's pump writes messages as JSON text frames;
-// this transport's reader thread answers the client's control frames (protocol/ws.ts) and pings a
-// silent client. Both write to one socket, one frame at a time: every write takes `writeLock`.
+// this transport's reader thread parses the client's control frames (protocol/ws.ts), has the
+// core's Session carry them out, frames the answers, and pings a silent client. Both write to one socket, one frame at a time: every write takes `writeLock`.
 
 import semaphore = require("ngx.semaphore");
 import type { Settings } from "../config/schema";
-import * as auth from "../host/auth";
 import { decodeJson } from "../host/crypto";
 import { quoteJson } from "../host/json";
 import { handshake, OPCODE_CLOSE, OPCODE_PING, OPCODE_PONG, OPCODE_TEXT, recvFrame, sendFrame } from "../host/websocket";
@@ -30,14 +29,16 @@ import {
   publishedFrame,
   ackedFrame,
 } from "../protocol/ws";
-import { publish } from "../publish";
+import { Ending, ENDING_TEXT } from "../protocol/ending";
 import type { DuplexTransport, Session, WriteResult } from "./transport";
 
-/** Close codes for the reasons the stream core ends a stream with (src/stream.ts, subscribe/). */
-const REASON_CODES: Record<string, number> = {
-  "server restart": CLOSE_RESTART,
-  "redis connection lost": CLOSE_INTERNAL,
-  "client too slow: its queue overflowed": CLOSE_POLICY,
+/** The close code of each reason the stream core ends a stream with. */
+const ENDING_CODES: Record<Ending, number> = {
+  restart: CLOSE_RESTART,
+  "redis-lost": CLOSE_INTERNAL,
+  overflow: CLOSE_POLICY,
+  "token-expired": CLOSE_INTERNAL,
+  internal: CLOSE_INTERNAL,
 };
 
 /** The reader's wait ran out with no frame begun: the connection is fine, the client silent. */
@@ -90,8 +91,8 @@ export class WebSocketTransport implements DuplexTransport {
     return $multi(1); // the reader pings whenever the client has been silent for a heartbeat
   }
 
-  close(reason: string, _reconnect: boolean): void {
-    this.closeWith(REASON_CODES[reason] ?? CLOSE_INTERNAL, reason);
+  close(ending: Ending): void {
+    this.closeWith(ENDING_CODES[ending], ENDING_TEXT[ending]);
   }
 
   read(session: Session): void {
@@ -202,17 +203,10 @@ export class WebSocketTransport implements DuplexTransport {
       return channelsFrame("unsubscribed", control.channels, ref, quoteJson);
     }
     if (control.type === "publish") {
-      if (control.data.length > this.settings.maxMessageBytes) {
-        return errorFrame(`message too large: the limit is ${this.settings.maxMessageBytes} bytes`, ref, quoteJson);
-      }
-      const refused = this.publishRefusal(control.channel);
-      if (refused !== undefined) {
-        return errorFrame(refused, ref, quoteJson);
-      }
-      const options = { event: control.event, idempotencyKey: control.idempotencyKey };
-      const [published, , failure] = publish(this.settings, control.channel, control.data, options);
+      // Checked as POST /pub is: the connection's credential, grant, rate and size.
+      const [published, err] = session.publish(control.channel, control.data, control.event, control.idempotencyKey);
       if (published === undefined) {
-        return errorFrame(failure, ref, quoteJson);
+        return errorFrame(err, ref, quoteJson);
       }
       return publishedFrame(control.channel, published.id, published.subscribers, published.duplicate, ref, quoteJson);
     }
@@ -246,22 +240,6 @@ export class WebSocketTransport implements DuplexTransport {
       return errorFrame(resumeErr, ref, quoteJson);
     }
     return channelsFrame("resumed", names, ref, quoteJson);
-  }
-
-  /**
-   * The one place where a client's right to publish is checked: the credential of the upgrade
-   * request (publisher key, or a token whose `publish` claim grants the channel) and the publish
-   * rate, as on POST /pub. Undefined when allowed, else why not.
-   */
-  private publishRefusal(channel: string): string | undefined {
-    const [publisher, , message] = auth.forPublish(this.settings, channel);
-    if (publisher === undefined) {
-      return message;
-    }
-    if (!auth.withinRate(this.settings, publisher)) {
-      return `too many publishes: at most ${this.settings.publishRatePerSecond} per second per credential`;
-    }
-    return undefined;
   }
 
   private reply(frame: string): boolean {

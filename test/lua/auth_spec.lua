@@ -2,11 +2,11 @@
 -- decoder (cjson), against the vectors of test/vectors/jwt.json that test/unit/auth.test.ts runs
 -- under Node: one source, two runtimes, the same verdicts.
 local cjson = require("cjson")
-local base64url = require("auth.base64url")
-local compare = require("auth.compare")
-local grant = require("auth.grant")
-local jwt = require("auth.jwt")
-local crypto = require("host.crypto")
+local base64url = require("pushgate.auth.base64url")
+local compare = require("pushgate.auth.compare")
+local grant = require("pushgate.auth.grant")
+local jwt = require("pushgate.auth.jwt")
+local crypto = require("pushgate.host.crypto")
 
 local vectors = require("vector_file")("jwt")
 

@@ -1,7 +1,7 @@
 -- The generated Lua of protocol/cursor and protocol/envelope against the vectors that
 -- test/unit/cursor.test.ts runs under Node.
-local cursor = require("protocol.cursor")
-local envelope = require("protocol.envelope")
+local cursor = require("pushgate.protocol.cursor")
+local envelope = require("pushgate.protocol.envelope")
 
 local vectors = require("vector_file")("cursor")
 

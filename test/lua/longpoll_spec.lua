@@ -1,7 +1,7 @@
 -- The generated long-poll framing (dist/protocol/longpoll.lua) against the shared vectors that
 -- test/unit/longpoll.test.ts feeds to the TypeScript under Node.
-local longpoll = require("protocol.longpoll")
-local json = require("host.json")
+local longpoll = require("pushgate.protocol.longpoll")
+local json = require("pushgate.host.json")
 
 local v = require("vector_file")("longpoll")
 

@@ -1,8 +1,8 @@
 -- The generated SSE framing (dist/protocol/sse.lua) against the shared vectors that
 -- test/unit/sse.test.ts feeds to the TypeScript under Node: the same bytes from both runtimes.
 local cjson = require("cjson")
-local sse = require("protocol.sse")
-local json = require("host.json")
+local sse = require("pushgate.protocol.sse")
+local json = require("pushgate.host.json")
 
 local vectors = require("vector_file")
 

@@ -1,10 +1,10 @@
 -- The generated Lua (dist/) against the shared JSON vectors that test/unit/vectors.test.ts feeds
 -- to the TypeScript under Node: one source, two runtimes, the same answers.
 local cjson = require("cjson")
-local channel = require("protocol.channel")
-local frame = require("protocol.frame")
-local schema = require("config.schema")
-local json = require("host.json")
+local channel = require("pushgate.protocol.channel")
+local frame = require("pushgate.protocol.frame")
+local schema = require("pushgate.config.schema")
+local json = require("pushgate.host.json")
 
 local vectors = require("vector_file")
 

@@ -1,9 +1,9 @@
 -- The generated WebSocket protocol (dist/protocol/ws.lua, utf8.lua) against the shared vectors
 -- that test/unit/ws.test.ts feeds to the TypeScript under Node.
 local cjson = require("cjson")
-local ws = require("protocol.ws")
-local utf8 = require("protocol.utf8")
-local json = require("host.json")
+local ws = require("pushgate.protocol.ws")
+local utf8 = require("pushgate.protocol.utf8")
+local json = require("pushgate.host.json")
 
 local vectors = require("vector_file")
 

@@ -1,18 +1,20 @@
 // content_by_lua entry of GET /sub: chunked JSON lines, or Server-Sent Events for a client that
-// accepts text/event-stream. Parses the request and hands off to the stream core (src/stream.ts).
+// accepts text/event-stream. Parses the request and hands off to the stream core.
 
-import { parseChannelList } from "./protocol/channel";
-import { applyCors } from "./host/cors";
-import { fail, queryArg, requestHeader, uriArgs } from "./host/http";
-import * as settingsHolder from "./host/settings";
-import * as sseLocation from "./sse-location";
-import { serve } from "./stream";
-import { ChunkedTransport } from "./transport/chunked";
+import { applyCors } from "../host/cors";
+import { fail, queryArg, requestHeader, uriArgs } from "../host/http";
+import * as settingsHolder from "../host/settings";
+import { parseChannelList } from "../protocol/channel";
+import { serve } from "../stream/pump";
+import { ChunkedTransport } from "../transport/chunked";
+import { failWith } from "./answer";
+import { streamRequest } from "./request";
+import * as sseEntry from "./sse";
 
 export function handle(): void {
   const accept = requestHeader("accept");
   if (accept !== undefined && string.find(accept, "text/event-stream", 1, true)[0] !== undefined) {
-    return sseLocation.handle();
+    return sseEntry.handle();
   }
   const settings = settingsHolder.get();
   applyCors(settings, "GET, OPTIONS");
@@ -26,5 +28,8 @@ export function handle(): void {
   if (format !== "object" && format !== "array") {
     return fail(400, `invalid format "${format}": use object or array`);
   }
-  serve(channels, new ChunkedTransport(format), settings, args);
+  const failure = serve(streamRequest(settings, channels, args), new ChunkedTransport(format), settings);
+  if (failure !== undefined) {
+    failWith(settings, failure);
+  }
 }

@@ -3,15 +3,17 @@
 // {"channel":"abc","id":"1700000000000-0","subscribers":N}; optional ?event=<name> and an
 // Idempotency-Key header (or ?idempotency_key=) so a retried publish is stored once.
 
-import { isValidChannel, CHANNEL_RULE } from "./protocol/channel";
-import { applyCors } from "./host/cors";
-import { fail, queryArg, uriArgs } from "./host/http";
-import { quoteJson } from "./host/json";
-import { isValidEvent } from "./protocol/envelope";
-import { isValidIdempotencyKey } from "./protocol/keys";
-import * as auth from "./host/auth";
-import { publish } from "./publish";
-import * as settingsHolder from "./host/settings";
+import { applyCors } from "../host/cors";
+import { fail, queryArg, requestHeader, uriArgs } from "../host/http";
+import { quoteJson } from "../host/json";
+import * as settingsHolder from "../host/settings";
+import * as access from "../policy/access";
+import { CHANNEL_RULE, isValidChannel } from "../protocol/channel";
+import { isValidEvent } from "../protocol/envelope";
+import { isValidIdempotencyKey } from "../protocol/keys";
+import { publishAs } from "../stream/publish";
+import { failWith } from "./answer";
+import { credentialsOf } from "./request";
 
 function readBody(): LuaMultiReturn<[string] | [undefined, string]> {
   ngx.req.read_body();
@@ -47,20 +49,21 @@ export function handle(): void {
   if (!isValidChannel(channel)) {
     return fail(400, `invalid channel name: a name is ${CHANNEL_RULE}`);
   }
-  const [publisher, authStatus, authMessage] = auth.forPublish(settings, channel, args);
+  const [publisher, authFailure] = access.forPublish(settings, credentialsOf(settings, args));
   if (publisher === undefined) {
-    if (authStatus === 401) {
-      ngx.header.set("WWW-Authenticate", 'Bearer realm="pushgate"');
-    }
-    return fail(authStatus, authMessage);
+    return failWith(settings, authFailure);
   }
-  if (!auth.withinRate(settings, publisher)) {
-    ngx.header.set("Retry-After", "1");
-    return fail(429, `too many publishes: at most ${settings.publishRatePerSecond} per second per credential`);
-  }
-  const declaredLength = tonumber(ngx.var.get("http_content_length") ?? "0") ?? 0;
+  const declaredLength = tonumber(requestHeader("content-length") ?? "0") ?? 0;
   if (declaredLength > settings.maxMessageBytes) {
     return fail(413, `message too large: the limit is ${settings.maxMessageBytes} bytes`);
+  }
+  const event = queryArg(args, "event");
+  if (event !== undefined && !isValidEvent(event)) {
+    return fail(400, "invalid event name: 1 to 64 characters of A-Z a-z 0-9 _ - . :");
+  }
+  const idempotency = requestHeader("idempotency-key") ?? queryArg(args, "idempotency_key");
+  if (idempotency !== undefined && !isValidIdempotencyKey(idempotency)) {
+    return fail(400, "invalid idempotency key: 1 to 128 visible ASCII characters");
   }
   const [message, bodyErr] = readBody();
   if (message === undefined) {
@@ -68,18 +71,9 @@ export function handle(): void {
     return fail(500, "failed to read the message");
   }
 
-  const event = queryArg(args, "event");
-  if (event !== undefined && !isValidEvent(event)) {
-    return fail(400, "invalid event name: 1 to 64 characters of A-Z a-z 0-9 _ - . :");
-  }
-  const idempotency = ngx.var.get("http_idempotency_key") ?? queryArg(args, "idempotency_key");
-  if (idempotency !== undefined && !isValidIdempotencyKey(idempotency)) {
-    return fail(400, "invalid idempotency key: 1 to 128 visible ASCII characters");
-  }
-
-  const [published, status, failure] = publish(settings, channel, message, { event, idempotencyKey: idempotency });
+  const [published, failure] = publishAs(settings, publisher, channel, message, { event, idempotencyKey: idempotency });
   if (published === undefined) {
-    return fail(status, failure, status === 503 ? settings.retryAfterSeconds : undefined);
+    return failWith(settings, failure);
   }
   ngx.header.set("Content-Type", "application/json");
   const duplicate = published.duplicate ? ',"duplicate":true' : "";

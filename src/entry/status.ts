@@ -2,9 +2,9 @@
 // /status reads every worker's entry, so one request sees the whole gateway.
 
 import * as cjson from "cjson";
-import * as hub from "./hub/hub";
-import type { WorkerStatus } from "./protocol/status";
-import * as settingsHolder from "./host/settings";
+import * as hub from "../hub/hub";
+import type { WorkerStatus } from "../protocol/status";
+import * as settingsHolder from "../host/settings";
 
 const DICT = "pushgate";
 const PUBLISH_EVERY_S = 1;

@@ -2,9 +2,9 @@
 // schema the launcher used, and keeps them for the workers. A bad value stops nginx at start.
 
 import * as cjson from "cjson";
-import { mergeSources, parseSettings } from "./config/schema";
-import { loadCrypto } from "./host/crypto";
-import * as settings from "./host/settings";
+import { mergeSources, parseSettings } from "../config/schema";
+import { loadCrypto } from "../host/crypto";
+import * as settings from "../host/settings";
 
 export function configure(json: string): void {
   const [ok, decoded] = pcall(cjson.decode, json);

@@ -3,23 +3,23 @@
 // channel come after it. A connection without a cursor then replays only what is unread.
 // The user is the token's subject (its grant must cover the channels), or ?user=<id> with auth off.
 
-import { historyRuleFor, Settings } from "./config/schema";
-import { fail, queryArg, UriArgs, uriArgs } from "./host/http";
-import * as functions from "./host/functions";
-import { quoteJson } from "./host/json";
-import * as redis from "./host/redis";
-import * as settingsHolder from "./host/settings";
-import { isValidChannel, parseChannelList, CHANNEL_RULE } from "./protocol/channel";
-import { readKey, streamKey } from "./protocol/keys";
-import * as auth from "./host/auth";
-import { acknowledge } from "./readstate";
-import { inboxOf } from "./resume";
+import type { Settings } from "../config/schema";
+import { fail, queryArg, UriArgs, uriArgs } from "../host/http";
+import { quoteJson } from "../host/json";
+import * as settingsHolder from "../host/settings";
+import * as access from "../policy/access";
+import { CHANNEL_RULE, isValidChannel, parseChannelList } from "../protocol/channel";
+import { isValidId } from "../protocol/cursor";
+import * as readstate from "../store/readstate";
+import { inboxOf } from "../stream/resume";
+import { failWith } from "./answer";
+import { credentialsOf } from "./request";
 
 /** The user whose read state `channels` are: the token's subject, or ?user= with auth off. */
 function userOrFail(settings: Settings, channels: string[], args: UriArgs): string {
-  const [identity, status, message] = auth.forSubscribe(settings, channels, args);
+  const [identity, failure] = access.forSubscribe(settings, credentialsOf(settings, args), channels);
   if (identity === undefined) {
-    return fail(status, message);
+    return failWith(settings, failure);
   }
   const user = identity.user;
   if (user === undefined || !isValidChannel(inboxOf(user))) {
@@ -40,9 +40,13 @@ export function handleAck(): void {
     return fail(400, `invalid channel name: a name is ${CHANNEL_RULE}`);
   }
   const user = userOrFail(settings, [channel], args);
-  const [position, status, failure] = acknowledge(settings, user, channel, queryArg(args, "id") ?? "");
+  const id = queryArg(args, "id") ?? "";
+  if (!isValidId(id)) {
+    return fail(400, "invalid id: a message id like 1700000000000-0");
+  }
+  const [position, failure] = readstate.acknowledge(settings, user, channel, id);
   if (position === undefined) {
-    return fail(status, failure, status === 503 ? settings.retryAfterSeconds : undefined);
+    return failWith(settings, failure);
   }
   ngx.header.set("Content-Type", "application/json");
   ngx.print(`{"channel":${quoteJson(channel)},"read":${quoteJson(position)}}\n`);
@@ -56,28 +60,14 @@ export function handleUnread(): void {
     return fail(400, channelErr);
   }
   const user = userOrFail(settings, channels, args);
-  const [red, connectErr] = redis.connect(settings.redis[0], settings.redisTimeoutMs, undefined, true);
-  if (red === undefined) {
-    ngx.log(ngx.ERR, connectErr);
-    return fail(503, "redis is unavailable, try again later", settings.retryAfterSeconds);
+  const [counts, failure] = readstate.unread(settings, user, channels);
+  if (counts === undefined) {
+    return failWith(settings, failure);
   }
   const parts: string[] = [];
-  for (const channel of channels) {
-    const rule = historyRuleFor(settings.history, channel);
-    const [count, err, lost] = functions.call(
-      red,
-      "pushgate_unread",
-      [streamKey(channel), readKey(user)],
-      [channel, `${rule !== undefined ? rule.length : 1000}`],
-    );
-    if (count === undefined) {
-      redis.release(red, lost === true);
-      ngx.log(ngx.ERR, "failed to count unread: ", `${err}`);
-      return fail(503, "redis is unavailable, try again later", settings.retryAfterSeconds);
-    }
-    parts.push(`${quoteJson(channel)}:${count as number}`);
+  for (let i = 0; i < channels.length; i++) {
+    parts.push(`${quoteJson(channels[i])}:${counts[i]}`);
   }
-  redis.release(red);
   ngx.header.set("Content-Type", "application/json");
   ngx.print(`{"unread":{${parts.join(",")}}}\n`);
 }

@@ -1,11 +1,13 @@
 // content_by_lua entry of GET /ws: WebSocket. `?key=a,b` subscribes at connect (optional: a
-// client may subscribe with control frames later). Hands off to the stream core (src/stream.ts).
+// client may subscribe with control frames later). Hands off to the stream core.
 
-import { originAllowed } from "./host/cors";
-import { channelsArg, fail, requestHeader, uriArgs } from "./host/http";
-import * as settingsHolder from "./host/settings";
-import { serveDuplex } from "./stream";
-import { WebSocketTransport } from "./transport/websocket";
+import { originAllowed } from "../host/cors";
+import { channelsArg, fail, requestHeader, uriArgs } from "../host/http";
+import * as settingsHolder from "../host/settings";
+import { serveDuplex } from "../stream/session";
+import { WebSocketTransport } from "../transport/websocket";
+import { failWith } from "./answer";
+import { streamRequest } from "./request";
 
 export function handle(): void {
   const settings = settingsHolder.get();
@@ -19,5 +21,8 @@ export function handle(): void {
   }
   const args = uriArgs();
   const channels = channelsArg(args, settings.maxChannels, true);
-  serveDuplex(channels, new WebSocketTransport(settings), settings, args);
+  const failure = serveDuplex(streamRequest(settings, channels, args), new WebSocketTransport(settings), settings);
+  if (failure !== undefined) {
+    failWith(settings, failure);
+  }
 }

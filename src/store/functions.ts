@@ -3,7 +3,7 @@
 // FUNCTION LOAD REPLACE and FCALL again.
 
 /** The library's source text; scripts/build wraps redis/pushgate.lua as this module. */
-const LIBRARY_MODULE = "redis_library";
+const LIBRARY_MODULE = "pushgate.redis_library";
 
 /** resty.redis sends any command by its lower-case name; these two are not in its fixed list. */
 interface FunctionCalls {

@@ -1,0 +1,200 @@
+// The hub's Redis connection in subscribe mode, one per worker, held by a background timer
+// started from init_worker. The timer's thread reads (and fans out through the registry); a light
+// thread it spawns writes what the registry asks for. Only these two threads touch the socket.
+// When the connection ends it reconnects with backoff and jitter, and the streams get notices.
+
+import semaphore = require("ngx.semaphore");
+import type { Settings } from "../config/schema";
+import * as redis from "../host/redis";
+import { encodeCommand, readReply } from "../host/resp";
+import * as registry from "./registry";
+
+/** Reader wakes this often to check shutdown and liveness (ms). */
+const READ_IDLE_MS = 1000;
+/** Writer wakes this often to unsubscribe emptied channels and ping (s). */
+const WRITER_TICK_S = 0.25;
+/** The writer pings an idle connection this often (s); no reply within LIVENESS_S means it is dead. */
+const PING_EVERY_S = 5;
+const LIVENESS_S = 15;
+/**
+ * After this many replies in a row the reader yields, so the streams it woke can write before it
+ * reads on: a cosocket read returns without yielding while Redis has more buffered.
+ */
+const REPLIES_PER_YIELD = 64;
+const BACKOFF_MIN_S = 0.1;
+const BACKOFF_MAX_S = 5;
+
+let config: Settings | undefined;
+/** Called on every new connection before it enters subscribe mode (loads the Redis functions). */
+let onConnect: ((this: void) => void) | undefined;
+let writerWake: NgxSemaphore | undefined;
+let sock: NgxTcpSocket | undefined;
+let connected = false;
+let lastReplyAt = 0;
+let lastPingAt = 0;
+
+/** Sends the SUBSCRIBE and UNSUBSCRIBE the registry asks for, and a PING now and then. */
+function sendPending(now: number): LuaMultiReturn<[true] | [undefined, string]> {
+  const [subscribe, unsubscribe] = registry.reconcile(now);
+  const commands: string[][] = [];
+  if (subscribe.length > 0) {
+    table.insert(subscribe, 1, "SUBSCRIBE");
+    commands.push(encodeCommand(subscribe));
+  }
+  if (unsubscribe.length > 0) {
+    table.insert(unsubscribe, 1, "UNSUBSCRIBE");
+    commands.push(encodeCommand(unsubscribe));
+  }
+  if (now - lastPingAt >= PING_EVERY_S) {
+    lastPingAt = now;
+    commands.push(encodeCommand(["PING"]));
+  }
+  if (commands.length === 0 || sock === undefined) {
+    return $multi(true);
+  }
+  const [sent, err] = sock.send(commands);
+  if (sent === undefined) {
+    return $multi(undefined, err);
+  }
+  return $multi(true);
+}
+
+function writerLoop(this: void, wakeUp: NgxSemaphore): void {
+  while (connected) {
+    const [, err] = sendPending(ngx.now());
+    if (err !== undefined) {
+      ngx.log(ngx.WARN, "pushgate hub: failed to send to redis: ", err);
+      sock?.close(); // the reader sees the connection end and reconnects
+      return;
+    }
+    wakeUp.wait(WRITER_TICK_S);
+  }
+}
+
+function dispatch(reply: unknown): void {
+  if (type(reply) !== "table") {
+    return;
+  }
+  const parts = reply as string[];
+  const kind = parts[0];
+  if (kind === "message") {
+    registry.deliver(parts[1], parts[2]);
+  } else if (kind === "subscribe" || kind === "unsubscribe") {
+    registry.confirmed(parts[1]);
+  }
+  // "pong" and anything else only proves the connection is alive
+}
+
+/** One connection's life: connect, resubscribe, read until it ends. Returns why it ended. */
+function serveConnection(settings: Settings, address: Settings["redis"][number], everConnected: boolean): string {
+  const [conn, connectErr] = redis.connectSubscriber(address, settings.redisTimeoutMs);
+  if (conn === undefined) {
+    return connectErr;
+  }
+  // Make sure Redis has the pushgate functions, so backends can FCALL them by name from the
+  // start (and again after a Redis restart).
+  onConnect?.();
+  sock = conn;
+  connected = true;
+  lastReplyAt = ngx.now();
+  lastPingAt = ngx.now();
+  registry.resubscribeAll(); // the writer sends it at once
+  const writer = ngx.thread.spawn(writerLoop, writerWake!);
+  if (everConnected) {
+    registry.noticeAll("redis-restored");
+  }
+  let why: string;
+  let sinceYield = 0;
+  for (;;) {
+    const [reply, err] = readReply(conn, READ_IDLE_MS, settings.redisTimeoutMs);
+    if (reply !== undefined) {
+      lastReplyAt = ngx.now();
+      dispatch(reply);
+      sinceYield += 1;
+      if (sinceYield >= REPLIES_PER_YIELD) {
+        sinceYield = 0;
+        ngx.sleep(0);
+      }
+    } else if (err === "timeout") {
+      if (ngx.worker.exiting()) {
+        why = "exiting";
+        break;
+      }
+      if (ngx.now() - lastReplyAt > LIVENESS_S) {
+        why = "no reply to ping";
+        break;
+      }
+    } else {
+      why = err;
+      break;
+    }
+  }
+  connected = false;
+  writerWake!.post(1);
+  ngx.thread.kill(writer);
+  conn.close();
+  sock = undefined;
+  registry.forgetRedisState();
+  return why;
+}
+
+function run(this: void, premature: boolean): void {
+  if (premature) {
+    return;
+  }
+  const settings = config!;
+  // Spread workers over the configured addresses (a primary and its replicas all carry PUBLISH).
+  const address = settings.redis[(ngx.worker.id() ?? 0) % settings.redis.length];
+  let everConnected = false;
+  let backoff = BACKOFF_MIN_S;
+  while (!ngx.worker.exiting()) {
+    const startedAt = ngx.now();
+    const why = serveConnection(settings, address, everConnected);
+    if (why === "exiting") {
+      break;
+    }
+    if (ngx.now() - startedAt > 1) {
+      backoff = BACKOFF_MIN_S; // it had been up: retry quickly
+    }
+    if (everConnected || connected) {
+      ngx.log(ngx.WARN, "pushgate hub: redis connection lost: ", why);
+    } else {
+      ngx.log(ngx.ERR, "pushgate hub: ", why);
+    }
+    if (lastReplyAt > 0 && !everConnected) {
+      everConnected = true;
+    }
+    if (everConnected && lastReplyAt >= startedAt) {
+      registry.countReconnect();
+      registry.noticeAll("redis-lost");
+    }
+    // Exponential backoff with jitter, so the workers of many gateways do not reconnect in step.
+    ngx.sleep(backoff * (0.5 + math.random() * 0.5));
+    backoff = math.min(backoff * 2, BACKOFF_MAX_S);
+  }
+  registry.endAll("shutdown");
+}
+
+/** Starts this worker's connection (init_worker, shared mode); `connectHook` runs before each connection. */
+export function start(settings: Settings, connectHook: (this: void) => void): void {
+  config = settings;
+  onConnect = connectHook;
+  const [sema, err] = semaphore.new(0);
+  if (sema === undefined) {
+    error(`pushgate hub: failed to create semaphore: ${err}`);
+  }
+  writerWake = sema;
+  const [ok, timerErr] = ngx.timer.at(0, run);
+  if (ok === undefined) {
+    error(`pushgate hub: failed to start: ${timerErr}`);
+  }
+}
+
+export function isConnected(): boolean {
+  return connected;
+}
+
+/** Has the writer send what the registry now asks for. */
+export function wakeWriter(): void {
+  writerWake?.post(1);
+}

@@ -1,0 +1,169 @@
+// A subscriber of the hub: one stream's bounded queue of messages, the semaphore its request
+// thread waits on, and the overflow policy. Its fields are this module's own: the registry
+// fills queues, the stream's thread (subscribe/shared.ts) takes from them, both through here.
+
+/** What the hub and the stream see of a subscriber. */
+export interface Subscriber {
+  /** The channels it is registered on (the registry keeps this list). */
+  readonly channels: string[];
+}
+
+/** How much one queue may hold, and what happens when it is full. */
+export interface QueueLimits {
+  messages: number;
+  bytes: number;
+  overflow: "disconnect" | "drop-oldest";
+}
+
+interface Queue extends Subscriber {
+  channels: string[];
+  sema: NgxSemaphore;
+  /** The request thread waits on `sema`; the hub posts only then, so posts never pile up. */
+  waiting: boolean;
+  /**
+   * Messages head..tail, four slots each from QUEUE_SLOTS * index: channel, data, id and event
+   * name (id and event absent for a plain PUBLISH); a notice has channel "" and its code as data.
+   * One table rather than one per field: every idle stream carries it.
+   */
+  slots: LuaTable<number, string>;
+  head: number;
+  tail: number;
+  bytes: number;
+  /** Messages dropped (drop-oldest) and not yet reported to the client. */
+  dropped: number;
+  /** Set when the hub ends the stream: "overflow" or "shutdown". */
+  ended: string | undefined;
+}
+
+const QUEUE_SLOTS = 4;
+
+export function create(sema: NgxSemaphore, channels: string[]): Subscriber {
+  const queue: Queue = { channels, sema, waiting: false, slots: new LuaTable(), head: 1, tail: 0, bytes: 0, dropped: 0, ended: undefined };
+  return queue;
+}
+
+export function setChannels(subscriber: Subscriber, channels: string[]): void {
+  (subscriber as Queue).channels = channels;
+}
+
+/** Lets a waiting stream thread run (once: posts never pile up). */
+export function wake(subscriber: Subscriber): void {
+  const queue = subscriber as Queue;
+  if (queue.waiting) {
+    queue.waiting = false;
+    queue.sema.post(1);
+  }
+}
+
+/** Waits up to `seconds` for wake(); true when woken. Only the stream's own thread waits. */
+export function wait(subscriber: Subscriber, seconds: number): boolean {
+  const queue = subscriber as Queue;
+  queue.waiting = true;
+  const [woken] = queue.sema.wait(seconds);
+  queue.waiting = false;
+  return woken === true;
+}
+
+export function isEmpty(subscriber: Subscriber): boolean {
+  const queue = subscriber as Queue;
+  return queue.head > queue.tail;
+}
+
+/**
+ * Takes the oldest queued message: channel ("" for a notice), data, id and event ("" when the
+ * message has none). Call only when not isEmpty().
+ */
+export function shift(subscriber: Subscriber): LuaMultiReturn<[string, string, string, string]> {
+  const queue = subscriber as Queue;
+  const slots = queue.slots;
+  const slot = queue.head * QUEUE_SLOTS;
+  const channel = slots.get(slot);
+  const data = slots.get(slot + 1);
+  const id = slots.get(slot + 2) ?? "";
+  const event = slots.get(slot + 3) ?? "";
+  slots.delete(slot);
+  slots.delete(slot + 1);
+  slots.delete(slot + 2);
+  slots.delete(slot + 3);
+  queue.head += 1;
+  queue.bytes -= data.length;
+  return $multi(channel, data, id, event);
+}
+
+/** True when messages were dropped and not yet reported. */
+export function hasDropped(subscriber: Subscriber): boolean {
+  return (subscriber as Queue).dropped > 0;
+}
+
+/** How many messages were dropped since the last call (drop-oldest), and resets the count. */
+export function takeDropped(subscriber: Subscriber): number {
+  const queue = subscriber as Queue;
+  const dropped = queue.dropped;
+  queue.dropped = 0;
+  return dropped;
+}
+
+/** Why the hub ended the stream ("overflow", "shutdown"), or undefined while it goes on. */
+export function endedBy(subscriber: Subscriber): string | undefined {
+  return (subscriber as Queue).ended;
+}
+
+/** Ends the stream: its thread sees `reason` once the queue is drained. */
+export function end(subscriber: Subscriber, reason: string): void {
+  (subscriber as Queue).ended = reason;
+  wake(subscriber);
+}
+
+function isFull(queue: Queue, size: number, limits: QueueLimits): boolean {
+  return queue.tail - queue.head + 1 >= limits.messages || queue.bytes + size > limits.bytes;
+}
+
+/**
+ * Appends a message (or a notice: channel "") and wakes the stream, applying the overflow policy
+ * when the queue is full. Returns how many messages were dropped, and whether the stream was
+ * ended for overflowing (policy disconnect).
+ */
+export function enqueue(
+  subscriber: Subscriber,
+  channel: string,
+  data: string,
+  id: string | undefined,
+  event: string | undefined,
+  limits: QueueLimits,
+): LuaMultiReturn<[number, boolean]> {
+  const queue = subscriber as Queue;
+  if (queue.ended !== undefined) {
+    return $multi(0, false);
+  }
+  const size = data.length;
+  let dropped = 0;
+  if (isFull(queue, size, limits)) {
+    if (limits.overflow === "disconnect") {
+      end(queue, "overflow");
+      return $multi(0, true);
+    }
+    if (size > limits.bytes) {
+      // it can never fit: drop it alone, and keep what is queued
+      queue.dropped += 1;
+      wake(queue);
+      return $multi(1, false);
+    }
+    while (queue.head <= queue.tail && isFull(queue, size, limits)) {
+      shift(queue);
+      dropped += 1;
+    }
+    queue.dropped += dropped;
+  }
+  const tail = queue.tail + 1;
+  queue.tail = tail;
+  const slot = tail * QUEUE_SLOTS;
+  queue.slots.set(slot, channel);
+  queue.slots.set(slot + 1, data);
+  if (id !== undefined) {
+    queue.slots.set(slot + 2, id);
+    queue.slots.set(slot + 3, event ?? "");
+  }
+  queue.bytes += size;
+  wake(queue);
+  return $multi(dropped, false);
+}

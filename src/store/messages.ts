@@ -1,0 +1,103 @@
+// A channel's durable messages in Redis: publish (keep in the channel's capped stream, then
+// PUBLISH with its id: pushgate_publish in redis/pushgate.lua) and history (what came after a
+// position, or the last N: pushgate_history). One history rule decides what both keep and read.
+
+import { historyRuleFor, Settings } from "../config/schema";
+import type { Failure } from "../protocol/failure";
+import { idempotencyKey, metaKey, streamKey } from "../protocol/keys";
+import * as pool from "./pool";
+
+export interface PublishOptions {
+  /** Event name ("" or undefined: none); validated by the caller (isValidEvent). */
+  event?: string;
+  /** A retry with the same key within the idempotency window is stored and sent once. */
+  idempotencyKey?: string;
+}
+
+export interface Published {
+  /** The message id: the stream entry id, monotonic per channel. */
+  id: string;
+  /** Redis subscriptions that received it (one per stream in direct mode, per worker in shared). */
+  subscribers: number;
+  /** True when the idempotency key had been seen: nothing was stored or sent again. */
+  duplicate: boolean;
+}
+
+/** One kept message. */
+export interface StoredMessage {
+  channel: string;
+  id: string;
+  event: string;
+  data: string;
+}
+
+/** What is kept of a channel when no history rule names it: the default of PUSHGATE_HISTORY. */
+const DEFAULT_HISTORY = { pattern: "*", length: 1000, seconds: 86400 };
+
+/** How much history `channel` keeps: entries and seconds (0: no age bound). */
+export function historyOf(settings: Settings, channel: string): { length: number; seconds: number } {
+  return historyRuleFor(settings.history, channel) ?? DEFAULT_HISTORY;
+}
+
+/** Publishes `data` to `channel` (already validated and allowed). */
+export function publish(settings: Settings, channel: string, data: string, options: PublishOptions): LuaMultiReturn<[Published] | [undefined, Failure]> {
+  const rule = historyOf(settings, channel);
+  const idem = options.idempotencyKey !== undefined ? idempotencyKey(channel, options.idempotencyKey) : "";
+  const [reply, failure] = pool.call(
+    settings,
+    "publish",
+    "pushgate_publish",
+    [streamKey(channel), metaKey(channel), idem],
+    [channel, data, options.event ?? "", `${rule.length}`, `${rule.seconds * 1000}`, `${settings.idempotencySeconds * 1000}`],
+  );
+  if (reply === undefined) {
+    return $multi(undefined, failure);
+  }
+  const [id, subscribers, duplicate] = reply as [string, number, number];
+  return $multi({ id, subscribers, duplicate: duplicate === 1 });
+}
+
+/**
+ * What each channel kept after its position in `after` (channels without one: the last `lastN`,
+ * or nothing when lastN is 0), appended to `into` channel by channel, oldest first; and the
+ * channels whose position is older than what is kept (a gap).
+ */
+export function history(
+  settings: Settings,
+  channels: string[],
+  after: Record<string, string>,
+  lastN: number,
+  into: StoredMessage[],
+): LuaMultiReturn<[string[]] | [undefined, Failure]> {
+  const [red, failure] = pool.acquire(settings);
+  if (red === undefined) {
+    return $multi(undefined, failure);
+  }
+  const gaps: string[] = [];
+  for (const channel of channels) {
+    const position = after[channel];
+    if (position !== undefined || lastN > 0) {
+      const rule = historyOf(settings, channel);
+      const count = position !== undefined ? rule.length : math.min(lastN, rule.length);
+      const [reply, callFailure] = pool.callOn(
+        red,
+        "read history",
+        "pushgate_history",
+        [streamKey(channel), metaKey(channel)],
+        [position ?? "", `${count}`, `${rule.seconds * 1000}`],
+      );
+      if (reply === undefined) {
+        return $multi(undefined, callFailure);
+      }
+      const [gap, items] = reply as [number, Array<[string, string, string]>];
+      if (gap === 1) {
+        gaps.push(channel);
+      }
+      for (const [id, data, event] of items) {
+        into.push({ channel, id, data, event });
+      }
+    }
+  }
+  pool.release(red);
+  return $multi(gaps);
+}

@@ -1,0 +1,110 @@
+// Opening a stream, the part every transport shares: who the client is (policy), its connection
+// slot, where it resumes, the subscription (through the configured mode: registered for live
+// messages first), then the backlog to send before going live. The entry hands in the request
+// as a record (StreamRequest); failures come back as values (protocol/failure.ts).
+
+import type { Settings } from "../config/schema";
+import * as access from "../policy/access";
+import * as limits from "../policy/limits";
+import { Failure, UNAVAILABLE } from "../protocol/failure";
+import * as direct from "../subscribe/direct";
+import type { SubscriptionMode } from "../subscribe/mode";
+import * as shared from "../subscribe/shared";
+import type { Transport } from "../transport/transport";
+import { Backlog, gapText, Hello, plan, readBacklog, Tracker } from "./resume";
+
+/** A subscribe request as its entry parsed it. */
+export interface StreamRequest {
+  /** Valid channel names, no duplicates (a WebSocket may start with none). */
+  channels: string[];
+  credentials: access.Credentials;
+  /** Where to resume: Last-Event-ID, else ?since=, else ?last_event_id=. */
+  cursor: string | undefined;
+  /** ?backlog=N: the last N messages of each channel. */
+  backlog: string | undefined;
+}
+
+/** An open stream: its subscription and what makes its delivery exactly-once. */
+export interface Stream {
+  /** The configured subscription mode; its subscription is opaque here, only the mode reads it. */
+  mode: SubscriptionMode<object>;
+  subscription: object;
+  identity: access.Identity;
+  tracker: Tracker;
+  /** What to send before going live; dropped once sent (a stream lives long, its backlog need not). */
+  backlog: Backlog | undefined;
+  /** A WebSocket hello in progress (resume.ts). */
+  hello: Hello | undefined;
+  /** finish() has run. */
+  ended: boolean;
+}
+
+/** The configured subscription mode. */
+function configuredMode(settings: Settings): SubscriptionMode<object> {
+  return settings.mode === "shared" ? shared : direct;
+}
+
+/** Opens a stream of `request`: subscribed, with its backlog read. Release it with finish(). */
+export function open(settings: Settings, request: StreamRequest): LuaMultiReturn<[Stream] | [undefined, Failure]> {
+  const channels = request.channels;
+  const [identity, authFailure] = access.forSubscribe(settings, request.credentials, channels);
+  if (identity === undefined) {
+    return $multi(undefined, authFailure);
+  }
+  const [slot, limitFailure] = limits.openConnection(settings, identity.user);
+  if (slot === undefined) {
+    return $multi(undefined, limitFailure);
+  }
+  const [resume, planFailure] = plan(settings, channels, identity.user, request.cursor, request.backlog);
+  if (resume === undefined) {
+    limits.closeConnection(settings, identity.user);
+    return $multi(undefined, planFailure);
+  }
+  const mode = configuredMode(settings);
+  const [subscription, subscribeErr] = mode.open(channels, settings);
+  if (subscription === undefined) {
+    limits.closeConnection(settings, identity.user);
+    ngx.log(ngx.ERR, subscribeErr);
+    return $multi(undefined, UNAVAILABLE);
+  }
+  let backlog: Backlog | undefined;
+  if (resume.any) {
+    const [read, readFailure] = readBacklog(settings, channels, resume);
+    if (read === undefined) {
+      mode.close(subscription);
+      limits.closeConnection(settings, identity.user);
+      return $multi(undefined, readFailure);
+    }
+    backlog = read.entries.length > 0 || read.gaps.length > 0 ? read : undefined;
+  }
+  return $multi({ mode, subscription, identity, tracker: new Tracker(channels, resume.after), backlog, hello: undefined, ended: false });
+}
+
+/** Releases what open() took: the subscription and the user's connection slot. Safe twice. */
+export function finish(stream: Stream, settings: Settings): void {
+  stream.mode.close(stream.subscription);
+  if (!stream.ended) {
+    stream.ended = true;
+    limits.closeConnection(settings, stream.identity.user);
+  }
+}
+
+/** Sends `backlog` (gap notices, then the messages not sent yet); false when the client is gone. */
+export function sendBacklog(transport: Transport, tracker: Tracker, backlog: Backlog): boolean {
+  for (const channel of backlog.gaps) {
+    const [written] = transport.notice("gap", gapText(channel));
+    if (written === undefined) {
+      return false;
+    }
+  }
+  for (const entry of backlog.entries) {
+    if (tracker.accept(entry.channel, entry.id)) {
+      const event = entry.event !== "" ? entry.event : undefined;
+      const [written] = transport.message(entry.channel, entry.data, entry.id, event, tracker.cursor(entry.id));
+      if (written === undefined) {
+        return false;
+      }
+    }
+  }
+  return true;
+}

@@ -1,0 +1,146 @@
+// The serving loop of a one-way stream (chunked lines, SSE; and the writing half of a WebSocket):
+// send the backlog, then copy what the subscription brings to the transport until the client
+// goes away, Redis goes away, the token expires, or nginx shuts down.
+
+import type { Settings } from "../config/schema";
+import type { Ending } from "../protocol/ending";
+import type { Failure } from "../protocol/failure";
+import type { Transport } from "../transport/transport";
+import { finish, open, sendBacklog, Stream, StreamRequest } from "./open";
+
+/** Sends what a hello has made ready: its backlog, then the live messages held back meanwhile. False when the client is gone. */
+function sendHello(transport: Transport, stream: Stream): boolean {
+  const [after, backlog, deferred] = stream.hello!.take();
+  if (after === undefined) {
+    return true;
+  }
+  const tracker = stream.tracker;
+  for (const channel of Object.keys(after)) {
+    tracker.resumeAfter(channel, after[channel]);
+  }
+  if (!sendBacklog(transport, tracker, backlog)) {
+    return false;
+  }
+  for (const [channel, data, id, event] of deferred) {
+    if (tracker.accept(channel, id)) {
+      const [written] = transport.message(channel, data, id, event !== "" ? event : undefined, tracker.cursor(id));
+      if (written === undefined) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+/** How the subscription's end reads to the client. */
+function endingOf(kind: string): Ending {
+  if (kind === "lost") {
+    return "redis-lost";
+  }
+  return kind === "overflow" ? "overflow" : "restart";
+}
+
+/** Copies the stream's events to `transport` until one side ends. */
+export function pump(transport: Transport, settings: Settings, stream: Stream): void {
+  const backlog = stream.backlog;
+  stream.backlog = undefined;
+  if (backlog !== undefined && !sendBacklog(transport, stream.tracker, backlog)) {
+    return;
+  }
+  const mode = stream.mode;
+  const subscription = stream.subscription;
+  const tracker = stream.tracker;
+  const expires = stream.identity.expires;
+  const heartbeatMs = settings.heartbeatSeconds * 1000;
+  const waitMs = mode.waitMs(heartbeatMs);
+  let idleMs = 0;
+  for (;;) {
+    let wait = waitMs;
+    if (expires !== undefined) {
+      const leftMs = (expires - ngx.now()) * 1000;
+      if (leftMs <= 0) {
+        transport.close("token-expired");
+        return;
+      }
+      wait = math.min(wait, leftMs + 1);
+    }
+    const [kind, a, b, id, event] = mode.next(subscription, wait);
+    const hello = stream.hello;
+    if (hello !== undefined && !sendHello(transport, stream)) {
+      return;
+    }
+    if (kind === "message") {
+      idleMs = 0;
+      if (id === "") {
+        const [written] = transport.message(a, b, undefined);
+        if (written === undefined) {
+          return; // the client is gone
+        }
+      } else if (hello !== undefined && hello.defer(a, b, id, event)) {
+        // its channel's backlog goes first
+      } else if (tracker.accept(a, id)) {
+        const [written] = transport.message(a, b, id, event !== "" ? event : undefined, tracker.cursor(id));
+        if (written === undefined) {
+          return;
+        }
+      }
+    } else if (kind === "wake") {
+      // woken for a hello's backlog (sent above) or a channel confirmed
+    } else if (kind === "timeout") {
+      if (ngx.worker.exiting()) {
+        transport.close("restart");
+        return;
+      }
+      idleMs += wait;
+      if (idleMs >= heartbeatMs) {
+        idleMs = 0;
+        const [written] = transport.heartbeat();
+        if (written === undefined) {
+          return;
+        }
+      }
+    } else if (kind === "notice") {
+      idleMs = 0;
+      const [written] = transport.notice(a, b);
+      if (written === undefined) {
+        return;
+      }
+    } else {
+      if (kind === "lost") {
+        ngx.log(ngx.WARN, "redis subscription ended: ", a);
+      }
+      transport.close(endingOf(kind));
+      return;
+    }
+  }
+}
+
+/** Runs pump() in protected mode: a fault ends this stream only, and is logged. */
+export function pumpSafely(this: void, transport: Transport, settings: Settings, stream: Stream): void {
+  const [ok, err] = pcall(pump, transport, settings, stream);
+  if (!ok) {
+    ngx.log(ngx.ERR, "stream failed: ", tostring(err));
+  }
+}
+
+/**
+ * Streams `request` to `transport` until it ends. A failure before anything was sent comes back
+ * for the entry to answer.
+ */
+export function serve(request: StreamRequest, transport: Transport, settings: Settings): Failure | undefined {
+  const [stream, openFailure] = open(settings, request);
+  if (stream === undefined) {
+    return openFailure;
+  }
+  ngx.on_abort(() => {
+    // ngx.exit ends every thread of the request; release the subscription first.
+    finish(stream, settings);
+    ngx.exit(499);
+  });
+  const [opened] = transport.open();
+  if (opened !== undefined) {
+    pumpSafely(transport, settings, stream);
+  }
+  finish(stream, settings);
+  return undefined;
+}
