@@ -5,7 +5,7 @@
 import { createHmac } from "node:crypto";
 import { mintToken } from "../../sdk";
 import { publishHttp, PublishError } from "../../sdk/http";
-import { MODES, Stack, Stream, eventually, fetchText, luaErrors, sleep, startStack } from "./harness";
+import { eventually, fetchText, luaErrors, MODES, sleep, Stream, useStack, withStack } from "./harness";
 
 const SECRET = "s3cret-s3cret-s3cret-s3cret-s3cret!";
 const PREVIOUS = "the-previous-secret-still-accepted-for-a-while";
@@ -33,23 +33,16 @@ async function errorOf(url: string, init: Parameters<typeof fetchText>[1] = {}):
 }
 
 describe.each(MODES)("%s mode with grants", (mode) => {
-  let stack: Stack;
-  beforeAll(async () => {
-    stack = await startStack({
-      settings: {
-        mode,
-        jwtSecret: SECRET,
-        jwtPreviousSecret: PREVIOUS,
-        publisherKey: PUBLISHER_KEY,
-        jwtLeewaySeconds: "0",
-        maxConnectionsPerUser: "3",
-        publishRatePerSecond: "20",
-      },
-    });
-  });
-  afterAll(async () => {
-    expect(luaErrors(stack.errorLog())).toEqual([]);
-    await stack.stop();
+  const stack = useStack({
+    settings: {
+      mode,
+      jwtSecret: SECRET,
+      jwtPreviousSecret: PREVIOUS,
+      publisherKey: PUBLISHER_KEY,
+      jwtLeewaySeconds: "0",
+      maxConnectionsPerUser: "3",
+      publishRatePerSecond: "20",
+    },
   });
 
   test("a token from the Authorization header, ?token= or the cookie opens the stream", async () => {
@@ -235,8 +228,7 @@ describe.each(MODES)("%s mode with grants", (mode) => {
 });
 
 test("isolation: many clients with random grants never receive a channel they were not granted", async () => {
-  const stack = await startStack({ settings: { mode: "shared", jwtSecret: SECRET, publisherKey: PUBLISHER_KEY } });
-  try {
+  await withStack({ settings: { mode: "shared", jwtSecret: SECRET, publisherKey: PUBLISHER_KEY } }, async (stack) => {
     const channels = Array.from({ length: 12 }, (_, i) => `iso:${i}`);
     let seed = 11;
     const random = (n: number): number => {
@@ -269,7 +261,5 @@ test("isolation: many clients with random grants never receive a channel they we
       }
       s.close();
     }
-  } finally {
-    await stack.stop();
-  }
+  });
 });

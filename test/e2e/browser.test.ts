@@ -9,7 +9,7 @@ import type { Page } from "playwright-core";
 import { Gateway, startGateway } from "../../src/cli/gateway";
 import { parseSettings } from "../../src/config/schema";
 import { Browser, launchChromium } from "./clients";
-import { MODES, Stack, eventually, freePort, luaErrors, startStack } from "./harness";
+import { eventually, freePort, luaErrors, MODES, Stack, startStack } from "./harness";
 
 const PAYLOADS = ["123", "héllo wörld ☃ 😀 中文", 'say "hi" \\ /', "line1\nline2", "", '{"json":[1,2]}'];
 

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { redisAnswers, startGateway, ROOT } from "../../src/cli/gateway";
 import { parseSettings } from "../../src/config/schema";
-import { MODES, Stream, eventually, fetchText, freePort, gatewayRedisClients, luaErrors, sleep, startStack } from "./harness";
+import { eventually, fetchText, freePort, gatewayRedisClients, luaErrors, MODES, sleep, startStack, Stream, withStack } from "./harness";
 
 const LAUNCHER = resolve(ROOT, "build/src/cli/start.js");
 
@@ -41,8 +41,7 @@ describe.each(MODES)("%s mode", (mode) => {
 
   if (mode === "direct") {
     test("Redis killed mid-stream: the stream ends with an error line asking to reconnect", async () => {
-      const stack = await startStack({ settings: { mode } });
-      try {
+      await withStack({ settings: { mode } }, async (stack) => {
         const stream = await new Stream(`${stack.base}/sub?key=doomed`).open();
         await stack.client.publish("doomed", "before");
         await stream.waitForMessages(1);
@@ -53,14 +52,11 @@ describe.each(MODES)("%s mode", (mode) => {
           { type: "error", error: "redis connection lost", reconnect: true },
         ]);
         expect(luaErrors(stack.errorLog())).toEqual([]);
-      } finally {
-        await stack.stop();
-      }
+      });
     });
   } else {
     test("Redis restarted mid-stream: streams stay open, are told, and delivery resumes", async () => {
-      const stack = await startStack({ settings: { mode } });
-      try {
+      await withStack({ settings: { mode } }, async (stack) => {
         const streams = await Promise.all([1, 2, 3, 4].map(() => new Stream(`${stack.base}/sub?key=doomed`).open()));
         await stack.client.publish("doomed", "before");
         await Promise.all(streams.map((s) => s.waitForMessages(1)));
@@ -100,15 +96,12 @@ describe.each(MODES)("%s mode", (mode) => {
           ),
         ).toBe(true);
         expect(luaErrors(stack.errorLog())).toEqual([]);
-      } finally {
-        await stack.stop();
-      }
+      });
     });
   }
 
   test("nginx reload: open streams end cleanly, asking to reconnect; new streams work", async () => {
-    const stack = await startStack({ settings: { mode } });
-    try {
+    await withStack({ settings: { mode } }, async (stack) => {
       const streams = await Promise.all([1, 2, 3].map(() => new Stream(`${stack.base}/sub?key=reloading`).open()));
       stack.gateway.reload();
       await Promise.all(streams.map((s) => s.done));
@@ -126,9 +119,7 @@ describe.each(MODES)("%s mode", (mode) => {
       expect(again.messages()[0]).toEqual({ type: "message", channel: "reloading", data: "after reload" });
       again.close();
       expect(luaErrors(stack.errorLog())).toEqual([]);
-    } finally {
-      await stack.stop();
-    }
+    });
   });
 
   test("nginx stop: open streams end with the same reconnect line", async () => {
@@ -143,17 +134,14 @@ describe.each(MODES)("%s mode", (mode) => {
 });
 
 test("direct mode spreads Redis connections over the configured source addresses", async () => {
-  const stack = await startStack({ settings: { mode: "direct", sourceAddresses: "127.0.0.1,127.0.0.2", workers: "1" } });
-  try {
+  await withStack({ settings: { mode: "direct", sourceAddresses: "127.0.0.1,127.0.0.2", workers: "1" } }, async (stack) => {
     const streams = await Promise.all([1, 2, 3, 4].map((i) => new Stream(`${stack.base}/sub?key=spread${i}`).open()));
     const clients = (await gatewayRedisClients(stack.client)).filter((line) => line.includes("cmd=subscribe"));
     const sources = new Set(clients.map((line) => /addr=([\d.]+):/.exec(line)?.[1]));
     expect(clients.length).toBe(4);
     expect([...sources].sort()).toEqual(["127.0.0.1", "127.0.0.2"]);
     streams.forEach((s) => s.close());
-  } finally {
-    await stack.stop();
-  }
+  });
 });
 
 describe("launcher (npm start)", () => {

@@ -119,6 +119,46 @@ export function luaErrors(log: string): string[] {
   return log.split("\n").filter((line) => /lua entry thread aborted|runtime error|stack traceback|worker process \d+ exited on signal/.test(line));
 }
 
+/**
+ * A stack for the tests of the enclosing describe: started before them, stopped after them, and
+ * its error log checked for Lua errors then. Use it as a Stack inside the tests.
+ */
+export function useStack(options: StackOptions = {}): Stack {
+  let started: Stack | undefined;
+  beforeAll(async () => {
+    started = await startStack(options);
+  });
+  afterAll(async () => {
+    if (started === undefined) {
+      return;
+    }
+    try {
+      expect(luaErrors(started.errorLog())).toEqual([]);
+    } finally {
+      await started.stop();
+    }
+  });
+  return new Proxy({} as Stack, {
+    get(_target, name) {
+      if (started === undefined) {
+        throw new Error("the stack starts in beforeAll: use it inside a test");
+      }
+      const value: unknown = Reflect.get(started, name);
+      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(started) : value;
+    },
+  });
+}
+
+/** Runs `body` with a stack of its own, stopped afterwards whatever happens. */
+export async function withStack<T>(options: StackOptions, body: (stack: Stack) => Promise<T>): Promise<T> {
+  const stack = await startStack(options);
+  try {
+    return await body(stack);
+  } finally {
+    await stack.stop();
+  }
+}
+
 /** A streaming HTTP response read with Node's http client. */
 export class Stream {
   status = 0;

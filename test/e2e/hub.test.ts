@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { get } from "node:http";
 import { connect, Socket } from "node:net";
-import { Stack, Stream, eventually, gatewayRedisClients, luaErrors, sleep, startStack } from "./harness";
+import { eventually, gatewayRedisClients, sleep, Stack, Stream, useStack } from "./harness";
 
 function workerPids(stack: Stack): number[] {
   const master = stack.gateway.process.pid!;
@@ -32,14 +32,7 @@ function stalledClient(base: string, path: string): Socket {
 }
 
 describe("shared mode hub", () => {
-  let stack: Stack;
-  beforeAll(async () => {
-    stack = await startStack({ settings: { mode: "shared", workers: "2" } });
-  });
-  afterAll(async () => {
-    expect(luaErrors(stack.errorLog())).toEqual([]);
-    await stack.stop();
-  });
+  const stack = useStack({ settings: { mode: "shared", workers: "2" } });
 
   test("2,000 subscribers over 2 workers: Redis connections stay at most 2 x workers, and all receive", async () => {
     const streams: Stream[] = [];
@@ -163,14 +156,7 @@ class OrderedCounter {
 
 describe.each(["disconnect", "drop-oldest"])("a stalled client (overflow %s)", (overflow) => {
   jest.setTimeout(120000);
-  let stack: Stack;
-  beforeAll(async () => {
-    stack = await startStack({ settings: { mode: "shared", workers: "1", overflow, queueMessages: "1000", queueBytes: "4194304" } });
-  });
-  afterAll(async () => {
-    expect(luaErrors(stack.errorLog())).toEqual([]);
-    await stack.stop();
-  });
+  const stack = useStack({ settings: { mode: "shared", workers: "1", overflow, queueMessages: "1000", queueBytes: "4194304" } });
 
   test("neither delays the others nor grows the worker's memory without bound", async () => {
     const [worker] = workerPids(stack);

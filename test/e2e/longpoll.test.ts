@@ -1,7 +1,7 @@
 // Long-poll end to end, in every subscription mode: real nginx, real Redis, curl as the client.
 
 import { spawn } from "node:child_process";
-import { MODES, Stack, curl, eventually, fetchText, gatewayRedisClients, luaErrors, sleep, startStack } from "./harness";
+import { curl, eventually, fetchText, gatewayRedisClients, luaErrors, MODES, sleep, Stack, useStack, withStack } from "./harness";
 
 interface Batch {
   messages: Array<{ channel: string; data: string; id?: string; event?: string }>;
@@ -48,14 +48,7 @@ async function parked(stack: Stack, channel: string, count: number): Promise<voi
 }
 
 describe.each(MODES)("%s mode", (mode) => {
-  let stack: Stack;
-  beforeAll(async () => {
-    stack = await startStack({ settings: { mode, longPollMaxSeconds: "25" } });
-  });
-  afterAll(async () => {
-    expect(luaErrors(stack.errorLog())).toEqual([]);
-    await stack.stop();
-  });
+  const stack = useStack({ settings: { mode, longPollMaxSeconds: "25" } });
 
   test("returns as soon as a message is published, byte-exact in JSON", async () => {
     const payload = 'héllo ☃ 😀 "quoted"\nline2\r\nline3\ttab';
@@ -191,8 +184,7 @@ describe.each(MODES)("%s mode", (mode) => {
 
 describe.each(MODES)("%s mode: longPollMaxSeconds", (mode) => {
   test("caps the timeout, and is the default", async () => {
-    const stack = await startStack({ settings: { mode, longPollMaxSeconds: "1", workers: "1" } });
-    try {
+    await withStack({ settings: { mode, longPollMaxSeconds: "1", workers: "1" } }, async (stack) => {
       const capped = await longPoll(`${stack.base}/lp?key=quiet&timeout=100`);
       expect(capped.batch.messages).toEqual([]);
       expect(capped.ms).toBeGreaterThanOrEqual(950);
@@ -200,16 +192,13 @@ describe.each(MODES)("%s mode: longPollMaxSeconds", (mode) => {
       const byDefault = await longPoll(`${stack.base}/lp?key=quiet`);
       expect(byDefault.ms).toBeGreaterThanOrEqual(950);
       expect(byDefault.ms).toBeLessThan(3000);
-    } finally {
-      await stack.stop();
-    }
+    });
   });
 });
 
 describe.each(MODES)("%s mode: reload", (mode) => {
   test("parked polls answer at once with an empty batch, and the next poll works", async () => {
-    const stack = await startStack({ settings: { mode } });
-    try {
+    await withStack({ settings: { mode } }, async (stack) => {
       const polls = Array.from({ length: 5 }, () => longPoll(`${stack.base}/lp?key=reload&timeout=60`));
       await parked(stack, "reload", 5);
       const reloadedAt = Date.now();
@@ -229,8 +218,6 @@ describe.each(MODES)("%s mode: reload", (mode) => {
       await stack.client.publish("reload", "after");
       expect((await next).batch.messages).toEqual([{ channel: "reload", data: "after" }]);
       expect(luaErrors(stack.errorLog())).toEqual([]);
-    } finally {
-      await stack.stop();
-    }
+    });
   });
 });

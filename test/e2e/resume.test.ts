@@ -2,7 +2,7 @@
 // disconnects, the subscribe handshake, nginx reloads and Redis restarts. In every mode.
 
 import { publishDurable } from "../../sdk";
-import { MODES, Stack, Stream, eventually, fetchText, luaErrors, sleep, startStack } from "./harness";
+import { eventually, fetchText, luaErrors, MODES, sleep, Stack, Stream, useStack, withStack } from "./harness";
 
 interface Line {
   type: string;
@@ -31,14 +31,7 @@ async function keptAfter(stack: Stack, channel: string, after: string): Promise<
 }
 
 describe.each(MODES)("%s mode", (mode) => {
-  let stack: Stack;
-  beforeAll(async () => {
-    stack = await startStack({ settings: { mode, history: "*=1000/86400,short:*=5/86400" } });
-  });
-  afterAll(async () => {
-    expect(luaErrors(stack.errorLog())).toEqual([]);
-    await stack.stop();
-  });
+  const stack = useStack({ settings: { mode, history: "*=1000/86400,short:*=5/86400" } });
 
   test("one channel: disconnect, 100 published, reconnect with the cursor: exactly those 100, in order", async () => {
     const first = await new Stream(`${stack.base}/sub?key=r1`).open();
@@ -235,8 +228,7 @@ describe.each(MODES)("%s mode", (mode) => {
 
 describe.each(MODES)("%s mode, restarts", (mode) => {
   test("nginx reload while streams are open: clients reconnect with their cursors and lose nothing", async () => {
-    const stack = await startStack({ settings: { mode } });
-    try {
+    await withStack({ settings: { mode } }, async (stack) => {
       const received: string[] = [];
       let cursor: string | undefined;
       let stopping = false;
@@ -268,14 +260,11 @@ describe.each(MODES)("%s mode, restarts", (mode) => {
       await client;
       expect(received).toEqual(published);
       expect(luaErrors(stack.errorLog())).toEqual([]);
-    } finally {
-      await stack.stop();
-    }
+    });
   });
 
   test("Redis restarted with append-only persistence: reconnecting with the cursor gives every durable message", async () => {
-    const stack = await startStack({ settings: { mode }, redisArgs: ["--appendonly", "yes", "--appendfsync", "always"] });
-    try {
+    await withStack({ settings: { mode }, redisArgs: ["--appendonly", "yes", "--appendfsync", "always"] }, async (stack) => {
       const before: string[] = [];
       for (let i = 0; i < 10; i++) {
         before.push(await publish(stack, "aof", `before ${i}`));
@@ -310,8 +299,6 @@ describe.each(MODES)("%s mode, restarts", (mode) => {
       expect(messages(all).map((m) => m.id)).toEqual([...before, ...after]);
       again.close();
       all.close();
-    } finally {
-      await stack.stop();
-    }
+    });
   });
 });

@@ -2,7 +2,7 @@
 // `eventsource` npm client (Chromium's native EventSource is in browser.test.ts).
 
 import { SseClient } from "./clients";
-import { MODES, Stack, Stream, eventually, fetchText, luaErrors, sleep, startStack } from "./harness";
+import { eventually, fetchText, luaErrors, MODES, sleep, Stack, startStack, Stream, useStack, withStack } from "./harness";
 
 const PAYLOADS = [
   "123",
@@ -16,14 +16,7 @@ const PAYLOADS = [
 ];
 
 describe.each(MODES)("%s mode", (mode) => {
-  let stack: Stack;
-  beforeAll(async () => {
-    stack = await startStack({ settings: { mode, heartbeatSeconds: "0.3", retryAfterSeconds: "1" } });
-  });
-  afterAll(async () => {
-    expect(luaErrors(stack.errorLog())).toEqual([]);
-    await stack.stop();
-  });
+  const stack = useStack({ settings: { mode, heartbeatSeconds: "0.3", retryAfterSeconds: "1" } });
 
   test("EventSource receives messages in order and byte-exact", async () => {
     const client = await new SseClient(`${stack.base}/sse?key=exact`).opened();
@@ -115,8 +108,7 @@ describe.each(MODES)("%s mode", (mode) => {
 
 describe.each(MODES)("%s mode: reload", (mode) => {
   test("an error event asks to reconnect, and EventSource comes back to the new workers", async () => {
-    const stack = await startStack({ settings: { mode, retryAfterSeconds: "1" } });
-    try {
+    await withStack({ settings: { mode, retryAfterSeconds: "1" } }, async (stack) => {
       const client = await new SseClient(`${stack.base}/sse?key=reload`).opened();
       await stack.client.publish("reload", "before");
       expect(await client.waitFor(() => client.messages().length === 1)).toBe(true);
@@ -135,9 +127,7 @@ describe.each(MODES)("%s mode: reload", (mode) => {
       expect(seen).toBe(true);
       client.close();
       expect(luaErrors(stack.errorLog())).toEqual([]);
-    } finally {
-      await stack.stop();
-    }
+    });
   });
 });
 

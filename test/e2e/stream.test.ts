@@ -1,6 +1,6 @@
 // /sub and /pub end to end, in every subscription mode: real nginx, real Redis, real clients.
 
-import { MODES, Stack, Stream, curl, eventually, fetchText, gatewayRedisClients, luaErrors, sleep, startStack } from "./harness";
+import { curl, eventually, fetchText, gatewayRedisClients, MODES, sleep, Stream, useStack } from "./harness";
 
 const PAYLOADS = [
   "123",
@@ -13,14 +13,7 @@ const PAYLOADS = [
 ];
 
 describe.each(MODES)("%s mode", (mode) => {
-  let stack: Stack;
-  beforeAll(async () => {
-    stack = await startStack({ settings: { mode, heartbeatSeconds: "0.3" } });
-  });
-  afterAll(async () => {
-    expect(luaErrors(stack.errorLog())).toEqual([]);
-    await stack.stop();
-  });
+  const stack = useStack({ settings: { mode, heartbeatSeconds: "0.3" } });
 
   test("messages arrive in order and byte-exact, object lines by default", async () => {
     const stream = await new Stream(`${stack.base}/sub?key=exact`).open();

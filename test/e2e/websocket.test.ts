@@ -3,7 +3,7 @@
 
 import { mintToken } from "../../sdk";
 import { WsClient } from "./clients";
-import { MODES, Stack, eventually, fetchText, luaErrors, numsub, sleep, startStack } from "./harness";
+import { eventually, fetchText, luaErrors, MODES, numsub, sleep, Stack, useStack, withStack } from "./harness";
 
 const PAYLOADS = [
   "123",
@@ -20,14 +20,7 @@ function wsUrl(stack: Stack, path: string): string {
 }
 
 describe.each(MODES)("%s mode", (mode) => {
-  let stack: Stack;
-  beforeAll(async () => {
-    stack = await startStack({ settings: { mode, heartbeatSeconds: "0.3", maxMessageBytes: "4096" } });
-  });
-  afterAll(async () => {
-    expect(luaErrors(stack.errorLog())).toEqual([]);
-    await stack.stop();
-  });
+  const stack = useStack({ settings: { mode, heartbeatSeconds: "0.3", maxMessageBytes: "4096" } });
 
   test("?key= subscribes at connect; messages arrive in order and byte-exact", async () => {
     const client = await new WsClient(wsUrl(stack, "/ws?key=exact")).open();
@@ -263,8 +256,7 @@ describe.each(MODES)("%s mode", (mode) => {
 
 describe.each(MODES)("%s mode: the server ends a connection with a close code that says why", (mode) => {
   test("reload: 1012", async () => {
-    const stack = await startStack({ settings: { mode } });
-    try {
+    await withStack({ settings: { mode } }, async (stack) => {
       const clients = await Promise.all([1, 2, 3].map(() => new WsClient(wsUrl(stack, "/ws?key=reload")).open()));
       stack.gateway.reload();
       await Promise.all(clients.map((c) => c.closed));
@@ -285,28 +277,22 @@ describe.each(MODES)("%s mode: the server ends a connection with a close code th
       ).toBe(true);
       again.close();
       expect(luaErrors(stack.errorLog())).toEqual([]);
-    } finally {
-      await stack.stop();
-    }
+    });
   });
 
   if (mode === "direct") {
     test("Redis gone: 1011", async () => {
-      const stack = await startStack({ settings: { mode } });
-      try {
+      await withStack({ settings: { mode } }, async (stack) => {
         const client = await new WsClient(wsUrl(stack, "/ws?key=doomed")).open();
         stack.redis.process.kill("SIGKILL");
         await client.closed;
         expect(client.closeCode).toBe(1011);
         expect(client.closeReason).toBe("redis connection lost");
-      } finally {
-        await stack.stop();
-      }
+      });
     });
   } else {
     test("a client too slow for its queue: 1008", async () => {
-      const stack = await startStack({ settings: { mode, queueMessages: "5", workers: "1" } });
-      try {
+      await withStack({ settings: { mode, queueMessages: "5", workers: "1" } }, async (stack) => {
         const client = await new WsClient(wsUrl(stack, "/ws?key=flood")).open();
         const tcp = (client.socket as unknown as { _socket: { pause(): void; resume(): void } })._socket;
         tcp.pause();
@@ -320,9 +306,7 @@ describe.each(MODES)("%s mode: the server ends a connection with a close code th
         expect(client.closeCode).toBe(1008);
         expect(client.closeReason).toBe("client too slow: its queue overflowed");
         expect(luaErrors(stack.errorLog())).toEqual([]);
-      } finally {
-        await stack.stop();
-      }
+      });
     });
   }
 });
@@ -330,8 +314,7 @@ describe.each(MODES)("%s mode: the server ends a connection with a close code th
 describe("tokens (PUSHGATE_JWT_SECRET set)", () => {
   const SECRET = "websocket-test-secret-of-at-least-32-bytes";
   test("grants decide what a connection may subscribe to and publish to at run time", async () => {
-    const stack = await startStack({ settings: { jwtSecret: SECRET, workers: "1" } });
-    try {
+    await withStack({ settings: { jwtSecret: SECRET, workers: "1" } }, async (stack) => {
       const refused = new WsClient(wsUrl(stack, "/ws?key=room:1"));
       await expect(refused.open()).rejects.toThrow();
       expect(refused.refusedStatus).toBe(401);
@@ -357,16 +340,13 @@ describe("tokens (PUSHGATE_JWT_SECRET set)", () => {
       client.close();
       readOnly.close();
       expect(luaErrors(stack.errorLog())).toEqual([]);
-    } finally {
-      await stack.stop();
-    }
+    });
   });
 });
 
 describe("Origin check", () => {
   test("with corsOrigins set, an upgrade from another origin is 403; listed and same origins pass", async () => {
-    const stack = await startStack({ settings: { corsOrigins: "http://app.test", workers: "1" } });
-    try {
+    await withStack({ settings: { corsOrigins: "http://app.test", workers: "1" } }, async (stack) => {
       const foreign = new WsClient(wsUrl(stack, "/ws"), { origin: "http://evil.test" });
       await expect(foreign.open()).rejects.toThrow();
       expect(foreign.refusedStatus).toBe(403);
@@ -374,8 +354,6 @@ describe("Origin check", () => {
       listed.close();
       const same = await new WsClient(wsUrl(stack, "/ws"), { origin: stack.base }).open();
       same.close();
-    } finally {
-      await stack.stop();
-    }
+    });
   });
 });
