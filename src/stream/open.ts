@@ -80,6 +80,23 @@ export function open(settings: Settings, request: StreamRequest): LuaMultiReturn
   return $multi({ mode, subscription, identity, tracker: new Tracker(channels, resume.after), backlog, hello: undefined, ended: false });
 }
 
+/**
+ * open(), and when the client aborts the request (lua_check_client_abort), finish() the stream
+ * and end the request. For a request whose socket nginx reads (not a raw WebSocket).
+ */
+export function openUntilAbort(settings: Settings, request: StreamRequest): LuaMultiReturn<[Stream] | [undefined, Failure]> {
+  const [stream, failure] = open(settings, request);
+  if (stream === undefined) {
+    return $multi(undefined, failure);
+  }
+  ngx.on_abort(() => {
+    // ngx.exit ends every thread of the request; release the subscription first.
+    finish(stream, settings);
+    ngx.exit(499);
+  });
+  return $multi(stream);
+}
+
 /** Releases what open() took: the subscription and the user's connection slot. Safe twice. */
 export function finish(stream: Stream, settings: Settings): void {
   stream.mode.close(stream.subscription);

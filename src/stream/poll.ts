@@ -4,7 +4,7 @@
 import type { Settings } from "../config/schema";
 import { Failure, failure, UNAVAILABLE } from "../protocol/failure";
 import type { Batch } from "../transport/transport";
-import { finish, open, Stream, StreamRequest } from "./open";
+import { finish, openUntilAbort, Stream, StreamRequest } from "./open";
 import { gapText } from "./resume";
 
 /**
@@ -72,14 +72,10 @@ function collect(stream: Stream, batch: Batch, timeoutMs: number, maxItems: numb
  * failure (nothing answered yet) comes back for the entry to answer.
  */
 export function poll(request: StreamRequest, batch: Batch, settings: Settings, timeoutMs: number): Failure | undefined {
-  const [stream, openFailure] = open(settings, request);
+  const [stream, openFailure] = openUntilAbort(settings, request);
   if (stream === undefined) {
     return openFailure;
   }
-  ngx.on_abort(() => {
-    finish(stream, settings);
-    ngx.exit(499);
-  });
   const [ok, outcome] = pcall(collect, stream, batch, timeoutMs, settings.queueMessages);
   finish(stream, settings);
   if (!ok) {

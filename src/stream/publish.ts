@@ -6,6 +6,7 @@ import type { Settings } from "../config/schema";
 import * as access from "../policy/access";
 import * as limits from "../policy/limits";
 import { Failure, failure } from "../protocol/failure";
+import type { PublishOptions, Published } from "../protocol/published";
 import * as messages from "../store/messages";
 
 /**
@@ -17,8 +18,8 @@ export function publishAs(
   publisher: access.Publisher,
   channel: string,
   data: string,
-  options: messages.PublishOptions,
-): LuaMultiReturn<[messages.Published] | [undefined, Failure]> {
+  options: PublishOptions,
+): LuaMultiReturn<[Published] | [undefined, Failure]> {
   const [allowed, refusal] = access.mayPublish(publisher, channel);
   if (allowed === undefined) {
     return $multi(undefined, refusal);

@@ -6,7 +6,7 @@ import type { Settings } from "../config/schema";
 import type { Ending } from "../protocol/ending";
 import type { Failure } from "../protocol/failure";
 import type { Transport } from "../transport/transport";
-import { finish, open, sendBacklog, Stream, StreamRequest } from "./open";
+import { finish, openUntilAbort, sendBacklog, Stream, StreamRequest } from "./open";
 
 /** Sends what a hello has made ready: its backlog, then the live messages held back meanwhile. False when the client is gone. */
 function sendHello(transport: Transport, stream: Stream): boolean {
@@ -128,15 +128,10 @@ export function pumpSafely(this: void, transport: Transport, settings: Settings,
  * for the entry to answer.
  */
 export function serve(request: StreamRequest, transport: Transport, settings: Settings): Failure | undefined {
-  const [stream, openFailure] = open(settings, request);
+  const [stream, openFailure] = openUntilAbort(settings, request);
   if (stream === undefined) {
     return openFailure;
   }
-  ngx.on_abort(() => {
-    // ngx.exit ends every thread of the request; release the subscription first.
-    finish(stream, settings);
-    ngx.exit(499);
-  });
   const [opened] = transport.open();
   if (opened !== undefined) {
     pumpSafely(transport, settings, stream);

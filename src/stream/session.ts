@@ -6,7 +6,7 @@ import type { Settings } from "../config/schema";
 import * as access from "../policy/access";
 import { Failure, failure } from "../protocol/failure";
 import { isValidId } from "../protocol/cursor";
-import type { Published } from "../store/messages";
+import type { Published } from "../protocol/published";
 import * as readstate from "../store/readstate";
 import type { DuplexTransport, Session } from "../transport/transport";
 import { finish, open, Stream, StreamRequest } from "./open";

@@ -4,7 +4,7 @@
 // on its client's frames through the Session the core hands it.
 
 import type { Ending } from "../protocol/ending";
-import type { Published } from "../store/messages";
+import type { Published } from "../protocol/published";
 
 export type WriteResult = LuaMultiReturn<[1] | [undefined, string]>;
 
