@@ -1,6 +1,6 @@
 -- The generated Lua of protocol/slot against test/vectors/slot.json (CLUSTER KEYSLOT answers of a
 -- real Redis), the vectors test/unit/slot.test.ts runs under Node.
-local slot = require("protocol.slot")
+local slot = require("pushgate.protocol.slot")
 
 local vectors = require("vector_file")("slot")
 
