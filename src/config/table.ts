@@ -45,8 +45,8 @@ export interface Setting {
 
 /** Environment variables the launcher reads that are not settings. */
 export const OTHER_VARIABLES: Array<{ env: string; doc: string }> = [
-  { env: "PUSHGATE_CONFIG", doc: "a JSON file whose keys are the settings' file keys (the environment wins over it)" },
-  { env: "PUSHGATE_NGINX", doc: "the nginx binary to run (default: `openresty` or `nginx` from the PATH, or /usr/sbin/nginx)" },
+  { env: "PUSHGATE_CONFIG", doc: "a JSON file whose keys are the settings' file keys; the environment wins over it" },
+  { env: "PUSHGATE_NGINX", doc: "the nginx binary to run; by default `openresty` or `nginx` from the PATH, or /usr/sbin/nginx" },
 ];
 
 /** Prefixes of environment variables that are not settings: the benchmark's own. */
