@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { basename, resolve } from "node:path";
 import { Settings, toRaw } from "../config/schema";
+import { clientAddress, hostAndPort } from "./addresses";
 
 export const ROOT = resolve(__dirname, "../../..");
 const TEMPLATE = resolve(ROOT, "nginx/nginx.conf");
@@ -126,10 +127,8 @@ async function waitFor(what: string, check: () => Promise<boolean>, child: Child
   throw new Error(`${what} did not become ready within ${timeoutMs} ms`);
 }
 
-function httpAnswers(address: string): Promise<boolean> {
-  const colon = address.lastIndexOf(":");
-  const host = colon < 0 || address.startsWith("*") ? "127.0.0.1" : address.substring(0, colon).replace(/^\[|\]$/g, "");
-  const port = Number(colon < 0 ? address : address.substring(colon + 1));
+function httpAnswers(listen: string): Promise<boolean> {
+  const { host, port } = hostAndPort(clientAddress(listen));
   return new Promise((done) => {
     const socket = connect({ host, port });
     let answer = "";
@@ -145,7 +144,7 @@ function httpAnswers(address: string): Promise<boolean> {
 }
 
 /** The pids of a process's children (nginx: its workers), from /proc. */
-function childPids(pid: number | undefined): number[] {
+export function childPids(pid: number | undefined): number[] {
   try {
     return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8")
       .trim()
@@ -155,6 +154,36 @@ function childPids(pid: number | undefined): number[] {
   } catch {
     return [];
   }
+}
+
+/** True while a process of the group `pgid` exists (a child started with `detached` leads its own group). */
+export function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Ends what is left of the process group a detached child led (nginx workers whose master died):
+ * SIGTERM, then SIGKILL if any is still there after `graceMs`.
+ */
+export async function stopGroup(pgid: number, graceMs = 3000): Promise<void> {
+  const signal = (name: NodeJS.Signals): void => {
+    try {
+      process.kill(-pgid, name);
+    } catch {
+      // the group is empty
+    }
+  };
+  signal("SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while (groupAlive(pgid) && Date.now() < deadline) {
+    await sleep(50);
+  }
+  signal("SIGKILL");
 }
 
 /**
@@ -190,8 +219,20 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-/** Starts redis-server on host:port with its files in `dir`; `extraArgs` are redis-server options. */
-export async function startRedis(host: string, port: number, dir: string, extraArgs: string[] = []): Promise<RedisServer> {
+export interface ChildOptions {
+  /**
+   * Run the child in its own process group (the launcher does): a Ctrl-C in the terminal reaches
+   * only the launcher, which stops the child in order, and the group outlives a killed leader so
+   * its leftovers can be found and stopped.
+   */
+  ownGroup?: boolean;
+}
+
+/**
+ * Starts redis-server on host:port with its files in `dir`; `extraArgs` are redis-server options
+ * (later ones win: `--appendonly yes` turns on the append-only file the defaults leave off).
+ */
+export async function startRedis(host: string, port: number, dir: string, extraArgs: string[] = [], options: ChildOptions = {}): Promise<RedisServer> {
   mkdirSync(dir, { recursive: true });
   // Protected mode would refuse connections from 127.0.0.2 and the like (source addresses);
   // a Redis bound to a loopback address is out of other hosts' reach anyway.
@@ -216,7 +257,7 @@ export async function startRedis(host: string, port: number, dir: string, extraA
     "100000",
     ...extraArgs,
   ];
-  const child = spawn("redis-server", args, { stdio: ["ignore", "ignore", "inherit"] });
+  const child = spawn("redis-server", args, { stdio: ["ignore", "ignore", "inherit"], detached: options.ownGroup === true });
   await waitFor(`redis-server on ${host}:${port}`, () => redisAnswers(host, port), child, 10000);
   return {
     process: child,
@@ -239,7 +280,7 @@ export interface Gateway {
 }
 
 /** Renders nginx.conf into the runtime dir, starts nginx in the foreground, waits until it answers. */
-export async function startGateway(settings: Settings, stdio: "inherit" | "ignore" = "inherit"): Promise<Gateway> {
+export async function startGateway(settings: Settings, stdio: "inherit" | "ignore" = "inherit", options: ChildOptions = {}): Promise<Gateway> {
   const nginx = findNginx();
   const runtimeDir = resolve(settings.runtimeDir);
   for (const sub of ["logs", "tmp"]) {
@@ -252,7 +293,7 @@ export async function startGateway(settings: Settings, stdio: "inherit" | "ignor
   if (test.status !== 0) {
     throw new Error(`nginx rejected ${confPath}:\n${test.stderr}`);
   }
-  const child = spawn(nginx, ["-p", runtimeDir, "-c", confPath], { stdio: ["ignore", stdio, stdio] });
+  const child = spawn(nginx, ["-p", runtimeDir, "-c", confPath], { stdio: ["ignore", stdio, stdio], detached: options.ownGroup === true });
   await waitFor("nginx", () => httpAnswers(settings.listen[0]), child, 10000);
   return {
     process: child,

@@ -1,12 +1,17 @@
-// Reads the settings for the launcher: defaults < config file (PUSHGATE_CONFIG) < PUSHGATE_* env.
+// Reads the settings for the launcher: defaults < config file (PUSHGATE_CONFIG) < PUSHGATE_* env;
+// a PUSHGATE_* variable that names nothing Pushgate reads stops it (a typo must not pass silently).
 
 import "./multi";
 import { readFileSync } from "node:fs";
-import { mergeSources, parseSettings, Settings } from "../config/schema";
+import { checkEnvironment, mergeSources, parseSettings, Settings } from "../config/schema";
 
 export class SettingsError extends Error {}
 
 export function loadSettings(env: Record<string, string | undefined>): Settings {
+  const [known, envErr] = checkEnvironment(env);
+  if (known === undefined) {
+    throw new SettingsError(envErr);
+  }
   let file: Record<string, unknown> | undefined;
   const path = env.PUSHGATE_CONFIG;
   if (path !== undefined && path.length > 0) {

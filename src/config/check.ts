@@ -1,0 +1,311 @@
+// The one checker of the settings table (table.ts): turns raw text into Settings, words each
+// setting's rule from its kind and bounds (for error messages and README), and merges sources.
+
+import { closest } from "./suggest";
+import { OTHER_PREFIXES, OTHER_VARIABLES, Setting, TABLE } from "./table";
+import type { SettingRule, Settings } from "./types";
+import { integerIn, isIPv4, isIPv4Address, isListenAddress, isName, isOrigin, list, numberIn, parseHistoryRule, parseRedisUrl } from "./values";
+
+/** "a", "a or b", "a, b or c". */
+function choices(words: string[]): string {
+  if (words.length <= 1) {
+    return words.join("");
+  }
+  return `${words.slice(0, words.length - 1).join(", ")} or ${words[words.length - 1]}`;
+}
+
+/** What the items of a list are, in the plural, for the rule text. */
+function itemsText(setting: Setting): string {
+  switch (setting.item) {
+    case "listen":
+      return "addresses (host:port, [ipv6]:port, *:port or port)";
+    case "ipv4":
+      return "IPv4 addresses";
+    case "origin":
+      return "origins (http[s]://host[:port])";
+    case "redis":
+      return "redis://[:password@]host[:port][/db] URLs";
+    default:
+      return "pattern=length/seconds rules (pattern: a channel, prefix* or *; length 1-1000000; seconds 0-31536000, 0: no age bound); the last matching rule applies";
+  }
+}
+
+/** The rule a setting's value must follow, in words. */
+export function ruleText(setting: Setting): string {
+  const min = setting.min ?? 0;
+  const max = setting.max ?? 0;
+  switch (setting.kind) {
+    case "integer": {
+      const range = `an integer from ${min} to ${max}${setting.zero !== undefined ? ` (0: ${setting.zero})` : ""}`;
+      const bounded = setting.atMost !== undefined ? `${range}, at most ${setting.atMost}` : range;
+      return setting.or !== undefined ? `${setting.or} or ${bounded}` : bounded;
+    }
+    case "number":
+      return `a number from ${min} to ${max}`;
+    case "choice":
+      return choices(setting.values ?? []);
+    case "boolean":
+      return "true or false";
+    case "secret":
+      return `empty, or at least ${min} bytes${setting.with !== undefined ? `, different from ${setting.with}, only with it` : ""}`;
+    case "name":
+      return `1 to ${max} characters of A-Z a-z 0-9 _ -`;
+    case "path":
+      return "a directory path";
+    case "address":
+      return "an IPv4 address and port (a.b.c.d:port)";
+    default: {
+      const alone: string[] = [];
+      if (setting.empty === true) {
+        alone.push("empty");
+      }
+      if (setting.star === true) {
+        alone.push("*");
+      }
+      alone.push(`comma-separated ${itemsText(setting)}`);
+      return choices(alone);
+    }
+  }
+}
+
+/** A checked value: text, a number, a boolean, or a list of items. */
+type Value = string | number | boolean | object;
+
+/** One item of a list setting: its value, or undefined and why not. */
+function checkItem(setting: Setting, item: string): LuaMultiReturn<[Value] | [undefined, string]> {
+  let valid: boolean;
+  let noun: string;
+  switch (setting.item) {
+    case "listen":
+      valid = isListenAddress(item);
+      noun = "an address";
+      break;
+    case "ipv4":
+      valid = isIPv4(item);
+      noun = "an IPv4 address";
+      break;
+    case "origin":
+      valid = isOrigin(item);
+      noun = "an origin, or * is not alone";
+      break;
+    case "redis":
+      return parseRedisUrl(item);
+    default:
+      return parseHistoryRule(item);
+  }
+  if (!valid) {
+    return $multi(undefined, `"${item}" is not ${noun}`);
+  }
+  return $multi(item);
+}
+
+function checkList(setting: Setting, text: string): LuaMultiReturn<[Value[]] | [undefined, string?]> {
+  const items = list(text);
+  if (items.length === 0 && setting.empty !== true) {
+    return $multi(undefined);
+  }
+  if (setting.star === true && items.length === 1 && items[0] === "*") {
+    return $multi(items);
+  }
+  const values: Value[] = [];
+  for (const item of items) {
+    const [value, err] = checkItem(setting, item);
+    if (value === undefined) {
+      return $multi(undefined, err);
+    }
+    values.push(value);
+  }
+  return $multi(values);
+}
+
+/** A single (not list) setting's value from its text; undefined when the text breaks the rule. */
+function checkSingle(setting: Setting, text: string): Value | undefined {
+  const min = setting.min ?? 0;
+  const max = setting.max ?? 0;
+  switch (setting.kind) {
+    case "integer":
+      if (setting.or !== undefined && text === setting.or) {
+        return text;
+      }
+      if (integerIn(text, min, max) === undefined) {
+        return undefined;
+      }
+      return setting.or !== undefined ? text : integerIn(text, min, max);
+    case "number":
+      return numberIn(text, min, max);
+    case "choice":
+      return (setting.values ?? []).includes(text) ? text : undefined;
+    case "boolean":
+      return text === "true" || text === "false" ? text === "true" : undefined;
+    case "secret":
+      return text.length === 0 || text.length >= min ? text : undefined;
+    case "name":
+      return isName(text, max) ? text : undefined;
+    case "path":
+      return text.length > 0 ? text : undefined;
+    default:
+      return isIPv4Address(text) ? text : undefined;
+  }
+}
+
+/** A setting's value from its (trimmed) text; undefined and maybe a detail when the text breaks the rule. */
+export function checkValue(setting: Setting, text: string): LuaMultiReturn<[Value] | [undefined, string?]> {
+  if (setting.kind === "list") {
+    return checkList(setting, text);
+  }
+  const value = checkSingle(setting, text);
+  if (value === undefined && setting.kind === "secret") {
+    return $multi(undefined, `the ${setting.noun ?? "value"} is shorter than ${setting.min ?? 0} bytes`);
+  }
+  if (value === undefined) {
+    return $multi(undefined);
+  }
+  return $multi(value);
+}
+
+/** Rules between settings (atMost, with): a detail when `values` break one of `setting`. */
+function checkRelation(setting: Setting, values: Record<string, Value>): string | undefined {
+  if (setting.atMost !== undefined) {
+    const value = values[setting.key] as number;
+    const limit = values[setting.atMost] as number;
+    if (value > limit) {
+      return `${value} is more than ${setting.atMost} (${limit})`;
+    }
+  }
+  if (setting.with !== undefined) {
+    const value = values[setting.key] as string;
+    const other = values[setting.with] as string;
+    if (value.length > 0 && (other.length === 0 || value === other)) {
+      return `it must be at least ${setting.min ?? 0} bytes, differ from ${setting.with}, and come with it`;
+    }
+  }
+  return undefined;
+}
+
+function broken(setting: Setting, text: string, detail: string | undefined): LuaMultiReturn<[undefined, string]> {
+  const why = detail !== undefined ? `${detail}; expected ${ruleText(setting)}` : `expected ${ruleText(setting)}, got "${text}"`;
+  return $multi(undefined, `invalid setting ${setting.env} (${setting.key}): ${why}`);
+}
+
+/**
+ * Builds Settings from raw string values keyed by setting key (missing keys take the default).
+ * Returns the settings, or undefined and a message naming the setting and the rule it broke.
+ */
+export function parseSettings(raw: Record<string, string | undefined>): LuaMultiReturn<[Settings] | [undefined, string]> {
+  const values: Record<string, Value> = {};
+  const texts: Record<string, string> = {};
+  for (const setting of TABLE) {
+    const given = raw[setting.key];
+    const text = given !== undefined ? given.trim() : setting.default;
+    const [value, detail] = checkValue(setting, text);
+    if (value === undefined) {
+      return broken(setting, text, detail);
+    }
+    texts[setting.key] = text;
+    if (setting.into !== undefined) {
+      values[setting.key] = text;
+      values[setting.into] = value;
+    } else {
+      values[setting.key] = value;
+    }
+  }
+  for (const setting of TABLE) {
+    const detail = checkRelation(setting, values);
+    if (detail !== undefined) {
+      return broken(setting, texts[setting.key], detail);
+    }
+  }
+  return $multi(values as unknown as Settings);
+}
+
+/** The settings back as raw values (what parseSettings reads), e.g. for nginx.conf. */
+export function toRaw(settings: Settings): Record<string, string> {
+  const values = settings as unknown as Record<string, unknown>;
+  const raw: Record<string, string> = {};
+  for (const setting of TABLE) {
+    const v = values[setting.key];
+    if (setting.key === "history") {
+      raw[setting.key] = settings.history.map((h) => `${h.pattern}=${h.length}/${h.seconds}`).join(",");
+    } else if (Array.isArray(v)) {
+      raw[setting.key] = (v as string[]).join(",");
+    } else {
+      raw[setting.key] = `${v as string}`;
+    }
+  }
+  return raw;
+}
+
+/** Every setting as text: key, variable, default, rule (worded from the table) and meaning. */
+export const SETTINGS: SettingRule[] = TABLE.map((setting) => ({
+  key: setting.key,
+  env: setting.env,
+  defaultValue: setting.default,
+  rule: ruleText(setting),
+  doc: setting.doc,
+}));
+
+function knownKey(key: string): boolean {
+  return TABLE.some((setting) => setting.key === key);
+}
+
+/**
+ * Merges the three sources of raw values, later winning: defaults < config file < environment.
+ * A config-file key that names no setting is an error (a typo must not pass silently).
+ */
+export function mergeSources(
+  file: Record<string, unknown> | undefined,
+  env: Record<string, string | undefined>,
+): LuaMultiReturn<[Record<string, string | undefined>] | [undefined, string]> {
+  const raw: Record<string, string | undefined> = {};
+  if (file !== undefined) {
+    for (const key of Object.keys(file)) {
+      if (!knownKey(key)) {
+        const suggestion = closest(
+          key,
+          TABLE.map((setting) => setting.key),
+        );
+        return $multi(undefined, `unknown setting "${key}" in the config file: did you mean "${suggestion}"?`);
+      }
+      const v = file[key];
+      if (typeof v === "string") {
+        raw[key] = v;
+      } else if (typeof v === "number" || typeof v === "boolean") {
+        raw[key] = `${v}`;
+      } else if (Array.isArray(v)) {
+        raw[key] = v.join(",");
+      } else {
+        return $multi(undefined, `invalid setting ${key} in the config file: expected a string, number or list`);
+      }
+    }
+  }
+  for (const setting of TABLE) {
+    const v = env[setting.env];
+    if (v !== undefined) {
+      raw[setting.key] = v;
+    }
+  }
+  return $multi(raw);
+}
+
+/** True when `name` is a variable Pushgate reads: a setting's, or one of OTHER_VARIABLES / OTHER_PREFIXES. */
+export function isKnownVariable(name: string): boolean {
+  if (TABLE.some((setting) => setting.env === name) || OTHER_VARIABLES.some((other) => other.env === name)) {
+    return true;
+  }
+  return OTHER_PREFIXES.some((prefix) => name.startsWith(prefix));
+}
+
+/**
+ * Refuses an environment that sets a PUSHGATE_* variable Pushgate does not read (a typo such as
+ * PUSHGATE_WORKER would otherwise be ignored), naming the closest known one.
+ */
+export function checkEnvironment(env: Record<string, string | undefined>): LuaMultiReturn<[true] | [undefined, string]> {
+  const unknown = Object.keys(env)
+    .filter((name) => name.startsWith("PUSHGATE_") && env[name] !== undefined && !isKnownVariable(name))
+    .sort();
+  if (unknown.length === 0) {
+    return $multi(true);
+  }
+  const names = TABLE.map((setting) => setting.env).concat(OTHER_VARIABLES.map((other) => other.env));
+  return $multi(undefined, `unknown setting ${unknown[0]}: did you mean ${closest(unknown[0], names)}?`);
+}

@@ -1,0 +1,75 @@
+// The shapes of the settings: what the rest of Pushgate reads once the table (table.ts) and its
+// checker (check.ts) have turned raw text into values.
+
+export type Mode = "direct" | "shared";
+export type LineFormat = "object" | "array";
+export type OverflowPolicy = "disconnect" | "drop-oldest";
+export type RedisFsync = "everysec" | "always";
+
+/** How much history a channel keeps: the last rule whose pattern matches the channel applies. */
+export interface HistoryRule {
+  /** A channel name, the start of one followed by `*`, or `*` alone. */
+  pattern: string;
+  /** Messages kept at most (the stream's MAXLEN). */
+  length: number;
+  /** Seconds a message is kept at most; 0: no age bound. */
+  seconds: number;
+}
+
+export interface RedisAddress {
+  host: string;
+  port: number;
+  db: number;
+  password?: string;
+  url: string;
+}
+
+export interface Settings {
+  listen: string[];
+  redisUrl: string;
+  redis: RedisAddress[];
+  workers: string;
+  mode: Mode;
+  heartbeatSeconds: number;
+  maxChannels: number;
+  maxMessageBytes: number;
+  format: LineFormat;
+  sourceAddresses: string[];
+  workerConnections: number;
+  workerRlimitNofile: number;
+  redisTimeoutMs: number;
+  retryAfterSeconds: number;
+  logLevel: string;
+  runtimeDir: string;
+  /** Where the launcher looks for a Redis, or starts one, when redisUrl is empty (host:port). */
+  localRedis: string;
+  /** appendfsync of the Redis the launcher starts. */
+  redisFsync: RedisFsync;
+  queueMessages: number;
+  queueBytes: number;
+  overflow: OverflowPolicy;
+  /** Origins allowed to read responses from a browser (CORS): a list, ["*"], or empty for none. */
+  corsOrigins: string[];
+  corsCredentials: boolean;
+  longPollMaxSeconds: number;
+  history: HistoryRule[];
+  idempotencySeconds: number;
+  /** Grants are required when set: HS256 secret of subscriber and publisher tokens. */
+  jwtSecret: string;
+  jwtPreviousSecret: string;
+  jwtLeewaySeconds: number;
+  jwtMaxBytes: number;
+  publisherKey: string;
+  authCookie: string;
+  publishRatePerSecond: number;
+  maxConnectionsPerUser: number;
+}
+
+/** One setting as text: its name in a config file, its environment variable, default and rule. */
+export interface SettingRule {
+  key: string;
+  env: string;
+  defaultValue: string;
+  rule: string;
+  doc: string;
+}
