@@ -189,7 +189,13 @@ describe("client library in Node", () => {
   test("a gateway reload: every transport gets each message once, in order", async () => {
     // Streams are told "server restart" and come back to the new workers; a parked long-poll is
     // answered at once and the next poll goes to a new worker, no reconnect needed.
-    const subs = await exactlyOnceThrough(stack, "reload", () => stack.gateway.reload(), (r) => r.sub.transport === "longpoll" || reconnected(r), 30000);
+    const subs = await exactlyOnceThrough(
+      stack,
+      "reload",
+      () => stack.gateway.reload(),
+      (r) => r.sub.transport === "longpoll" || reconnected(r),
+      30000,
+    );
     for (const recorded of subs.filter((r) => r.sub.transport !== "longpoll")) {
       expect(recorded.states).toContain("reconnecting");
     }

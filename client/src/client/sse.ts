@@ -17,7 +17,10 @@ export const openEventSource: Opener = (request: ConnectRequest, events: Connect
     source?.close();
     events.end(ending);
   };
-  const timer = setTimeout(() => finish({ reason: `failed to open the event stream within ${request.connectTimeoutMs} ms`, reconnect: true, opened }), request.connectTimeoutMs);
+  const timer = setTimeout(
+    () => finish({ reason: `failed to open the event stream within ${request.connectTimeoutMs} ms`, reconnect: true, opened }),
+    request.connectTimeoutMs,
+  );
 
   function create(): InstanceType<NonNullable<ConnectRequest["EventSource"]>> {
     const EventSourceClass = request.EventSource;

@@ -236,7 +236,12 @@ export class Subscription {
     }
     const answer = await this.request(frame, `publish to ${channel}`);
     if (answer !== undefined) {
-      return { channel: String(answer.channel), id: String(answer.id), subscribers: Number(answer.subscribers), duplicate: answer.duplicate === true || undefined };
+      return {
+        channel: String(answer.channel),
+        id: String(answer.id),
+        subscribers: Number(answer.subscribers),
+        duplicate: answer.duplicate === true || undefined,
+      };
     }
     return publishHttp(await this.httpContext(), channel, data, options);
   }
@@ -602,4 +607,3 @@ export class Subscription {
     }
   }
 }
-

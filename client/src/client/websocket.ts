@@ -30,7 +30,10 @@ export const openWebSocket: Opener = (request: ConnectRequest, events: Connectio
     }
     events.end(ending);
   };
-  const timer = setTimeout(() => finish({ reason: `failed to open the WebSocket within ${request.connectTimeoutMs} ms`, reconnect: true, opened }), request.connectTimeoutMs);
+  const timer = setTimeout(
+    () => finish({ reason: `failed to open the WebSocket within ${request.connectTimeoutMs} ms`, reconnect: true, opened }),
+    request.connectTimeoutMs,
+  );
 
   function create(): InstanceType<NonNullable<ConnectRequest["WebSocket"]>> {
     const WebSocketClass = request.WebSocket;
