@@ -1,10 +1,10 @@
 // eslint with typescript-eslint, type-aware: the Lua-bound sources (src/ but src/cli) through
-// tstl.json, the Node side (launcher, tests, SDK, benchmark) through tsconfig.json.
+// tstl.json, the Node side (launcher, tests, SDK, benchmark, client library) through tsconfig.json.
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["build/**", "dist/**", "node_modules/**", "bench/results/**", "demo/**"] },
+  { ignores: ["build/**", "dist/**", "client/dist/**", "node_modules/**", "bench/results/**", "demo/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

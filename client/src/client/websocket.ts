@@ -1,0 +1,112 @@
+// WebSocket transport: GET /ws?key=…&since=<cursor>. Messages, notices and answers are JSON text
+// frames; publish and ack go out as frames on the same connection.
+
+import { Connection, ConnectionEvents, ConnectRequest, Ending, Opener, parseObject, streamQuery, wireMessage } from "./transport.js";
+
+const OPEN = 1;
+const CLOSE_NORMAL = 1000;
+
+/**
+ * Whether the gateway takes a `refresh` frame (a new token on the live connection). Not yet: the
+ * subscription reconnects with the new token and its cursor. When it does, refreshToken sends
+ * {"type":"refresh","token":…} and returns true.
+ */
+const SERVER_TAKES_REFRESH = false;
+
+export const openWebSocket: Opener = (request: ConnectRequest, events: ConnectionEvents): Connection => {
+  let finished = false;
+  let opened = false;
+  let socket: ReturnType<typeof create> | undefined;
+  const finish = (ending: Ending): void => {
+    if (finished) {
+      return;
+    }
+    finished = true;
+    clearTimeout(timer);
+    if (socket !== undefined) {
+      if (socket.readyState <= OPEN) {
+        socket.close(CLOSE_NORMAL);
+      }
+    }
+    events.end(ending);
+  };
+  const timer = setTimeout(
+    () => finish({ reason: `failed to open the WebSocket within ${request.connectTimeoutMs} ms`, reconnect: true, opened }),
+    request.connectTimeoutMs,
+  );
+
+  function create(): InstanceType<NonNullable<ConnectRequest["WebSocket"]>> {
+    const WebSocketClass = request.WebSocket;
+    if (WebSocketClass === undefined) {
+      throw new Error("no WebSocket: pass the WebSocket option (in Node: the ws package)");
+    }
+    return new WebSocketClass(`${request.wsUrl}?${streamQuery(request)}`);
+  }
+
+  try {
+    socket = create();
+  } catch (e) {
+    const reason = `failed to open the WebSocket: ${e instanceof Error ? e.message : String(e)}`;
+    setTimeout(() => finish({ reason, reconnect: true, opened }), 0);
+    return { close: () => (finished = true), send: () => false, refreshToken: () => false };
+  }
+  const live = socket;
+  // Listeners stay for the socket's life (the `ws` package throws an error nobody listens to);
+  // `finished` silences them once the connection has ended or been closed.
+  live.addEventListener("open", () => {
+    if (!finished) {
+      opened = true;
+      clearTimeout(timer);
+      events.open();
+    }
+  });
+  live.addEventListener("message", (event) => {
+    const frame = parseObject(event.data);
+    if (finished || frame === undefined) {
+      return;
+    }
+    if (frame.type === "message") {
+      const message = wireMessage(frame);
+      if (message !== undefined) {
+        events.message(message);
+      }
+    } else if (frame.type === "notice") {
+      events.notice(String(frame.notice), typeof frame.message === "string" ? frame.message : "");
+    } else {
+      events.reply(frame);
+    }
+  });
+  live.addEventListener("error", () => undefined); // a close event follows, with the code
+  live.addEventListener("close", (event) => {
+    // 1011 "token expired" is the one end the gateway means as final (reconnect: false);
+    // 1012 (reload), 1011 (Redis lost), 1008 (too slow), 1006 (network): come back with the cursor.
+    const reason = typeof event.reason === "string" && event.reason.length > 0 ? event.reason : `WebSocket closed (${String(event.code)})`;
+    finish({ reason, reconnect: event.reason !== "token expired", opened });
+  });
+
+  return {
+    close: () => {
+      if (!finished) {
+        finished = true;
+        clearTimeout(timer);
+        if (live.readyState <= OPEN) {
+          live.close(CLOSE_NORMAL);
+        }
+      }
+    },
+    send: (frame) => {
+      if (finished || live.readyState !== OPEN) {
+        return false;
+      }
+      live.send(JSON.stringify(frame));
+      return true;
+    },
+    refreshToken: (token) => {
+      if (!SERVER_TAKES_REFRESH || finished || live.readyState !== OPEN) {
+        return false;
+      }
+      live.send(JSON.stringify({ type: "refresh", token }));
+      return true;
+    },
+  };
+};
