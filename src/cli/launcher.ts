@@ -10,7 +10,7 @@ import { Settings } from "../config/schema";
 import { clientAddress, redisLabel } from "./addresses";
 import { Gateway, redisAnswers, startGateway, stopGroup } from "./gateway";
 import { LocalRedis, useOrStartLocalRedis } from "./local-redis";
-import { LauncherState, removeFiles, runningLauncher, writePid, writeState } from "./runtime-files";
+import { LauncherState, leftovers, removeFiles, runningLauncher, writePid, writeState } from "./runtime-files";
 import { SettingsError, loadSettings } from "./settings";
 
 /** How often the launcher repeats that it is still waiting for Redis. */
@@ -62,6 +62,10 @@ export async function launch(env: NodeJS.ProcessEnv): Promise<void> {
   if (running !== undefined) {
     console.error(`pushgate: already running (launcher pid ${running}, runtime directory ${runtimeDir}); stop it first: npm run stop`);
     process.exit(1);
+  }
+  for (const left of leftovers(runtimeDir)) {
+    console.log(`pushgate: the previous launcher died without stopping its ${left.what} (pid ${left.pid}): stopping it`);
+    await stopGroup(left.pid, 10000);
   }
   writePid(runtimeDir, process.pid);
   process.on("exit", () => removeFiles(runtimeDir, process.pid));

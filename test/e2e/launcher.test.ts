@@ -281,6 +281,55 @@ describe("nothing left behind", () => {
     expect(groupMembers(nginxPid!)).toEqual([]);
   });
 
+  test("a launcher killed hard leaves nginx and its Redis running: the next start stops them first", async () => {
+    const runtimeDir = join(tempDir(), "run");
+    const env = {
+      PUSHGATE_LISTEN: `127.0.0.1:${await freePort()}`,
+      PUSHGATE_LOCAL_REDIS: `127.0.0.1:${await freePort()}`,
+      PUSHGATE_RUNTIME_DIR: runtimeDir,
+      PUSHGATE_WORKERS: "1",
+    };
+    const first = launch(env);
+    await ready(first, runtimeDir);
+    const { nginxPid, localRedis } = state(runtimeDir);
+    first.child.kill("SIGKILL");
+    await first.exit;
+    expect(groupMembers(nginxPid!).length).toBeGreaterThan(0);
+    expect(alive(localRedis!.pid)).toBe(true);
+    expect((await pushgate("status", env)).code).toBe(1);
+
+    const second = launch(env);
+    await ready(second, runtimeDir);
+    expect(second.output()).toContain(`pushgate: the previous launcher died without stopping its nginx (pid ${nginxPid}): stopping it`);
+    expect(second.output()).toContain(`pushgate: the previous launcher died without stopping its Redis (pid ${localRedis!.pid}): stopping it`);
+    expect(groupMembers(nginxPid!)).toEqual([]);
+    expect(alive(localRedis!.pid)).toBe(false);
+    second.child.kill("SIGTERM");
+    expect(await second.exit).toBe(0);
+  });
+
+  test("npm killed hard (no signal passed on): the orphaned launcher notices and stops everything", async () => {
+    const dir = tempDir();
+    const runtimeDir = join(dir, "run");
+    writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "launcher-under-npm", private: true, scripts: { start: `exec node ${LAUNCHER}` } }));
+    const env = { PUSHGATE_LISTEN: `127.0.0.1:${await freePort()}`, PUSHGATE_LOCAL_REDIS: `127.0.0.1:${await freePort()}`, PUSHGATE_RUNTIME_DIR: runtimeDir };
+    const npm = spawn("npm", ["start"], { cwd: dir, env: { ...cleanEnv(), ...env, PUSHGATE_WORKERS: "1" }, stdio: ["ignore", "pipe", "ignore"] });
+    let out = "";
+    npm.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    const exit = new Promise<number | null>((done) => npm.on("exit", (code) => done(code)));
+    runs.push({ child: npm, output: () => out, exit });
+    expect(await eventually(() => out.includes("pushgate: ready"), 20000, 50)).toBe(true);
+    const launcherPid = Number(readFileSync(join(runtimeDir, "pushgate.pid"), "utf8").trim());
+    const { nginxPid, localRedis } = state(runtimeDir);
+    groups.push(nginxPid!, localRedis!.pid);
+    npm.kill("SIGKILL");
+    await exit;
+    expect(await eventually(() => !alive(launcherPid), 20000)).toBe(true);
+    expect(groupMembers(nginxPid!)).toEqual([]);
+    expect(alive(localRedis!.pid)).toBe(false);
+    expect(existsSync(join(runtimeDir, "pushgate.pid"))).toBe(false);
+  });
+
   test("npm forwards SIGTERM to a launcher its start script execs: everything stops, npm exits 0", async () => {
     const start = (JSON.parse(readFileSync(resolve(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts.start;
     expect(start).toBe("exec bash scripts/start");
