@@ -392,6 +392,19 @@ describe("the local Redis keeps what it promises", () => {
 });
 
 describe("start-up tells the truth", () => {
+  test("while it waits for Redis, pushgate stop stops it (exit 0, nothing left)", async () => {
+    const runtimeDir = join(tempDir(), "run");
+    const redisPort = await freePort();
+    const env = { PUSHGATE_LISTEN: `127.0.0.1:${await freePort()}`, PUSHGATE_REDIS_URL: `redis://127.0.0.1:${redisPort}`, PUSHGATE_RUNTIME_DIR: runtimeDir };
+    const run = launch(env);
+    expect(await eventually(() => run.output().includes(`pushgate: waiting for Redis at 127.0.0.1:${redisPort}`), 10000)).toBe(true);
+    const stop = await pushgate("stop", env);
+    expect(stop.code).toBe(0);
+    expect(await run.exit).toBe(0);
+    expect(run.output()).not.toContain("ready");
+    expect(existsSync(join(runtimeDir, "pushgate.pid"))).toBe(false);
+  });
+
   test("ready is not printed while Redis does not answer; the launcher says it waits, then starts once it does", async () => {
     const dir = tempDir();
     const runtimeDir = join(dir, "run");
