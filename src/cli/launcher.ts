@@ -10,7 +10,7 @@ import { Settings } from "../config/schema";
 import { clientAddress, redisLabel } from "./addresses";
 import { Gateway, redisAnswers, startGateway, stopGroup } from "./gateway";
 import { LocalRedis, useOrStartLocalRedis } from "./local-redis";
-import { LauncherState, removeFiles, runningLauncher, writePid, writeState } from "./runtime-files";
+import { LauncherState, leftovers, removeFiles, runningLauncher, writePid, writeState } from "./runtime-files";
 import { SettingsError, loadSettings } from "./settings";
 
 /** How often the launcher repeats that it is still waiting for Redis. */
@@ -63,6 +63,10 @@ export async function launch(env: NodeJS.ProcessEnv): Promise<void> {
     console.error(`pushgate: already running (launcher pid ${running}, runtime directory ${runtimeDir}); stop it first: npm run stop`);
     process.exit(1);
   }
+  for (const left of leftovers(runtimeDir)) {
+    console.log(`pushgate: the previous launcher died without stopping its ${left.what} (pid ${left.pid}): stopping it`);
+    await stopGroup(left.pid, 10000);
+  }
   writePid(runtimeDir, process.pid);
   process.on("exit", () => removeFiles(runtimeDir, process.pid));
 
@@ -70,6 +74,9 @@ export async function launch(env: NodeJS.ProcessEnv): Promise<void> {
   const state: LauncherState = { pid: process.pid, phase: "starting", runtimeDir, urls, redis: [], startedAt: new Date().toISOString() };
   let local: LocalRedis | undefined;
   let gateway: Gateway | undefined;
+  // a stop that comes while Redis or nginx is starting waits for them, so as to stop them too
+  let localStarting: Promise<LocalRedis | undefined> | undefined = undefined;
+  let gatewayStarting: Promise<Gateway | undefined> | undefined = undefined;
   let stopping = false;
 
   const finish = async (code: number, why?: string): Promise<void> => {
@@ -81,6 +88,8 @@ export async function launch(env: NodeJS.ProcessEnv): Promise<void> {
       console.error(`pushgate: ${why}`);
     }
     console.log(code === 0 ? "pushgate: stopping" : "pushgate: stopping what is left, then exiting with code 1");
+    gateway = gateway ?? (await gatewayStarting);
+    local = local ?? (await localStarting);
     if (gateway !== undefined) {
       await gateway.stop();
       // workers of a master that died are still in its process group
@@ -104,10 +113,15 @@ export async function launch(env: NodeJS.ProcessEnv): Promise<void> {
   watchNpm(env, (why) => void finish(1, why));
 
   if (settings.redis.length === 0) {
+    const starting = useOrStartLocalRedis(settings);
+    localStarting = starting.catch(() => undefined);
     try {
-      local = await useOrStartLocalRedis(settings);
+      local = await starting;
     } catch (e) {
       return finish(1, `failed to start a local Redis at ${settings.localRedis}: ${(e as Error).message}`);
+    }
+    if (stopping) {
+      return; // finish stops it
     }
     settings = { ...settings, redisUrl: local.address.url, redis: [local.address] };
     const server = local.server;
@@ -119,7 +133,12 @@ export async function launch(env: NodeJS.ProcessEnv): Promise<void> {
           `append-only file, appendfsync ${settings.redisFsync}; stopped with the gateway)`,
       );
       state.localRedis = { pid: server.process.pid!, dir: local.dir, fsync: settings.redisFsync };
-      server.process.on("exit", (code, signal) => void finish(1, `the Redis the launcher started exited (${how(code, signal)}): stopping nginx`));
+      const died = (code: number | null, signal: NodeJS.Signals | null): void =>
+        void finish(1, `the Redis the launcher started exited (${how(code, signal)}): stopping nginx`);
+      server.process.on("exit", died);
+      if (server.process.exitCode !== null || server.process.signalCode !== null) {
+        died(server.process.exitCode, server.process.signalCode);
+      }
     }
   }
   state.redis = settings.redis.map(redisLabel);
@@ -151,18 +170,22 @@ export async function launch(env: NodeJS.ProcessEnv): Promise<void> {
   if (settings.jwtSecret.length === 0) {
     console.warn("pushgate: WARNING: PUSHGATE_JWT_SECRET is not set: anyone may subscribe to any channel and publish. Set it in production.");
   }
+  const starting = startGateway(settings, "inherit", { ownGroup: true });
+  gatewayStarting = starting.catch(() => undefined);
   try {
-    gateway = await startGateway(settings, "inherit", { ownGroup: true });
+    gateway = await starting;
   } catch (e) {
     return finish(1, (e as Error).message);
   }
-  const nginx = gateway.process;
-  nginx.on(
-    "exit",
-    (code, signal) => void finish(1, `nginx exited (${how(code, signal)})${local?.server !== undefined ? ": stopping the Redis the launcher started" : ""}`),
-  );
   if (stopping) {
-    return finish(0);
+    return; // finish stops it
+  }
+  const nginx = gateway.process;
+  const died = (code: number | null, signal: NodeJS.Signals | null): void =>
+    void finish(1, `nginx exited (${how(code, signal)})${local?.server !== undefined ? ": stopping the Redis the launcher started" : ""}`);
+  nginx.on("exit", died);
+  if (nginx.exitCode !== null || nginx.signalCode !== null) {
+    died(nginx.exitCode, nginx.signalCode);
   }
   state.phase = "ready";
   state.nginxPid = nginx.pid;

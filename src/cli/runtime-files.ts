@@ -79,3 +79,31 @@ export function runningLauncher(runtimeDir: string): number | undefined {
   const pid = readPid(runtimeDir);
   return pid !== undefined && isLauncher(pid) ? pid : undefined;
 }
+
+/** True when `pid` runs a program whose command line contains `name` (nginx, redis-server). */
+function runs(pid: number, name: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(name);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What a launcher that died without cleaning up (SIGKILL) left running, from its pushgate.json:
+ * the process groups of its nginx master and of the Redis it started, while they still run them.
+ */
+export function leftovers(runtimeDir: string): Array<{ what: string; pid: number }> {
+  const state = readState(runtimeDir);
+  if (state === undefined || runningLauncher(runtimeDir) !== undefined) {
+    return [];
+  }
+  const found: Array<{ what: string; pid: number }> = [];
+  if (state.nginxPid !== undefined && runs(state.nginxPid, "nginx")) {
+    found.push({ what: "nginx", pid: state.nginxPid });
+  }
+  if (state.localRedis !== undefined && runs(state.localRedis.pid, "redis-server")) {
+    found.push({ what: "Redis", pid: state.localRedis.pid });
+  }
+  return found;
+}

@@ -1,8 +1,7 @@
 // The one checker of the settings table (table.ts): turns raw text into Settings, words each
-// setting's rule from its kind and bounds (for error messages and README), and merges sources.
+// setting's rule from its kind and bounds (for error messages and README's table).
 
-import { closest } from "./suggest";
-import { OTHER_PREFIXES, OTHER_VARIABLES, Setting, TABLE } from "./table";
+import { ItemKind, Setting, TABLE } from "./table";
 import type { SettingRule, Settings } from "./types";
 import { integerIn, isIPv4, isIPv4Address, isListenAddress, isName, isOrigin, list, numberIn, parseHistoryRule, parseRedisUrl } from "./values";
 
@@ -14,87 +13,82 @@ function choices(words: string[]): string {
   return `${words.slice(0, words.length - 1).join(", ")} or ${words[words.length - 1]}`;
 }
 
-/** What the items of a list are, in the plural, for the rule text. */
-function itemsText(setting: Setting): string {
-  switch (setting.item) {
-    case "listen":
-      return "addresses (host:port, [ipv6]:port, *:port or port)";
-    case "ipv4":
-      return "IPv4 addresses";
-    case "origin":
-      return "origins (http[s]://host[:port])";
-    case "redis":
-      return "redis://[:password@]host[:port][/db] URLs";
-    default:
-      return "pattern=length/seconds rules (pattern: a channel, prefix* or *; length 1-1000000; seconds 0-31536000, 0: no age bound); the last matching rule applies";
-  }
-}
+/** What the items of each kind of list are, in the plural, for the rule text. */
+const ITEMS_TEXT: Record<ItemKind, string> = {
+  listen: "addresses (host:port, [ipv6]:port, *:port or port)",
+  ipv4: "IPv4 addresses",
+  origin: "origins (http[s]://host[:port])",
+  redis: "redis://[:password@]host[:port][/db] URLs",
+  history:
+    "pattern=length/seconds rules (pattern: a channel, prefix* or *; length 1-1000000; seconds 0-31536000, 0: no age bound); the last matching rule applies",
+};
+
+/** What an item that is not valid is not, in an error ("x" is not ...). */
+const ITEM_NOUN: Record<ItemKind, string> = {
+  listen: "an address",
+  ipv4: "an IPv4 address",
+  origin: "an origin, or * is not alone",
+  redis: "a Redis URL",
+  history: "a history rule",
+};
 
 /** The rule a setting's value must follow, in words. */
 export function ruleText(setting: Setting): string {
   const min = setting.min ?? 0;
   const max = setting.max ?? 0;
-  switch (setting.kind) {
-    case "integer": {
-      const range = `an integer from ${min} to ${max}${setting.zero !== undefined ? ` (0: ${setting.zero})` : ""}`;
-      const bounded = setting.atMost !== undefined ? `${range}, at most ${setting.atMost}` : range;
-      return setting.or !== undefined ? `${setting.or} or ${bounded}` : bounded;
-    }
-    case "number":
-      return `a number from ${min} to ${max}`;
-    case "choice":
-      return choices(setting.values ?? []);
-    case "boolean":
-      return "true or false";
-    case "secret":
-      return `empty, or at least ${min} bytes${setting.with !== undefined ? `, different from ${setting.with}, only with it` : ""}`;
-    case "name":
-      return `1 to ${max} characters of A-Z a-z 0-9 _ -`;
-    case "path":
-      return "a directory path";
-    case "address":
-      return "an IPv4 address and port (a.b.c.d:port)";
-    default: {
-      const alone: string[] = [];
-      if (setting.empty === true) {
-        alone.push("empty");
-      }
-      if (setting.star === true) {
-        alone.push("*");
-      }
-      alone.push(`comma-separated ${itemsText(setting)}`);
-      return choices(alone);
-    }
+  const kind = setting.kind;
+  if (kind === "integer") {
+    const range = `an integer from ${min} to ${max}${setting.zero !== undefined ? ` (0: ${setting.zero})` : ""}`;
+    const bounded = setting.atMost !== undefined ? `${range}, at most ${setting.atMost}` : range;
+    return setting.or !== undefined ? `${setting.or} or ${bounded}` : bounded;
+  } else if (kind === "number") {
+    return `a number from ${min} to ${max}`;
+  } else if (kind === "choice") {
+    return choices(setting.values ?? []);
+  } else if (kind === "boolean") {
+    return "true or false";
+  } else if (kind === "secret") {
+    return `empty, or at least ${min} bytes${setting.with !== undefined ? `, different from ${setting.with}, only with it` : ""}`;
+  } else if (kind === "name") {
+    return `1 to ${max} characters of A-Z a-z 0-9 _ -`;
+  } else if (kind === "path") {
+    return "a directory path";
+  } else if (kind === "address") {
+    return "an IPv4 address and port (a.b.c.d:port)";
   }
+  const alone: string[] = [];
+  if (setting.empty === true) {
+    alone.push("empty");
+  }
+  if (setting.star === true) {
+    alone.push("*");
+  }
+  alone.push(`comma-separated ${ITEMS_TEXT[setting.item ?? "listen"]}`);
+  return choices(alone);
 }
 
 /** A checked value: text, a number, a boolean, or a list of items. */
 type Value = string | number | boolean | object;
 
+/** True when `item` is a valid item of a list of `kind` (listen, ipv4, origin). */
+function validItem(kind: ItemKind, item: string): boolean {
+  if (kind === "listen") {
+    return isListenAddress(item);
+  } else if (kind === "ipv4") {
+    return isIPv4(item);
+  }
+  return isOrigin(item);
+}
+
 /** One item of a list setting: its value, or undefined and why not. */
 function checkItem(setting: Setting, item: string): LuaMultiReturn<[Value] | [undefined, string]> {
-  let valid: boolean;
-  let noun: string;
-  switch (setting.item) {
-    case "listen":
-      valid = isListenAddress(item);
-      noun = "an address";
-      break;
-    case "ipv4":
-      valid = isIPv4(item);
-      noun = "an IPv4 address";
-      break;
-    case "origin":
-      valid = isOrigin(item);
-      noun = "an origin, or * is not alone";
-      break;
-    case "redis":
-      return parseRedisUrl(item);
-    default:
-      return parseHistoryRule(item);
-  }
-  if (!valid) {
-    return $multi(undefined, `"${item}" is not ${noun}`);
+  const kind = setting.item ?? "listen";
+  if (kind === "redis") {
+    return parseRedisUrl(item);
+  } else if (kind === "history") {
+    return parseHistoryRule(item);
+  } else if (!validItem(kind, item)) {
+    return $multi(undefined, `"${item}" is not ${ITEM_NOUN[kind]}`);
   }
   return $multi(item);
 }
@@ -122,30 +116,28 @@ function checkList(setting: Setting, text: string): LuaMultiReturn<[Value[]] | [
 function checkSingle(setting: Setting, text: string): Value | undefined {
   const min = setting.min ?? 0;
   const max = setting.max ?? 0;
-  switch (setting.kind) {
-    case "integer":
-      if (setting.or !== undefined && text === setting.or) {
-        return text;
-      }
-      if (integerIn(text, min, max) === undefined) {
-        return undefined;
-      }
-      return setting.or !== undefined ? text : integerIn(text, min, max);
-    case "number":
-      return numberIn(text, min, max);
-    case "choice":
-      return (setting.values ?? []).includes(text) ? text : undefined;
-    case "boolean":
-      return text === "true" || text === "false" ? text === "true" : undefined;
-    case "secret":
-      return text.length === 0 || text.length >= min ? text : undefined;
-    case "name":
-      return isName(text, max) ? text : undefined;
-    case "path":
-      return text.length > 0 ? text : undefined;
-    default:
-      return isIPv4Address(text) ? text : undefined;
+  const kind = setting.kind;
+  if (kind === "integer") {
+    if (setting.or !== undefined && text === setting.or) {
+      return text;
+    }
+    const n = integerIn(text, min, max);
+    // with a word accepted too (workers: auto), the value stays text
+    return n !== undefined && setting.or !== undefined ? text : n;
+  } else if (kind === "number") {
+    return numberIn(text, min, max);
+  } else if (kind === "choice") {
+    return (setting.values ?? []).includes(text) ? text : undefined;
+  } else if (kind === "boolean") {
+    return text === "true" || text === "false" ? text === "true" : undefined;
+  } else if (kind === "secret") {
+    return text.length === 0 || text.length >= min ? text : undefined;
+  } else if (kind === "name") {
+    return isName(text, max) ? text : undefined;
+  } else if (kind === "path") {
+    return text.length > 0 ? text : undefined;
   }
+  return isIPv4Address(text) ? text : undefined;
 }
 
 /** A setting's value from its (trimmed) text; undefined and maybe a detail when the text breaks the rule. */
@@ -243,69 +235,3 @@ export const SETTINGS: SettingRule[] = TABLE.map((setting) => ({
   rule: ruleText(setting),
   doc: setting.doc,
 }));
-
-function knownKey(key: string): boolean {
-  return TABLE.some((setting) => setting.key === key);
-}
-
-/**
- * Merges the three sources of raw values, later winning: defaults < config file < environment.
- * A config-file key that names no setting is an error (a typo must not pass silently).
- */
-export function mergeSources(
-  file: Record<string, unknown> | undefined,
-  env: Record<string, string | undefined>,
-): LuaMultiReturn<[Record<string, string | undefined>] | [undefined, string]> {
-  const raw: Record<string, string | undefined> = {};
-  if (file !== undefined) {
-    for (const key of Object.keys(file)) {
-      if (!knownKey(key)) {
-        const suggestion = closest(
-          key,
-          TABLE.map((setting) => setting.key),
-        );
-        return $multi(undefined, `unknown setting "${key}" in the config file: did you mean "${suggestion}"?`);
-      }
-      const v = file[key];
-      if (typeof v === "string") {
-        raw[key] = v;
-      } else if (typeof v === "number" || typeof v === "boolean") {
-        raw[key] = `${v}`;
-      } else if (Array.isArray(v)) {
-        raw[key] = v.join(",");
-      } else {
-        return $multi(undefined, `invalid setting ${key} in the config file: expected a string, number or list`);
-      }
-    }
-  }
-  for (const setting of TABLE) {
-    const v = env[setting.env];
-    if (v !== undefined) {
-      raw[setting.key] = v;
-    }
-  }
-  return $multi(raw);
-}
-
-/** True when `name` is a variable Pushgate reads: a setting's, or one of OTHER_VARIABLES / OTHER_PREFIXES. */
-export function isKnownVariable(name: string): boolean {
-  if (TABLE.some((setting) => setting.env === name) || OTHER_VARIABLES.some((other) => other.env === name)) {
-    return true;
-  }
-  return OTHER_PREFIXES.some((prefix) => name.startsWith(prefix));
-}
-
-/**
- * Refuses an environment that sets a PUSHGATE_* variable Pushgate does not read (a typo such as
- * PUSHGATE_WORKER would otherwise be ignored), naming the closest known one.
- */
-export function checkEnvironment(env: Record<string, string | undefined>): LuaMultiReturn<[true] | [undefined, string]> {
-  const unknown = Object.keys(env)
-    .filter((name) => name.startsWith("PUSHGATE_") && env[name] !== undefined && !isKnownVariable(name))
-    .sort();
-  if (unknown.length === 0) {
-    return $multi(true);
-  }
-  const names = TABLE.map((setting) => setting.env).concat(OTHER_VARIABLES.map((other) => other.env));
-  return $multi(undefined, `unknown setting ${unknown[0]}: did you mean ${closest(unknown[0], names)}?`);
-}
