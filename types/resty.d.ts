@@ -18,6 +18,7 @@ interface RestyRedis {
   close(this: RestyRedis): LuaMultiReturn<[1] | [undefined, string]>;
   auth(this: RestyRedis, password: string): LuaMultiReturn<[string] | [undefined | false, string]>;
   select(this: RestyRedis, db: number): LuaMultiReturn<[string] | [undefined | false, string]>;
+  ping(this: RestyRedis): LuaMultiReturn<[string] | [undefined | false, string]>;
   hmget(this: RestyRedis, key: string, ...fields: string[]): LuaMultiReturn<[unknown[]] | [undefined | false, string]>;
   publish(this: RestyRedis, channel: string, message: string): LuaMultiReturn<[number] | [undefined | false, string]>;
   subscribe(this: RestyRedis, ...channels: string[]): LuaMultiReturn<[RedisReply[]] | [undefined | false, string]>;

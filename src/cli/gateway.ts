@@ -67,6 +67,8 @@ export function renderConfig(settings: Settings, nginx: string): string {
     settings_json: settingsJson(settings),
     listen_directives: listen.join("\n"),
     max_message_bytes: `${settings.maxMessageBytes}`,
+    // one buffer larger than the largest body: a chunked body of exactly the limit stays in memory
+    body_buffer_bytes: `${settings.maxMessageBytes + 1024}`,
   };
   return readFileSync(TEMPLATE, "utf8").replace(/\{\{(\w+)\}\}/g, (whole, name: string) => {
     const value = values[name];
@@ -138,7 +140,7 @@ function httpAnswers(listen: string): Promise<boolean> {
       done(false);
     });
     socket.on("error", () => done(false));
-    socket.on("connect", () => socket.write("GET /healthz HTTP/1.0\r\n\r\n"));
+    socket.on("connect", () => socket.write("GET /livez HTTP/1.0\r\n\r\n"));
     socket.on("data", (chunk) => (answer += chunk.toString()));
     socket.on("close", () => done(answer.startsWith("HTTP/1.1 200")));
   });

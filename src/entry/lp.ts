@@ -13,6 +13,8 @@ import { streamRequest } from "./request";
 export function handle(): void {
   const settings = settingsHolder.get();
   applyCors(settings, "GET, OPTIONS");
+  // A body on a subscribe request is read and thrown away: unread, it would hide the client's close.
+  ngx.req.discard_body();
   const args = uriArgs();
   const channels = channelsArg(args, settings.maxChannels);
   const [seconds, timeoutErr] = parseTimeout(queryArg(args, "timeout"), settings.longPollMaxSeconds);

@@ -4,7 +4,11 @@
 import * as cjson from "cjson";
 import * as hub from "../hub/hub";
 import type { WorkerStatus } from "../protocol/status";
+import { uriArgs } from "../host/http";
 import * as settingsHolder from "../host/settings";
+import * as access from "../policy/access";
+import { failWith } from "./answer";
+import { credentialsOf } from "./request";
 
 const DICT = "pushgate";
 const PUBLISH_EVERY_S = 1;
@@ -35,20 +39,37 @@ export function start(): void {
   }
 }
 
-/** content_by_lua of GET /status. */
-export function handle(): void {
-  const settings = settingsHolder.get();
+/** Every worker's latest entry, by worker id (this worker's refreshed first). */
+export function workerEntries(): LuaMap<number, WorkerStatus> {
+  publish(false);
+  const entries = new LuaMap<number, WorkerStatus>();
   const dict = ngx.shared.get(DICT);
-  publish(false); // this worker's figures are current
-  const workers: unknown[] = [];
-  const totals: Record<string, number> = { channels: 0, subscribers: 0, messages: 0, reconnects: 0, notices: 0, dropped: 0, overflows: 0, luaKb: 0 };
   for (let id = 0; id < ngx.worker.count() && dict !== undefined; id++) {
     const [text] = dict.get(`worker:${id}`);
     if (typeof text === "string") {
-      const entry = cjson.decode(text) as Record<string, number>;
+      entries.set(id, cjson.decode(text) as WorkerStatus);
+    }
+  }
+  return entries;
+}
+
+/** content_by_lua of GET /status: with credentials on, only for the publisher key. */
+export function handle(): void {
+  const settings = settingsHolder.get();
+  const [allowed, refusal] = access.forOperator(settings, credentialsOf(settings, uriArgs()));
+  if (allowed === undefined) {
+    return failWith(settings, refusal);
+  }
+  const workers: WorkerStatus[] = [];
+  const totals: Record<string, number> = { channels: 0, subscribers: 0, messages: 0, reconnects: 0, notices: 0, dropped: 0, overflows: 0, luaKb: 0 };
+  const entries = workerEntries();
+  for (let id = 0; id < ngx.worker.count(); id++) {
+    const entry = entries.get(id);
+    if (entry !== undefined) {
       workers.push(entry);
+      const counts = entry as unknown as Record<string, number>;
       for (const key of Object.keys(totals)) {
-        totals[key] += entry[key] ?? 0;
+        totals[key] += counts[key] ?? 0;
       }
     }
   }

@@ -18,6 +18,8 @@ export function handle(): void {
   }
   const settings = settingsHolder.get();
   applyCors(settings, "GET, OPTIONS");
+  // A body on a subscribe request is read and thrown away: unread, it would hide the client's close.
+  ngx.req.discard_body();
   const args = uriArgs();
 
   const [channels, channelErr] = parseChannelList(queryArg(args, "key") ?? "", settings.maxChannels);

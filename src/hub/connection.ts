@@ -18,9 +18,13 @@ const PING_EVERY_S = 5;
 const LIVENESS_S = 15;
 /**
  * After this many replies in a row the reader yields, so the streams it woke can write before it
- * reads on: a cosocket read returns without yielding while Redis has more buffered.
+ * reads on (a cosocket read returns without yielding while Redis has more buffered). It yields with a 1 ms sleep: ngx.sleep(0) needs a patch of
+ * OpenResty's nginx, and without it logs a warning on every call.
  */
 const REPLIES_PER_YIELD = 64;
+const YIELD_S = 0.001;
+/** How often a busy reader looks whether the worker is exiting (s): streams end within a second of a reload. */
+const EXIT_CHECK_S = 0.2;
 const BACKOFF_MIN_S = 0.1;
 const BACKOFF_MAX_S = 5;
 
@@ -105,6 +109,7 @@ function serveConnection(settings: Settings, address: Settings["redis"][number],
   }
   let why: string;
   let sinceYield = 0;
+  let exitCheckedAt = ngx.now();
   for (;;) {
     const [reply, err] = readReply(conn, READ_IDLE_MS, settings.redisTimeoutMs);
     if (reply !== undefined) {
@@ -113,7 +118,15 @@ function serveConnection(settings: Settings, address: Settings["redis"][number],
       sinceYield += 1;
       if (sinceYield >= REPLIES_PER_YIELD) {
         sinceYield = 0;
-        ngx.sleep(0);
+        ngx.sleep(YIELD_S);
+      }
+      // Under steady traffic the idle timeout below never fires: look at the clock instead.
+      if (lastReplyAt - exitCheckedAt >= EXIT_CHECK_S) {
+        exitCheckedAt = lastReplyAt;
+        if (ngx.worker.exiting()) {
+          why = "exiting";
+          break;
+        }
       }
     } else if (err === "timeout") {
       if (ngx.worker.exiting()) {

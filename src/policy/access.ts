@@ -131,3 +131,18 @@ export function mayPublish(publisher: Publisher, channel: string): LuaMultiRetur
   }
   return $multi(true);
 }
+
+/**
+ * Whether the credentials may read the gateway's operational endpoints (/status): anyone while
+ * the gateway runs open, else only the publisher key.
+ */
+export function forOperator(settings: Settings, credentials: Credentials): LuaMultiReturn<[true] | [undefined, Failure]> {
+  if (!enabled(settings) && settings.publisherKey.length === 0) {
+    return $multi(true);
+  }
+  const token = credentials.token;
+  if (settings.publisherKey.length === 0 || token === undefined || !constantTimeEquals(token, settings.publisherKey)) {
+    return $multi(undefined, failure("unauthorized", "this endpoint needs the publisher key: Authorization: Bearer <PUSHGATE_PUBLISHER_KEY>"));
+  }
+  return $multi(true);
+}

@@ -59,6 +59,20 @@ export function call(settings: Settings, verb: string, name: string, keys: strin
   return $multi(reply);
 }
 
+/** Whether the primary answers a PING; undefined and why when it does not. */
+export function ping(settings: Settings): LuaMultiReturn<[true] | [undefined, string]> {
+  const [red, err] = redis.connect(primaryOf(settings), settings.redisTimeoutMs);
+  if (red === undefined) {
+    return $multi(undefined, err);
+  }
+  const [pong, pingErr] = red.ping();
+  redis.release(red, pong === undefined);
+  if (pong === undefined || pong === false) {
+    return $multi(undefined, `redis did not answer PING: ${pingErr}`);
+  }
+  return $multi(true);
+}
+
 /** Loads Pushgate's functions into the primary (at start, and after the hub reconnects). */
 export function loadFunctions(settings: Settings): LuaMultiReturn<[true] | [undefined, string]> {
   const [red, err] = redis.connect(primaryOf(settings), settings.redisTimeoutMs);

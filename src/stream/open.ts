@@ -77,7 +77,7 @@ export function open(settings: Settings, request: StreamRequest): LuaMultiReturn
     }
     backlog = read.entries.length > 0 || read.gaps.length > 0 ? read : undefined;
   }
-  return $multi({ mode, subscription, identity, tracker: new Tracker(channels, resume.after), backlog, hello: undefined, ended: false });
+  return $multi({ mode, subscription, identity, tracker: new Tracker([...channels], resume.after), backlog, hello: undefined, ended: false });
 }
 
 /**

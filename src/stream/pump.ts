@@ -8,6 +8,9 @@ import type { Failure } from "../protocol/failure";
 import type { Transport } from "../transport/transport";
 import { finish, openUntilAbort, sendBacklog, Stream, StreamRequest } from "./open";
 
+/** How often a stream busy with messages looks whether nginx is reloading (s). */
+const EXIT_CHECK_S = 0.2;
+
 /** Sends what a hello has made ready: its backlog, then the live messages held back meanwhile. False when the client is gone. */
 function sendHello(transport: Transport, stream: Stream): boolean {
   const [after, backlog, deferred] = stream.hello!.take();
@@ -54,6 +57,7 @@ export function pump(transport: Transport, settings: Settings, stream: Stream): 
   const heartbeatMs = settings.heartbeatSeconds * 1000;
   const waitMs = mode.waitMs(heartbeatMs);
   let idleMs = 0;
+  let exitCheckedAt = ngx.now();
   for (;;) {
     let wait = waitMs;
     if (expires !== undefined) {
@@ -81,6 +85,15 @@ export function pump(transport: Transport, settings: Settings, stream: Stream): 
       } else if (tracker.accept(a, id)) {
         const [written] = transport.message(a, b, id, event !== "" ? event : undefined, tracker.cursor(id));
         if (written === undefined) {
+          return;
+        }
+      }
+      // A stream busy with messages never waits long enough to time out: look at the clock.
+      const now = ngx.now();
+      if (now - exitCheckedAt >= EXIT_CHECK_S) {
+        exitCheckedAt = now;
+        if (ngx.worker.exiting()) {
+          transport.close("restart");
           return;
         }
       }

@@ -161,18 +161,16 @@ export class Tracker {
   }
 
   /**
-   * Resumes `channel` after `after` (a WebSocket hello): ids up to it count as sent. A channel
-   * new to this stream joins its cursor.
+   * Resumes `channel` after `after` (a WebSocket hello): what the client says it has is what
+   * counts as sent, even when this stream sent more live meanwhile (the client did not get it). A
+   * channel new to this stream joins its cursor.
    */
   resumeAfter(channel: string, after: string): void {
     if (!this.channels.includes(channel)) {
       this.channels.push(channel);
     }
     const lastSent = (this.lastSent ??= {});
-    const last = lastSent[channel];
-    if (last === undefined || compareIds(after, last) > 0) {
-      lastSent[channel] = after;
-    }
+    lastSent[channel] = after;
   }
 
   /** Where to resume now (long-poll's next request): channel=id for every channel. */

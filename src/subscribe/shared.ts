@@ -41,6 +41,10 @@ export function open(channels: string[], settings: Settings): LuaMultiReturn<[Sh
 
 export function next(subscriber: SharedSubscription, timeoutMs: number): LuaMultiReturn<[EventKind, string, string, string, string]> {
   for (;;) {
+    // nginx is reloading or stopping: end now (the client resumes with its cursor), not after the queue
+    if (queue.endedBy(subscriber) === "shutdown") {
+      return $multi("shutdown", "server restart", "", "", "");
+    }
     const dropped = queue.takeDropped(subscriber);
     if (dropped > 0) {
       return $multi("notice", "dropped", `${dropped} messages dropped: the client reads too slowly`, "", "");

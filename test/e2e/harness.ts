@@ -103,7 +103,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         started.redis = await startRedis("127.0.0.1", redisPort, join(dir, "redis"), options.redisArgs ?? []);
         stack.redis = started.redis;
       },
-      status: async () => JSON.parse((await fetchText(`${base}/status`)).body) as GatewayStatus,
+      status: async () => {
+        // with credentials on, /status is for the publisher key
+        const headers: Record<string, string> = settings.publisherKey.length > 0 ? { Authorization: `Bearer ${settings.publisherKey}` } : {};
+        return JSON.parse((await fetchText(`${base}/status`, { headers })).body) as GatewayStatus;
+      },
     };
     return stack;
   } catch (e) {
