@@ -113,8 +113,8 @@ export const TABLE: Setting[] = [
     env: "PUSHGATE_OVERFLOW",
     default: "disconnect",
     kind: "choice",
-    values: ["disconnect", "drop-oldest"],
-    doc: "what a full queue does: end the stream with `client too slow`, or drop the oldest messages and send a `dropped` notice",
+    values: ["disconnect", "drop-oldest", "catch-up"],
+    doc: "what a full queue does: end the stream with `client too slow`; drop the oldest messages and send a `dropped` notice; or drop the queue and let the stream catch up from history at its own pace (`catch-up`: nothing durable lost while history reaches back)",
   },
   {
     key: "history",

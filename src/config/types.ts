@@ -3,7 +3,7 @@
 
 export type Mode = "direct" | "shared";
 export type LineFormat = "object" | "array";
-export type OverflowPolicy = "disconnect" | "drop-oldest";
+export type OverflowPolicy = "disconnect" | "drop-oldest" | "catch-up";
 export type RedisFsync = "everysec" | "always";
 
 /** How much history a channel keeps: the last rule whose pattern matches the channel applies. */

@@ -5,6 +5,7 @@
 import * as settingsHolder from "../host/settings";
 import * as hub from "../hub/hub";
 import * as pool from "../store/pool";
+import { missedSince } from "../stream/heal";
 import * as status from "./status";
 
 function loadFunctions(this: void): void {
@@ -23,7 +24,7 @@ function loadFunctionsLater(this: void, premature: boolean): void {
 export function start(): void {
   const settings = settingsHolder.get();
   if (settings.mode === "shared") {
-    hub.start(settings, loadFunctions);
+    hub.start(settings, loadFunctions, missedSince);
   } else if (ngx.worker.id() === 0) {
     ngx.timer.at(0, loadFunctionsLater);
   }

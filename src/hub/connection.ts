@@ -31,6 +31,10 @@ const BACKOFF_MAX_S = 5;
 let config: Settings | undefined;
 /** Called on every new connection before it enters subscribe mode (loads the Redis functions). */
 let onConnect: ((this: void) => void) | undefined;
+/** Called after a reconnect with the channels in use and where each resumes: what history kept since. */
+let onRestored: RestoredHook | undefined;
+
+export type RestoredHook = (this: void, channels: string[], after: Record<string, string>) => registry.Missed;
 let writerWake: NgxSemaphore | undefined;
 let sock: NgxTcpSocket | undefined;
 let connected = false;
@@ -89,6 +93,68 @@ function dispatch(reply: unknown): void {
   // "pong" and anything else only proves the connection is alive
 }
 
+/**
+ * Subscribes every channel in use on a new connection and waits until Redis has confirmed them,
+ * keeping the messages that arrive meanwhile: what history gives back must be queued first.
+ */
+function resubscribe(conn: NgxTcpSocket, settings: Settings): LuaMultiReturn<[string[][]] | [undefined, string]> {
+  registry.resubscribeAll();
+  const [subscribe, unsubscribe] = registry.reconcile(ngx.now());
+  const early: string[][] = [];
+  let pending = subscribe.length + unsubscribe.length;
+  if (pending === 0) {
+    return $multi(early);
+  }
+  const commands: string[][] = [];
+  if (subscribe.length > 0) {
+    table.insert(subscribe, 1, "SUBSCRIBE");
+    commands.push(encodeCommand(subscribe));
+  }
+  if (unsubscribe.length > 0) {
+    table.insert(unsubscribe, 1, "UNSUBSCRIBE");
+    commands.push(encodeCommand(unsubscribe));
+  }
+  const [sent, sendErr] = conn.send(commands);
+  if (sent === undefined) {
+    return $multi(undefined, sendErr);
+  }
+  while (pending > 0) {
+    const [reply, err] = readReply(conn, settings.redisTimeoutMs, settings.redisTimeoutMs);
+    if (reply === undefined) {
+      return $multi(undefined, `failed to subscribe again: ${err}`);
+    }
+    const parts = reply as string[];
+    if (parts[0] === "message") {
+      early.push(parts);
+    } else if (parts[0] === "subscribe" || parts[0] === "unsubscribe") {
+      registry.confirmed(parts[1]);
+      pending -= 1;
+    }
+  }
+  lastReplyAt = ngx.now();
+  return $multi(early);
+}
+
+/**
+ * After a reconnect: reads from history what each channel in use missed while the connection
+ * was down (the restored hook), and queues it before any live message of the new connection.
+ */
+function heal(lostAt: number): void {
+  if (onRestored === undefined) {
+    return;
+  }
+  const [names, after] = registry.resumePositions(math.floor(lostAt * 1000));
+  if (names.length === 0) {
+    return;
+  }
+  const [gaps, missed] = onRestored(names, after);
+  if (gaps === undefined) {
+    ngx.log(ngx.WARN, "pushgate hub: failed to read what was missed: ", missed);
+    return;
+  }
+  registry.deliverMissed(gaps, missed);
+}
+
 /** One connection's life: connect, resubscribe, read until it ends. Returns why it ended. */
 function serveConnection(settings: Settings, address: Settings["redis"][number], everConnected: boolean): string {
   const [conn, connectErr] = redis.connectSubscriber(address, settings.redisTimeoutMs);
@@ -98,15 +164,27 @@ function serveConnection(settings: Settings, address: Settings["redis"][number],
   // Make sure Redis has the pushgate functions, so backends can FCALL them by name from the
   // start (and again after a Redis restart).
   onConnect?.();
+  const lostAt = lastReplyAt;
   sock = conn;
   connected = true;
   lastReplyAt = ngx.now();
   lastPingAt = ngx.now();
-  registry.resubscribeAll(); // the writer sends it at once
-  const writer = ngx.thread.spawn(writerLoop, writerWake!);
+  const [early, subscribeErr] = resubscribe(conn, settings);
+  if (early === undefined) {
+    connected = false;
+    conn.close();
+    sock = undefined;
+    registry.forgetRedisState();
+    return subscribeErr;
+  }
   if (everConnected) {
     registry.noticeAll("redis-restored");
+    heal(lostAt);
   }
+  for (const reply of early) {
+    dispatch(reply);
+  }
+  const writer = ngx.thread.spawn(writerLoop, writerWake!);
   let why: string;
   let sinceYield = 0;
   let exitCheckedAt = ngx.now();
@@ -188,10 +266,14 @@ function run(this: void, premature: boolean): void {
   registry.endAll("shutdown");
 }
 
-/** Starts this worker's connection (init_worker, shared mode); `connectHook` runs before each connection. */
-export function start(settings: Settings, connectHook: (this: void) => void): void {
+/**
+ * Starts this worker's connection (init_worker, shared mode). `connectHook` runs on each new
+ * connection; `restoredHook` reads what was missed after a reconnect.
+ */
+export function start(settings: Settings, connectHook: (this: void) => void, restoredHook: RestoredHook): void {
   config = settings;
   onConnect = connectHook;
+  onRestored = restoredHook;
   const [sema, err] = semaphore.new(0);
   if (sema === undefined) {
     error(`pushgate hub: failed to create semaphore: ${err}`);

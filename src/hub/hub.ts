@@ -13,10 +13,13 @@ import * as registry from "./registry";
 export type { Subscriber };
 export { NOTICE_TEXT } from "./registry";
 
-/** Starts the hub of this worker (init_worker, shared mode); `connectHook` runs on every new connection. */
-export function start(settings: Settings, connectHook: (this: void) => void): void {
+/**
+ * Starts the hub of this worker (init_worker, shared mode): `connectHook` runs on every new
+ * connection, `restoredHook` reads from history what the channels in use missed while it was down.
+ */
+export function start(settings: Settings, connectHook: (this: void) => void, restoredHook: connection.RestoredHook): void {
   registry.configure({ messages: settings.queueMessages, bytes: settings.queueBytes, overflow: settings.overflow });
-  connection.start(settings, connectHook);
+  connection.start(settings, connectHook, restoredHook);
 }
 
 export function isConnected(): boolean {

@@ -12,7 +12,7 @@ export interface Subscriber {
 export interface QueueLimits {
   messages: number;
   bytes: number;
-  overflow: "disconnect" | "drop-oldest";
+  overflow: "disconnect" | "drop-oldest" | "catch-up";
 }
 
 interface Queue extends Subscriber {
@@ -33,12 +33,14 @@ interface Queue extends Subscriber {
   dropped: number;
   /** Set when the hub ends the stream: "overflow" or "shutdown". */
   ended: string | undefined;
+  /** Catching up from history (policy catch-up): live messages are not queued meanwhile. */
+  lagging: boolean;
 }
 
 const QUEUE_SLOTS = 4;
 
 export function create(sema: NgxSemaphore, channels: string[]): Subscriber {
-  const queue: Queue = { channels, sema, waiting: false, slots: new LuaTable(), head: 1, tail: 0, bytes: 0, dropped: 0, ended: undefined };
+  const queue: Queue = { channels, sema, waiting: false, slots: new LuaTable(), head: 1, tail: 0, bytes: 0, dropped: 0, ended: undefined, lagging: false };
   return queue;
 }
 
@@ -108,6 +110,16 @@ export function endedBy(subscriber: Subscriber): string | undefined {
   return (subscriber as Queue).ended;
 }
 
+/** True while the stream catches up from history (policy catch-up) and the hub queues no messages for it. */
+export function isLagging(subscriber: Subscriber): boolean {
+  return (subscriber as Queue).lagging;
+}
+
+/** The stream has caught up: the hub queues its messages again. */
+export function caughtUp(subscriber: Subscriber): void {
+  (subscriber as Queue).lagging = false;
+}
+
 /** Ends the stream: its thread sees `reason` once the queue is drained. */
 export function end(subscriber: Subscriber, reason: string): void {
   (subscriber as Queue).ended = reason;
@@ -116,6 +128,37 @@ export function end(subscriber: Subscriber, reason: string): void {
 
 function isFull(queue: Queue, size: number, limits: QueueLimits): boolean {
   return queue.tail - queue.head + 1 >= limits.messages || queue.bytes + size > limits.bytes;
+}
+
+/**
+ * Empties a full queue and has the stream catch up from history: the durable messages it held
+ * are read again from there; the plain ones (and a plain newcomer) are dropped and counted.
+ */
+function lag(queue: Queue, plainNewcomer: boolean): number {
+  let dropped = plainNewcomer ? 1 : 0;
+  const notices: string[] = [];
+  while (queue.head <= queue.tail) {
+    const [channel, data, id] = shift(queue);
+    if (channel === "") {
+      notices.push(data, id); // notices are kept: they are not in any history
+    } else if (id === "") {
+      dropped += 1;
+    }
+  }
+  queue.lagging = true;
+  queue.dropped += dropped;
+  for (let i = 0; i < notices.length; i += 2) {
+    const tail = queue.tail + 1;
+    queue.tail = tail;
+    queue.slots.set(tail * QUEUE_SLOTS, "");
+    queue.slots.set(tail * QUEUE_SLOTS + 1, notices[i]);
+    if (notices[i + 1] !== "") {
+      queue.slots.set(tail * QUEUE_SLOTS + 2, notices[i + 1]);
+    }
+    queue.bytes += notices[i].length;
+  }
+  wake(queue);
+  return dropped;
 }
 
 /**
@@ -135,12 +178,23 @@ export function enqueue(
   if (queue.ended !== undefined) {
     return $multi(0, false);
   }
+  if (queue.lagging && channel !== "") {
+    // the stream reads durable messages from history; a plain one is not kept: it is dropped
+    if (id === undefined) {
+      queue.dropped += 1;
+      return $multi(1, false);
+    }
+    return $multi(0, false);
+  }
   const size = data.length;
   let dropped = 0;
   if (isFull(queue, size, limits)) {
     if (limits.overflow === "disconnect") {
       end(queue, "overflow");
       return $multi(0, true);
+    }
+    if (limits.overflow === "catch-up") {
+      return $multi(lag(queue, id === undefined), false);
     }
     if (size > limits.bytes) {
       // it can never fit: drop it alone, and keep what is queued

@@ -17,7 +17,18 @@ interface ChannelState {
   /** Commands sent for this channel that Redis has not answered yet. */
   inFlight: number;
   emptySince: number;
+  /** The newest durable id the hub delivered: after a reconnect, history is read from there. */
+  lastId: string | undefined;
 }
+
+/**
+ * What a reconnected hub gets back from history (the restored hook): the channels whose history
+ * no longer reaches back, and the messages missed, [channel, id, data, event], channel by channel.
+ */
+export type Missed = LuaMultiReturn<[string[], Array<[string, string, string, string]>] | [undefined, string]>;
+
+/** Margin (ms) for clocks that differ between gateway and Redis, when history is read from a time. */
+const CLOCK_MARGIN_MS = 2000;
 
 /** A channel stays subscribed this long after its last subscriber left (s), to absorb reconnects. */
 const UNSUBSCRIBE_GRACE_S = 0.5;
@@ -52,11 +63,17 @@ function enqueue(subscriber: Subscriber, channel: string, data: string, id: stri
   }
 }
 
+/** A notice's text travels in the queue's id slot, where a message keeps its id. */
+function noticeTo(subscriber: Subscriber, code: string, text: string): void {
+  enqueue(subscriber, "", code, text, undefined);
+  counters.notices += 1;
+}
+
 /** Queues a notice (a code of NOTICE_TEXT) for every subscriber. */
 export function noticeAll(code: string): void {
+  const text = NOTICE_TEXT[code];
   for (const [subscriber] of members) {
-    enqueue(subscriber, "", code, undefined, undefined);
-    counters.notices += 1;
+    noticeTo(subscriber, code, text);
   }
 }
 
@@ -69,6 +86,9 @@ export function deliver(channel: string, payload: string): void {
   }
   // Opened once per message, not per subscriber: every queue shares the same strings.
   const [id, event, data] = openEnvelope(payload);
+  if (id !== undefined) {
+    state.lastId = id;
+  }
   for (const [subscriber] of state.subscribers) {
     enqueue(subscriber, channel, data ?? payload, id, event);
   }
@@ -130,6 +150,59 @@ export function reconcile(now: number): LuaMultiReturn<[string[], string[]]> {
   return $multi(subscribe, unsubscribe);
 }
 
+/**
+ * Where each channel in use resumes after a reconnect: after the newest id the hub delivered, or,
+ * for a channel that had none, from a little before the old connection was last heard from.
+ */
+export function resumePositions(lostAtMs: number): LuaMultiReturn<[string[], Record<string, string>]> {
+  const names: string[] = [];
+  const after: Record<string, string> = {};
+  const fallback = `${math.max(0, lostAtMs - CLOCK_MARGIN_MS)}-0`;
+  for (const [channel, state] of channels) {
+    if (state.count > 0) {
+      names.push(channel);
+      after[channel] = state.lastId ?? fallback;
+    }
+  }
+  return $multi(names, after);
+}
+
+/**
+ * Queues what history gave back after a reconnect, before any live message of the new
+ * connection: per channel a `gap` notice when history no longer reaches back, a `recovered`
+ * notice with the count, then the messages in order (the streams skip what they already sent).
+ */
+export function deliverMissed(gaps: string[], missed: Array<[string, string, string, string]>): void {
+  for (const channel of gaps) {
+    const state = channels.get(channel);
+    if (state !== undefined) {
+      for (const [subscriber] of state.subscribers) {
+        noticeTo(subscriber, "gap", `messages of ${channel} published while redis was unreachable are no longer all kept`);
+      }
+    }
+  }
+  let i = 0;
+  while (i < missed.length) {
+    const channel = missed[i][0];
+    let end = i;
+    while (end < missed.length && missed[end][0] === channel) {
+      end += 1;
+    }
+    const state = channels.get(channel);
+    if (state !== undefined) {
+      for (const [subscriber] of state.subscribers) {
+        noticeTo(subscriber, "recovered", `${end - i} messages of ${channel} published while redis was unreachable, recovered from history`);
+        for (let k = i; k < end; k++) {
+          const [, id, data, event] = missed[k];
+          enqueue(subscriber, channel, data, id, event);
+        }
+      }
+      state.lastId = missed[end - 1][1];
+    }
+    i = end;
+  }
+}
+
 /** A new connection carries nothing yet: every channel in use is to be subscribed again. */
 export function resubscribeAll(): void {
   for (const [channel] of channels) {
@@ -165,7 +238,7 @@ function attach(subscriber: Subscriber, names: string[]): boolean {
   for (const name of names) {
     let state = channels.get(name);
     if (state === undefined) {
-      state = { subscribers: new LuaTable(), count: 0, onRedis: false, inFlight: 0, emptySince: 0 };
+      state = { subscribers: new LuaTable(), count: 0, onRedis: false, inFlight: 0, emptySince: 0, lastId: undefined };
       channels.set(name, state);
       channelCount += 1;
     }

@@ -44,8 +44,9 @@ export function publish(settings: Settings, channel: string, data: string, optio
 
 /**
  * What each channel kept after its position in `after` (channels without one: the last `lastN`,
- * or nothing when lastN is 0), appended to `into` channel by channel, oldest first; and the
- * channels whose position is older than what is kept (a gap).
+ * or nothing when lastN is 0), appended to `into` channel by channel, oldest first, at most
+ * `perChannel` each (default: all that is kept); and the channels whose position is older than
+ * what is kept (a gap).
  */
 export function history(
   settings: Settings,
@@ -53,6 +54,7 @@ export function history(
   after: Record<string, string>,
   lastN: number,
   into: StoredMessage[],
+  perChannel = 0,
 ): LuaMultiReturn<[string[]] | [undefined, Failure]> {
   const [red, failure] = pool.acquire(settings);
   if (red === undefined) {
@@ -63,7 +65,10 @@ export function history(
     const position = after[channel];
     if (position !== undefined || lastN > 0) {
       const rule = historyOf(settings, channel);
-      const count = position !== undefined ? rule.length : math.min(lastN, rule.length);
+      let count = position !== undefined ? rule.length : math.min(lastN, rule.length);
+      if (perChannel > 0) {
+        count = math.min(count, perChannel);
+      }
       const [reply, callFailure] = pool.callOn(
         red,
         "read history",

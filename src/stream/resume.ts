@@ -173,6 +173,40 @@ export class Tracker {
     lastSent[channel] = after;
   }
 
+  /** Channels a live stream subscribed (a WebSocket subscribe frame) join its cursor. */
+  add(names: string[]): void {
+    for (const name of names) {
+      if (!this.channels.includes(name)) {
+        this.channels.push(name);
+      }
+    }
+  }
+
+  /** Channels a live stream unsubscribed leave its cursor. */
+  remove(names: string[]): void {
+    for (const name of names) {
+      const at = this.channels.indexOf(name);
+      if (at >= 0) {
+        this.channels.splice(at, 1);
+      }
+    }
+  }
+
+  /** Where each channel resumes now: after its newest id sent, or from the time the stream subscribed. */
+  positions(): Record<string, string> {
+    const after: Record<string, string> = {};
+    const lastSent = this.lastSent ?? {};
+    for (const channel of this.channels) {
+      after[channel] = lastSent[channel] ?? this.silentFrom;
+    }
+    return after;
+  }
+
+  /** The channels of the stream, in cursor order. */
+  channelList(): string[] {
+    return this.channels;
+  }
+
   /** Where to resume now (long-poll's next request): channel=id for every channel. */
   current(): string {
     return formatCursor(this.channels, this.lastSent ?? {}, this.silentFrom);

@@ -61,6 +61,7 @@ class LiveSession implements Session {
       this.channels.set(name, true);
     }
     this.count += fresh.length;
+    this.stream.tracker.add(fresh);
     return $multi(true);
   }
 
@@ -131,6 +132,7 @@ class LiveSession implements Session {
     if (gone.length > 0) {
       this.count -= gone.length;
       this.stream.mode.remove(this.stream.subscription, gone);
+      this.stream.tracker.remove(gone);
     }
   }
 }

@@ -114,6 +114,9 @@ export function close(subscription: DirectSubscription): void {
   }
 }
 
+/** A direct stream has no queue to overflow: it never catches up. */
+export function caughtUp(_subscription: DirectSubscription): void {}
+
 /** A direct stream's wait is at most a second: it looks up on its own. */
 export function wake(_subscription: DirectSubscription): void {}
 

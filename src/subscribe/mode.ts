@@ -13,8 +13,10 @@ import type { Settings } from "../config/schema";
  * - "shutdown": nginx is reloading or stopping
  * - "overflow": the client read too slowly and its queue overflowed (policy: disconnect)
  * - "wake": woken by wake() with nothing to deliver
+ * - "catchup": the client read too slowly and its queue was dropped (policy catch-up): read what
+ *   it missed from history, then call caughtUp()
  */
-export type EventKind = "message" | "notice" | "timeout" | "lost" | "shutdown" | "overflow" | "wake";
+export type EventKind = "message" | "notice" | "timeout" | "lost" | "shutdown" | "overflow" | "wake" | "catchup";
 
 /** @noSelf */
 export interface SubscriptionMode<S> {
@@ -31,6 +33,8 @@ export interface SubscriptionMode<S> {
   remove(subscription: S, channels: string[]): void;
   /** Makes a waiting `next` return ("wake") soon, from another light thread; direct mode: within its wait. */
   wake(subscription: S): void;
+  /** The stream has read what it missed from history (after "catchup"): live messages flow again. */
+  caughtUp(subscription: S): void;
   /** Releases the subscription; safe to call twice. */
   close(subscription: S): void;
   /** How long one `next` may wait, given the heartbeat interval (ms). */

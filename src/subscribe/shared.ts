@@ -52,9 +52,12 @@ export function next(subscriber: SharedSubscription, timeoutMs: number): LuaMult
     if (!queue.isEmpty(subscriber)) {
       const [channel, data, id, event] = queue.shift(subscriber);
       if (channel === "") {
-        return $multi("notice", data, hub.NOTICE_TEXT[data] ?? data, "", "");
+        return $multi("notice", data, id !== "" ? id : (hub.NOTICE_TEXT[data] ?? data), "", "");
       }
       return $multi("message", channel, data, id, event);
+    }
+    if (queue.isLagging(subscriber)) {
+      return $multi("catchup", "", "", "", "");
     }
     const ended = queue.endedBy(subscriber);
     if (ended === "overflow") {
@@ -70,6 +73,10 @@ export function next(subscriber: SharedSubscription, timeoutMs: number): LuaMult
       return $multi("wake", "", "", "", "");
     }
   }
+}
+
+export function caughtUp(subscriber: SharedSubscription): void {
+  queue.caughtUp(subscriber);
 }
 
 export function wake(subscriber: SharedSubscription): void {
