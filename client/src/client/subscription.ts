@@ -74,7 +74,7 @@ export interface SubscribeOptions {
   EventSource?: EventSourceConstructor;
   /** fetch for long-poll, publish and ack; the global one by default. */
   fetch?: FetchFunction;
-  /** First reconnect delay, doubled per failed attempt up to `maxReconnectMs` (jittered). Default 500. */
+  /** First reconnect delay, doubled per failed attempt up to `maxReconnectMs` (jittered). Default 1000. */
   reconnectMs?: number;
   /** Default 15000. */
   maxReconnectMs?: number;
@@ -451,7 +451,7 @@ export class Subscription {
     if (this.everOpened) {
       this.setState("reconnecting");
     }
-    const delay = delayMs ?? backoffDelay(this.attempt++, this.options.reconnectMs ?? 500, this.options.maxReconnectMs ?? 15000);
+    const delay = delayMs ?? backoffDelay(this.attempt++, this.options.reconnectMs ?? 1000, this.options.maxReconnectMs ?? 15000);
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => void this.connect(), delay);
   }
@@ -551,7 +551,7 @@ export class Subscription {
     } catch (e) {
       if (this.currentState !== "closed") {
         this.emitter.emit("error", new PushgateError(`failed to refresh the token: ${messageOf(e)}`));
-        this.refreshTimer = setTimeout(() => void this.refresh(), backoffDelay(1, this.options.reconnectMs ?? 500, 5000));
+        this.refreshTimer = setTimeout(() => void this.refresh(), backoffDelay(1, this.options.reconnectMs ?? 1000, 5000));
       }
       return;
     }
