@@ -12,8 +12,6 @@ interface NgxRequest {
   get_headers(max?: number, raw?: boolean): LuaMultiReturn<[LuaTable<string, string | string[]>, string | undefined]>;
   get_method(): string;
   read_body(): void;
-  /** Reads and throws away the request body, so a client that sends one is still heard when it leaves. */
-  discard_body(): void;
   get_body_data(): string | undefined;
   get_body_file(): string | undefined;
 }

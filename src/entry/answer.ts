@@ -1,7 +1,7 @@
 // How the entries answer a failure the core returned: its HTTP status and headers.
 
 import type { Settings } from "../config/schema";
-import { fail } from "../host/http";
+import { fail, requestHeader } from "../host/http";
 import type { Failure, FailureKind } from "../protocol/failure";
 
 const STATUS: Record<FailureKind, number> = {
@@ -13,6 +13,18 @@ const STATUS: Record<FailureKind, number> = {
   unavailable: 503,
   internal: 500,
 };
+
+/**
+ * A subscribe request (GET) carries no body: one that does is refused (400). Left unread, a body
+ * would hide the client's close from the stream until a write failed; discarding it would too
+ * (nginx's discard handler takes the connection's reads).
+ */
+export function refuseBody(): void {
+  const length = requestHeader("content-length");
+  if ((length !== undefined && length !== "0") || requestHeader("transfer-encoding") !== undefined) {
+    fail(400, "a subscribe request carries no body: send GET without one");
+  }
+}
 
 /** Answers `failure` and ends the request. */
 export function failWith(settings: Settings, failure: Failure): never {

@@ -7,14 +7,13 @@ import * as settingsHolder from "../host/settings";
 import { parseTimeout } from "../protocol/longpoll";
 import { poll } from "../stream/poll";
 import { LongPollBatch } from "../transport/longpoll";
-import { failWith } from "./answer";
+import { failWith, refuseBody } from "./answer";
 import { streamRequest } from "./request";
 
 export function handle(): void {
   const settings = settingsHolder.get();
   applyCors(settings, "GET, OPTIONS");
-  // A body on a subscribe request is read and thrown away: unread, it would hide the client's close.
-  ngx.req.discard_body();
+  refuseBody();
   const args = uriArgs();
   const channels = channelsArg(args, settings.maxChannels);
   const [seconds, timeoutErr] = parseTimeout(queryArg(args, "timeout"), settings.longPollMaxSeconds);

@@ -6,14 +6,13 @@ import { channelsArg, fail, queryArg, uriArgs } from "../host/http";
 import * as settingsHolder from "../host/settings";
 import { serve } from "../stream/pump";
 import { SseTransport } from "../transport/sse";
-import { failWith } from "./answer";
+import { failWith, refuseBody } from "./answer";
 import { streamRequest } from "./request";
 
 export function handle(): void {
   const settings = settingsHolder.get();
   applyCors(settings, "GET, OPTIONS");
-  // A body on a subscribe request is read and thrown away: unread, it would hide the client's close.
-  ngx.req.discard_body();
+  refuseBody();
   const args = uriArgs();
   const channels = channelsArg(args, settings.maxChannels);
   const format = queryArg(args, "format") ?? "raw";

@@ -7,7 +7,7 @@ import * as settingsHolder from "../host/settings";
 import { parseChannelList } from "../protocol/channel";
 import { serve } from "../stream/pump";
 import { ChunkedTransport } from "../transport/chunked";
-import { failWith } from "./answer";
+import { failWith, refuseBody } from "./answer";
 import { streamRequest } from "./request";
 import * as sseEntry from "./sse";
 
@@ -18,8 +18,7 @@ export function handle(): void {
   }
   const settings = settingsHolder.get();
   applyCors(settings, "GET, OPTIONS");
-  // A body on a subscribe request is read and thrown away: unread, it would hide the client's close.
-  ngx.req.discard_body();
+  refuseBody();
   const args = uriArgs();
 
   const [channels, channelErr] = parseChannelList(queryArg(args, "key") ?? "", settings.maxChannels);

@@ -9,8 +9,8 @@ import * as redis from "../host/redis";
 import { encodeCommand, readReply } from "../host/resp";
 import * as registry from "./registry";
 
-/** Reader wakes this often to check shutdown and liveness (ms). */
-const READ_IDLE_MS = 1000;
+/** Reader wakes this often to check shutdown and liveness (ms): a reload ends the streams sooner than a second. */
+const READ_IDLE_MS = 250;
 /** Writer wakes this often to unsubscribe emptied channels and ping (s). */
 const WRITER_TICK_S = 0.25;
 /** The writer pings an idle connection this often (s); no reply within LIVENESS_S means it is dead. */

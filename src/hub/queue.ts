@@ -163,8 +163,8 @@ function lag(queue: Queue, plainNewcomer: boolean): number {
 
 /**
  * Appends a message (or a notice: channel "") and wakes the stream, applying the overflow policy
- * when the queue is full. Returns how many messages were dropped, and whether the stream was
- * ended for overflowing (policy disconnect).
+ * when the queue is full. Returns how many messages were dropped, and whether the queue
+ * overflowed (policy disconnect: the stream ends; catch-up: it reads from history).
  */
 export function enqueue(
   subscriber: Subscriber,
@@ -194,7 +194,7 @@ export function enqueue(
       return $multi(0, true);
     }
     if (limits.overflow === "catch-up") {
-      return $multi(lag(queue, id === undefined), false);
+      return $multi(lag(queue, id === undefined), true);
     }
     if (size > limits.bytes) {
       // it can never fit: drop it alone, and keep what is queued

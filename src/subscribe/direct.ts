@@ -20,7 +20,7 @@ export interface DirectSubscription {
 const CONFIRM_POLL_S = 0.005;
 
 /** A direct stream cannot be told of a shutdown: it looks up this often to check (ms). */
-const SHUTDOWN_CHECK_MS = 1000;
+const SHUTDOWN_CHECK_MS = 500;
 
 /** Next (redis address, source address) pair, per worker. */
 let route = 0;

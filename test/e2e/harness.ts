@@ -1,7 +1,7 @@
 // End-to-end harness: real Redis and real nginx on free loopback ports, each test stack in its own
 // temporary directory, and real clients (Node's http, curl). Stops only what it started.
 
-import { ChildProcess, spawn } from "node:child_process";
+import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { get, IncomingHttpHeaders, request } from "node:http";
 import { tmpdir } from "node:os";
@@ -44,8 +44,8 @@ export interface Stack {
   client: RedisClientType;
   stop(): Promise<void>;
   errorLog(): string;
-  /** Kills Redis (SIGKILL) and starts a new one on the same port and directory. */
-  restartRedis(downMs?: number): Promise<void>;
+  /** Stops Redis (SIGKILL, or a SHUTDOWN command) and starts a new one on the same port and directory. */
+  restartRedis(downMs?: number, how?: "kill" | "shutdown"): Promise<void>;
   /** GET /status, parsed. */
   status(): Promise<GatewayStatus>;
 }
@@ -96,8 +96,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         await started.redis.stop();
         rmSync(dir, { recursive: true, force: true });
       },
-      restartRedis: async (downMs = 300) => {
-        started.redis.process.kill("SIGKILL");
+      restartRedis: async (downMs = 300, how: "kill" | "shutdown" = "kill") => {
+        if (how === "shutdown") {
+          // SHUTDOWN: Redis flushes its AOF and exits; nothing is killed mid-write
+          spawnSync("redis-cli", ["-p", `${redisPort}`, "SHUTDOWN"], { stdio: "ignore" });
+        } else {
+          started.redis.process.kill("SIGKILL");
+        }
         await new Promise((done) => started.redis.process.once("exit", done));
         await sleep(downMs);
         started.redis = await startRedis("127.0.0.1", redisPort, join(dir, "redis"), options.redisArgs ?? []);
