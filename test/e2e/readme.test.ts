@@ -177,7 +177,12 @@ describe("README.md and sdk/README.md, a gateway with tokens", () => {
     const printed = await runNode(block("token-sdk").body, target, env);
     const token = printed.trim().split("\n")[0];
     expect(token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
-    await runSteps("token-curl", target, { ...env, TOKEN: token });
+    // the stream with the token shows what the publisher key publishes (in a second terminal)
+    const [subscribe, publishing] = shellSteps(block("token-curl").body);
+    const tokenEnv = { ...env, TOKEN: token };
+    await runStep(subscribe, target, tokenEnv, async () => {
+      await runStep(publishing, target, tokenEnv);
+    });
   });
 
   test("the client library in Node, with the app's getToken", async () => {
