@@ -71,12 +71,24 @@ local function older(a, b)
   return a_ms < b_ms or (a_ms == b_ms and a_seq < b_seq)
 end
 
--- pushgate_ack: move a user's read position on a channel forward (never back).
+-- pushgate_ack: move a user's read position on a channel forward (never back), to an id the
+-- channel has had.
 --   KEYS[1]  the user's read positions: pushgate:read:<user> (a hash: channel -> id)
+--   KEYS[2]  the channel's meta hash pushgate:{<channel>}:meta (its `last`: the newest id published)
 --   ARGV[1]  channel          ARGV[2]  id read up to (inclusive)
---   reply    the read position after the call
+--   reply    the read position after the call; or, when `id` is newer than the channel's last
+--            id (with no `last`: than Redis's clock), the error "INVALID id <id> is newer than ..."
+--            and nothing changes (an older id, even 1-0, is fine: it moves nothing)
 local function ack(keys, args)
-  local positions, channel, id = keys[1], args[1], args[2]
+  local positions, meta, channel, id = keys[1], keys[2], args[1], args[2]
+  local last = redis.call('HGET', meta, 'last')
+  if last then
+    if older(last, id) then
+      return redis.error_reply('INVALID id ' .. id .. ' is newer than the last message of ' .. channel .. ' (' .. last .. ')')
+    end
+  elseif not older(id, tostring(now_ms()) .. '-0') then
+    return redis.error_reply('INVALID id ' .. id .. ' is newer than any message of ' .. channel)
+  end
   local current = redis.call('HGET', positions, channel)
   if current and not older(current, id) then
     return current

@@ -1,6 +1,7 @@
 // Read state, kept in Redis per user: POST /ack?channel=c&id=<id> moves the user's read position
-// on a channel forward (never back); GET /unread?key=a,b says how many kept messages of each
-// channel come after it. A connection without a cursor then replays only what is unread.
+// on a channel forward (never back; an id newer than the channel's last message is a 400);
+// GET /unread?key=a,b says how many kept messages of each channel come after it. A connection
+// without a cursor then replays only what is unread.
 // The user is the token's subject (its grant must cover the channels), or ?user=<id> with auth off.
 
 import type { Settings } from "../config/schema";

@@ -17,20 +17,28 @@ export const CLOSE_TOO_BIG = 1009;
 export const CLOSE_INTERNAL = 1011;
 export const CLOSE_RESTART = 1012;
 
-/** Longest `ref` a client may attach to a control frame (bytes). */
+/** Longest `ref` a client may attach to a control frame (bytes), when it is a string. */
 export const REF_MAX_BYTES = 128;
+/**
+ * A numeric `ref` is an integer below 10^14 in magnitude: every such number prints the same in
+ * JavaScript and in LuaJIT (whose tostring keeps 14 significant digits), so it is echoed exactly.
+ */
+export const REF_MAX_NUMBER = 99999999999999;
+
+/** What a client attaches to a control frame to match the answer: echoed with its JSON type. */
+export type Ref = string | number | undefined;
 /** Longest message id (`ack`) and cursor (`hello`) accepted (bytes). */
 export const ID_MAX_BYTES = 64;
 export const CURSOR_MAX_BYTES = 4096;
 
 export type Control =
-  | { type: "subscribe" | "unsubscribe"; channels: string[]; ref: string | undefined }
-  | { type: "ping"; ref: string | undefined }
-  | { type: "publish"; channel: string; data: string; event: string | undefined; idempotencyKey: string | undefined; ref: string | undefined }
-  | { type: "ack"; channel: string; id: string; ref: string | undefined }
-  | { type: "hello"; cursor: string | undefined; cursors: Record<string, string> | undefined; ref: string | undefined };
+  | { type: "subscribe" | "unsubscribe"; channels: string[]; ref: Ref }
+  | { type: "ping"; ref: Ref }
+  | { type: "publish"; channel: string; data: string; event: string | undefined; idempotencyKey: string | undefined; ref: Ref }
+  | { type: "ack"; channel: string; id: string; ref: Ref }
+  | { type: "hello"; cursor: string | undefined; cursors: Record<string, string> | undefined; ref: Ref };
 
-type Parsed = LuaMultiReturn<[Control] | [undefined, string, string | undefined]>;
+type Parsed = LuaMultiReturn<[Control] | [undefined, string, Ref]>;
 
 const SHAPE = 'a control frame is a JSON object with a "type": subscribe, unsubscribe, ping, publish, ack or hello';
 
@@ -68,6 +76,19 @@ function channelField(frame: Record<string, unknown>): string | undefined {
   return typeof channel === "string" && isValidChannel(channel) ? channel : undefined;
 }
 
+const REF_RULE = `"ref" must be a string of at most ${REF_MAX_BYTES} bytes or an integer of at most 14 digits`;
+
+/** Whether a frame's `ref` is absent, a short string, or an integer of at most 14 digits. */
+function isValidRef(raw: unknown): raw is Ref {
+  if (raw === undefined) {
+    return true;
+  }
+  if (typeof raw === "string") {
+    return raw.length <= REF_MAX_BYTES;
+  }
+  return typeof raw === "number" && Math.floor(raw) === raw && raw >= -REF_MAX_NUMBER && raw <= REF_MAX_NUMBER;
+}
+
 /**
  * Checks a decoded control frame. Returns the command, or undefined, a message for an error frame
  * and the frame's `ref` (when it had a valid one, so the error can be matched to the request).
@@ -77,13 +98,11 @@ export function parseControl(value: unknown, maxChannels: number): Parsed {
     return $multi(undefined, SHAPE, undefined);
   }
   const rawRef = value.ref;
-  let ref: string | undefined;
-  if (rawRef !== undefined) {
-    if (typeof rawRef !== "string" || rawRef.length > REF_MAX_BYTES) {
-      return $multi(undefined, `"ref" must be a string of at most ${REF_MAX_BYTES} bytes`, undefined);
-    }
-    ref = rawRef;
+  if (!isValidRef(rawRef)) {
+    return $multi(undefined, REF_RULE, undefined);
   }
+  // -0 is echoed as 0, as JavaScript prints it (LuaJIT would print -0)
+  const ref = rawRef === 0 ? 0 : rawRef;
   const kind = value.type;
   if (kind === "subscribe" || kind === "unsubscribe") {
     const [channels, err] = channelList(value.channels, maxChannels);
@@ -135,7 +154,7 @@ export function parseControl(value: unknown, maxChannels: number): Parsed {
 }
 
 /** hello: a compound `cursor` as the stream hands it out, and/or `cursors` by channel. */
-function parseHello(frame: Record<string, unknown>, ref: string | undefined): Parsed {
+function parseHello(frame: Record<string, unknown>, ref: Ref): Parsed {
   const cursor = frame.cursor;
   if (cursor !== undefined && (typeof cursor !== "string" || cursor.length === 0 || cursor.length > CURSOR_MAX_BYTES)) {
     return $multi(undefined, `hello: "cursor" must be a string of 1 to ${CURSOR_MAX_BYTES} bytes`, ref);
@@ -161,8 +180,11 @@ function parseHello(frame: Record<string, unknown>, ref: string | undefined): Pa
   return $multi({ type: "hello", cursor: cursor as string | undefined, cursors, ref });
 }
 
-function refField(ref: string | undefined, quote: QuoteJson): string {
-  return ref === undefined ? "" : `,"ref":${quote(ref)}`;
+function refField(ref: Ref, quote: QuoteJson): string {
+  if (ref === undefined) {
+    return "";
+  }
+  return typeof ref === "number" ? `,"ref":${ref}` : `,"ref":${quote(ref)}`;
 }
 
 /**
@@ -193,17 +215,17 @@ export function noticeFrame(code: string, message: string, quote: QuoteJson): st
 }
 
 /** {"type":"error","error":"...","ref":"..."}: a control frame was refused; the connection goes on. */
-export function errorFrame(message: string, ref: string | undefined, quote: QuoteJson): string {
+export function errorFrame(message: string, ref: Ref, quote: QuoteJson): string {
   return `{"type":"error","error":${quote(message)}${refField(ref, quote)}}`;
 }
 
 /** {"type":"pong"}, with the ping's ref. */
-export function pongFrame(ref: string | undefined, quote: QuoteJson): string {
+export function pongFrame(ref: Ref, quote: QuoteJson): string {
   return `{"type":"pong"${refField(ref, quote)}}`;
 }
 
 /** {"type":"subscribed","channels":["a","b"]} (or "unsubscribed"): what the connection changed. */
-export function channelsFrame(kind: "subscribed" | "unsubscribed" | "resumed", channels: string[], ref: string | undefined, quote: QuoteJson): string {
+export function channelsFrame(kind: "subscribed" | "unsubscribed" | "resumed", channels: string[], ref: Ref, quote: QuoteJson): string {
   const names: string[] = [];
   for (const channel of channels) {
     names.push(quote(channel));
@@ -213,11 +235,11 @@ export function channelsFrame(kind: "subscribed" | "unsubscribed" | "resumed", c
 
 /** {"type":"published","channel":"a","id":"...","subscribers":1}, as POST /pub answers. */
 /** The answer to an ack: the user's read position on the channel after it. */
-export function ackedFrame(channel: string, read: string, ref: string | undefined, quote: QuoteJson): string {
+export function ackedFrame(channel: string, read: string, ref: Ref, quote: QuoteJson): string {
   return `{"type":"acked","channel":${quote(channel)},"read":${quote(read)}${refField(ref, quote)}}`;
 }
 
-export function publishedFrame(channel: string, id: string, subscribers: number, duplicate: boolean, ref: string | undefined, quote: QuoteJson): string {
+export function publishedFrame(channel: string, id: string, subscribers: number, duplicate: boolean, ref: Ref, quote: QuoteJson): string {
   const duplicateField = duplicate ? ',"duplicate":true' : "";
   return `{"type":"published","channel":${quote(channel)},"id":${quote(id)},"subscribers":${subscribers}${duplicateField}${refField(ref, quote)}}`;
 }

@@ -1,20 +1,38 @@
 // Read state in Redis: a user's read position per channel (pushgate_ack in redis/pushgate.lua
-// moves it forward only), the positions a stream without a cursor resumes from, and how many
+// moves it forward only, and never past the channel's last message), the positions a stream without a cursor resumes from, and how many
 // kept messages come after them (pushgate_unread).
 
 import type { Settings } from "../config/schema";
 import { Failure, UNAVAILABLE } from "../protocol/failure";
-import { readKey, streamKey } from "../protocol/keys";
+import { metaKey, readKey, streamKey } from "../protocol/keys";
+import * as functions from "./functions";
 import { historyOf } from "./messages";
 import * as pool from "./pool";
 
-/** Moves `user`'s read position on `channel` forward to `id` (a valid id); the position after. */
+/** How pushgate_ack words a refused id (a Redis error reply): the rest of it is for the client. */
+const REFUSED_PREFIX = "INVALID ";
+
+/**
+ * Moves `user`'s read position on `channel` forward to `id` (a valid id); the position after.
+ * An id newer than the channel's last message is refused, atomically in Redis: `invalid`.
+ */
 export function acknowledge(settings: Settings, user: string, channel: string, id: string): LuaMultiReturn<[string] | [undefined, Failure]> {
-  const [position, failure] = pool.call(settings, "acknowledge", "pushgate_ack", [readKey(user)], [channel, id]);
-  if (position === undefined) {
-    return $multi(undefined, failure);
+  const [red, acquireFailure] = pool.acquire(settings);
+  if (red === undefined) {
+    return $multi(undefined, acquireFailure);
   }
-  return $multi(position as string);
+  const [position, err, lost] = functions.call(red, "pushgate_ack", [readKey(user), metaKey(channel)], [channel, id]);
+  if (err === undefined) {
+    pool.release(red);
+    return $multi(position as string);
+  }
+  pool.release(red, lost === true);
+  const message = `${err}`;
+  if (lost !== true && string.sub(message, 1, REFUSED_PREFIX.length) === REFUSED_PREFIX) {
+    return $multi(undefined, { kind: "invalid", message: string.sub(message, REFUSED_PREFIX.length + 1) });
+  }
+  ngx.log(ngx.ERR, `failed to acknowledge: ${message}`);
+  return $multi(undefined, UNAVAILABLE);
 }
 
 /** `user`'s read position on each of `channels` (absent where there is none). */

@@ -224,6 +224,28 @@ describe.each(MODES)("%s mode", (mode) => {
     expect(keys.sort()).toEqual(["pushgate:{broadcast}:meta", "pushgate:{broadcast}:stream"]);
     expect(await keptAfter(stack, "broadcast", "0-0")).toEqual([broadcast]);
   });
+
+  test("an ack of an id newer than the channel's last message is refused with a 400 naming it; older ids move nothing", async () => {
+    const user = `future${mode}`;
+    const inbox = `user:${user}`;
+    const ack = (channel: string, id: string) => fetchText(`${stack.base}/ack?channel=${channel}&id=${id}&user=${user}`, { method: "POST" });
+    // a channel with nothing published: 1-0 is fine (nothing to read), an id from the future is not
+    expect(JSON.parse((await ack("never:published", "1-0")).body)).toEqual({ channel: "never:published", read: "1-0" });
+    const future = `${Date.now() + 3_600_000}-0`;
+    const empty = await ack("never:published", future);
+    expect(empty.status).toBe(400);
+    expect(JSON.parse(empty.body)).toEqual({ error: `id ${future} is newer than any message of never:published` });
+    const last = await publish(stack, inbox, "the last one");
+    const newer = `${last.split("-")[0]}-${Number(last.split("-")[1]) + 1}`;
+    const refused = await ack(inbox, newer);
+    expect(refused.status).toBe(400);
+    expect(JSON.parse(refused.body)).toEqual({ error: `id ${newer} is newer than the last message of ${inbox} (${last})` });
+    // nothing moved: the message is still unread, and its own id is accepted
+    const unread = JSON.parse((await fetchText(`${stack.base}/unread?key=${inbox}&user=${user}`)).body) as { unread: Record<string, number> };
+    expect(unread.unread[inbox]).toBe(1);
+    expect(JSON.parse((await ack(inbox, last)).body)).toEqual({ channel: inbox, read: last });
+    expect(luaErrors(stack.errorLog())).toEqual([]);
+  });
 });
 
 describe.each(MODES)("%s mode, restarts", (mode) => {

@@ -86,6 +86,24 @@ describe.each(MODES)("%s mode", (mode) => {
     client.close();
   });
 
+  test("a numeric ref is accepted and echoed as a number, a string ref as a string", async () => {
+    const client = await new WsClient(wsUrl(stack, "/ws")).open();
+    client.send({ type: "subscribe", channels: ["numref"], ref: 1 });
+    await client.next((f) => f.type === "subscribed");
+    expect(client.raw[0]).toBe('{"type":"subscribed","channels":["numref"],"ref":1}');
+    client.send({ type: "ping", ref: "1" });
+    await client.next((f) => f.type === "pong");
+    expect(client.raw[1]).toBe('{"type":"pong","ref":"1"}');
+    client.send({ type: "subscribe", channels: ["bad name!"], ref: 2 });
+    await client.next((f) => f.type === "error");
+    expect(JSON.parse(client.raw[2])).toMatchObject({ type: "error", ref: 2 });
+    client.send({ type: "ping", ref: 1.5 });
+    expect(await client.next((f) => f.type === "error", 3)).toEqual({ type: "error", error: expect.stringContaining('"ref" must be a string') });
+    await stack.client.publish("numref", "subscribed by a numeric ref");
+    expect(await client.next((f) => f.type === "message")).toMatchObject({ channel: "numref", data: "subscribed by a numeric ref" });
+    client.close();
+  });
+
   test("a publish frame reaches the channel's subscribers and is answered like POST /pub", async () => {
     const reader = await new WsClient(wsUrl(stack, "/ws?key=chat")).open();
     const writer = await new WsClient(wsUrl(stack, "/ws")).open();
@@ -114,6 +132,13 @@ describe.each(MODES)("%s mode", (mode) => {
     const user = await new WsClient(wsUrl(stack, "/ws?user=wsack")).open();
     expect(await user.request({ type: "ack", channel: "user:wsack", id })).toMatchObject({ type: "acked", channel: "user:wsack", read: id });
     expect(await user.request({ type: "ack", channel: "user:wsack", id: "1-0" })).toMatchObject({ type: "acked", read: id }); // never back
+    const newer = `${id.split("-")[0]}-${Number(id.split("-")[1]) + 1}`;
+    user.send({ type: "ack", channel: "user:wsack", id: newer, ref: 9 });
+    expect(await user.next((f) => f.ref === 9)).toEqual({
+      type: "error",
+      error: `id ${newer} is newer than the last message of user:wsack (${id})`,
+      ref: 9,
+    });
     const unread = JSON.parse((await fetchText(`${stack.base}/unread?key=user:wsack&user=wsack`)).body) as { unread: Record<string, number> };
     expect(unread.unread["user:wsack"]).toBe(0);
     user.close();

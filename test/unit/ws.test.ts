@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { messageLine } from "../../src/protocol/frame";
 import { isUtf8 } from "../../src/protocol/utf8";
-import { channelsFrame, errorFrame, messageFrame, noticeFrame, parseControl, pongFrame, publishedFrame } from "../../src/protocol/ws";
+import { ackedFrame, channelsFrame, errorFrame, messageFrame, noticeFrame, parseControl, pongFrame, publishedFrame } from "../../src/protocol/ws";
 
 interface ControlVector {
   name: string;
@@ -13,7 +13,7 @@ interface ControlVector {
   maxChannels: number;
   control?: Record<string, unknown>;
   error?: string;
-  ref?: string;
+  ref?: string | number;
 }
 interface FrameVector {
   name: string;
@@ -26,7 +26,8 @@ interface FrameVector {
   cursor?: string;
   code?: string;
   message?: string;
-  ref?: string;
+  ref?: string | number;
+  read?: string;
   subscribers?: number;
   duplicate?: boolean;
   frame: string;
@@ -73,11 +74,15 @@ describe("server frames", () => {
       frame = pongFrame(v.ref, quote);
     } else if (v.kind === "published") {
       frame = publishedFrame(v.channel!, v.id!, v.subscribers!, v.duplicate!, v.ref, quote);
+    } else if (v.kind === "acked") {
+      frame = ackedFrame(v.channel!, v.read!, v.ref, quote);
     } else {
       frame = channelsFrame(v.kind as "subscribed" | "unsubscribed", v.channels!, v.ref, quote);
     }
     expect(frame).toBe(v.frame);
-    expect(JSON.parse(frame)).toBeTruthy();
+    const parsed = JSON.parse(frame) as { ref?: unknown };
+    // the ref comes back with the JSON type it was sent with
+    expect(parsed.ref).toStrictEqual(v.ref);
   });
 });
 
