@@ -11,7 +11,7 @@ import type { Subscriber } from "./queue";
 import * as registry from "./registry";
 
 export type { Subscriber };
-export { NOTICE_TEXT } from "./registry";
+export { NOTICE_TEXT } from "../protocol/notices";
 
 /**
  * Starts the hub of this worker (init_worker, shared mode): `connectHook` runs on every new

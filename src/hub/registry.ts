@@ -5,6 +5,7 @@
 // sends what reconcile() returns and feeds back what Redis answers.
 
 import { openEnvelope } from "../protocol/envelope";
+import { missedGapText, NOTICE_TEXT, recoveredText } from "../protocol/notices";
 import type { HubStats } from "../protocol/status";
 import * as queue from "./queue";
 import type { QueueLimits, Subscriber } from "./queue";
@@ -33,10 +34,6 @@ const CLOCK_MARGIN_MS = 2000;
 /** A channel stays subscribed this long after its last subscriber left (s), to absorb reconnects. */
 const UNSUBSCRIBE_GRACE_S = 0.5;
 
-export const NOTICE_TEXT: Record<string, string> = {
-  "redis-lost": "redis connection lost: messages published until it is restored may be missed",
-  "redis-restored": "redis connection restored: subscribed again",
-};
 
 const channels = new LuaTable<string, ChannelState>();
 /** Every live subscriber of this worker, for notices that go to all. */
@@ -177,7 +174,7 @@ export function deliverMissed(gaps: string[], missed: Array<[string, string, str
     const state = channels.get(channel);
     if (state !== undefined) {
       for (const [subscriber] of state.subscribers) {
-        noticeTo(subscriber, "gap", `messages of ${channel} published while redis was unreachable are no longer all kept`);
+        noticeTo(subscriber, "gap", missedGapText(channel));
       }
     }
   }
@@ -191,7 +188,7 @@ export function deliverMissed(gaps: string[], missed: Array<[string, string, str
     const state = channels.get(channel);
     if (state !== undefined) {
       for (const [subscriber] of state.subscribers) {
-        noticeTo(subscriber, "recovered", `${end - i} messages of ${channel} published while redis was unreachable, recovered from history`);
+        noticeTo(subscriber, "recovered", recoveredText(end - i, channel));
         for (let k = i; k < end; k++) {
           const [, id, data, event] = missed[k];
           enqueue(subscriber, channel, data, id, event);

@@ -5,10 +5,9 @@
 import type { Settings } from "../config/schema";
 import type { Ending } from "../protocol/ending";
 import type { Failure } from "../protocol/failure";
-import * as messages from "../store/messages";
-import type { StoredMessage } from "../store/messages";
 import type { Transport } from "../transport/transport";
 import { finish, openUntilAbort, sendBacklog, Stream, StreamRequest } from "./open";
+import { catchUp, recover } from "./recovery";
 
 /** How often a stream busy with messages looks whether nginx is reloading (s). */
 const EXIT_CHECK_S = 0.2;
@@ -35,65 +34,6 @@ function sendHello(transport: Transport, stream: Stream): boolean {
     }
   }
   return true;
-}
-
-/** Messages per channel a catching-up stream reads from history at a time (bounds its memory). */
-const CATCH_UP_BATCH = 100;
-
-/**
- * Sends the next batch of what the stream missed, from history after its positions. Returns
- * whether it has caught up (every channel gave less than a batch), or undefined when the client
- * is gone or Redis cannot be read.
- */
-function sendMissed(transport: Transport, settings: Settings, stream: Stream): boolean | undefined {
-  const tracker = stream.tracker;
-  const channels = tracker.channelList();
-  const kept: StoredMessage[] = [];
-  const [gaps, failure] = messages.history(settings, channels, tracker.positions(), 0, kept, CATCH_UP_BATCH);
-  if (gaps === undefined) {
-    ngx.log(ngx.WARN, "a stream could not catch up: ", failure.message);
-    return undefined;
-  }
-  if (!sendBacklog(transport, tracker, { entries: kept, gaps })) {
-    return undefined;
-  }
-  const counts: Record<string, number> = {};
-  for (const entry of kept) {
-    counts[entry.channel] = (counts[entry.channel] ?? 0) + 1;
-  }
-  for (const channel of channels) {
-    if ((counts[channel] ?? 0) >= CATCH_UP_BATCH) {
-      return false;
-    }
-  }
-  return true;
-}
-
-/**
- * Policy catch-up: the stream's queue overflowed and was dropped. It reads what it missed from
- * history at the client's pace, then has live messages queued again, then reads once more what
- * was published before they were (the tracker skips what the queue repeats). False when it ends.
- */
-function catchUp(transport: Transport, settings: Settings, stream: Stream): boolean {
-  for (;;) {
-    const done = sendMissed(transport, settings, stream);
-    if (done === undefined) {
-      return false;
-    }
-    if (done) {
-      break;
-    }
-  }
-  stream.mode.caughtUp(stream.subscription);
-  for (;;) {
-    const done = sendMissed(transport, settings, stream);
-    if (done === undefined) {
-      return false;
-    }
-    if (done) {
-      return true;
-    }
-  }
 }
 
 /** How the subscription's end reads to the client. */
@@ -184,10 +124,16 @@ export function pump(transport: Transport, settings: Settings, stream: Stream): 
       if (written === undefined) {
         return;
       }
-    } else {
-      if (kind === "lost") {
-        ngx.log(ngx.WARN, "redis subscription ended: ", a);
+    } else if (kind === "lost") {
+      ngx.log(ngx.WARN, "redis subscription ended: ", a);
+      const next = recover(transport, settings, stream);
+      if (next !== "go") {
+        if (next !== undefined) {
+          transport.close(next);
+        }
+        return;
       }
+    } else {
       transport.close(endingOf(kind));
       return;
     }

@@ -58,6 +58,20 @@ export function open(channels: string[], settings: Settings): LuaMultiReturn<[Di
   return $multi({ sock, closed: false, pending: 0, timeoutMs });
 }
 
+export function reconnect(subscription: DirectSubscription, channels: string[], settings: Settings): LuaMultiReturn<[true] | [undefined, string]> {
+  if (subscription.closed) {
+    return $multi(undefined, "the stream has ended");
+  }
+  const [fresh, err] = open(channels, settings);
+  if (fresh === undefined) {
+    return $multi(undefined, err);
+  }
+  subscription.sock.close();
+  subscription.sock = fresh.sock;
+  subscription.pending = 0;
+  return $multi(true);
+}
+
 export function next(subscription: DirectSubscription, timeoutMs: number): LuaMultiReturn<[EventKind, string, string, string, string]> {
   // A socket timeout of 0 means "the default", hence at least 1 ms.
   const sock = subscription.sock;

@@ -9,7 +9,7 @@ import type { Settings } from "../config/schema";
  *   name ("" for none)
  * - "notice": a = notice code, b = text (the stream goes on)
  * - "timeout": nothing within the wait
- * - "lost": Redis went away and this mode cannot go on
+ * - "lost": the subscription's own Redis connection went away (direct mode): reconnect() may bring it back
  * - "shutdown": nginx is reloading or stopping
  * - "overflow": the client read too slowly and its queue overflowed (policy: disconnect)
  * - "wake": woken by wake() with nothing to deliver
@@ -35,6 +35,8 @@ export interface SubscriptionMode<S> {
   wake(subscription: S): void;
   /** The stream has read what it missed from history (after "catchup"): live messages flow again. */
   caughtUp(subscription: S): void;
+  /** After "lost": a new connection subscribed to `channels` takes the lost one's place. */
+  reconnect(subscription: S, channels: string[], settings: Settings): LuaMultiReturn<[true] | [undefined, string]>;
   /** Releases the subscription; safe to call twice. */
   close(subscription: S): void;
   /** How long one `next` may wait, given the heartbeat interval (ms). */

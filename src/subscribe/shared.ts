@@ -75,6 +75,11 @@ export function next(subscriber: SharedSubscription, timeoutMs: number): LuaMult
   }
 }
 
+/** The hub reconnects by itself: a shared subscription is never "lost". */
+export function reconnect(_subscriber: SharedSubscription, _channels: string[], _settings: Settings): LuaMultiReturn<[true] | [undefined, string]> {
+  return $multi(undefined, "the hub reconnects by itself");
+}
+
 export function caughtUp(subscriber: SharedSubscription): void {
   queue.caughtUp(subscriber);
 }

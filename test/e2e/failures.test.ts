@@ -40,7 +40,7 @@ describe.each(MODES)("%s mode", (mode) => {
   });
 
   if (mode === "direct") {
-    test("Redis killed mid-stream: the stream ends with an error line asking to reconnect", async () => {
+    test("Redis killed mid-stream and not back: the stream is told at once, then ends with an error line asking to reconnect", async () => {
       await withStack({ settings: { mode } }, async (stack) => {
         const stream = await new Stream(`${stack.base}/sub?key=doomed`).open();
         await stack.client.publish("doomed", "before");
@@ -49,6 +49,7 @@ describe.each(MODES)("%s mode", (mode) => {
         await stream.done;
         expect(stream.messages()).toEqual([
           { type: "message", channel: "doomed", data: "before" },
+          { type: "notice", notice: "redis-lost", message: "redis connection lost: messages published until it is restored may be missed" },
           { type: "error", error: "redis connection lost", reconnect: true },
         ]);
         expect(luaErrors(stack.errorLog())).toEqual([]);

@@ -25,10 +25,10 @@ async function fcallPublish(stack: Stack, channel: string, data: string, length 
 }
 
 /**
- * Keeps the hub away from Redis while `during` runs: new connections must authenticate (the
- * hub's fail), the test's own connection stays in, and the hub's subscribe connections are cut.
+ * Keeps the gateway's subscribe connections away from Redis while `during` runs: they are cut,
+ * and new connections must authenticate (the gateway's fail) while the test's own stays in.
  */
-async function hubAway(stack: Stack, during: () => Promise<void>): Promise<void> {
+async function gatewayAway(stack: Stack, during: () => Promise<void>): Promise<void> {
   await stack.client.sendCommand(["CONFIG", "SET", "requirepass", "keep-the-hub-out"]);
   await stack.client.sendCommand(["CLIENT", "KILL", "TYPE", "pubsub"]);
   try {
@@ -48,7 +48,7 @@ describe("shared mode heals what the hub missed", () => {
     const before = await fcallPublish(stack, "heal", "before");
     await stream.waitForMessages(1);
     const missed: string[] = [];
-    await hubAway(stack, async () => {
+    await gatewayAway(stack, async () => {
       await eventually(async () => (await stack.status()).workers.every((w) => !w.connected), 3000);
       for (let i = 0; i < 5; i++) {
         missed.push(await fcallPublish(stack, "heal", `missed ${i}`));
@@ -71,7 +71,7 @@ describe("shared mode heals what the hub missed", () => {
     await fcallPublish(stack, "short:1", "first", 5);
     await stream.waitForMessages(1);
     const missed: string[] = [];
-    await hubAway(stack, async () => {
+    await gatewayAway(stack, async () => {
       await eventually(async () => (await stack.status()).workers.every((w) => !w.connected), 3000);
       for (let i = 0; i < 8; i++) {
         missed.push(await fcallPublish(stack, "short:1", `missed ${i}`, 5));
@@ -87,6 +87,31 @@ describe("shared mode heals what the hub missed", () => {
   test("the error log holds no Lua error and no ngx.sleep(0) warning (Debian's nginx lacks the patch it needs)", () => {
     expect(stack.errorLog()).not.toContain("ngx.sleep(0) called without delayed events patch");
     expect(luaErrors(stack.errorLog())).toEqual([]);
+  });
+});
+
+describe("direct mode heals a stream whose connection broke", () => {
+  const stack = useStack({ settings: { mode: "direct", workers: "1" } });
+
+  test("the stream gets a new connection and what was published meanwhile, with no reconnect of the client", async () => {
+    const stream = await new Stream(`${stack.base}/sub?key=dheal`).open();
+    const before = await fcallPublish(stack, "dheal", "before");
+    await stream.waitForMessages(1);
+    const missed: string[] = [];
+    await gatewayAway(stack, async () => {
+      await eventually(() => stream.messages().length >= 2, 3000); // the redis-lost notice
+      for (let i = 0; i < 4; i++) {
+        missed.push(await fcallPublish(stack, "dheal", `missed ${i}`));
+      }
+    });
+    expect(await eventually(() => stream.messages().filter((m) => (m as Line).type === "message").length >= 5, 10000)).toBe(true);
+    const after = await fcallPublish(stack, "dheal", "after");
+    await eventually(() => stream.messages().filter((m) => (m as Line).type === "message").length >= 6, 3000);
+    const lines = stream.messages() as Line[];
+    expect(stream.ended).toBe(false);
+    expect(lines.filter((l) => l.type === "notice").map((l) => l.notice)).toEqual(["redis-lost", "redis-restored", "recovered"]);
+    expect(lines.filter((l) => l.type === "message").map((l) => l.id)).toEqual([before, ...missed, after]);
+    stream.close();
   });
 });
 
