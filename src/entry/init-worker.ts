@@ -15,6 +15,12 @@ function loadFunctions(this: void): void {
   }
 }
 
+/** Shared mode, each time the hub is connected and subscribed: functions loaded, the hub reported up at once (readiness). */
+function hubConnected(this: void): void {
+  loadFunctions();
+  status.report();
+}
+
 function loadFunctionsLater(this: void, premature: boolean): void {
   if (!premature) {
     loadFunctions();
@@ -24,7 +30,7 @@ function loadFunctionsLater(this: void, premature: boolean): void {
 export function start(): void {
   const settings = settingsHolder.get();
   if (settings.mode === "shared") {
-    hub.start(settings, loadFunctions, missedSince);
+    hub.start(settings, hubConnected, missedSince);
   } else if (ngx.worker.id() === 0) {
     ngx.timer.at(0, loadFunctionsLater);
   }

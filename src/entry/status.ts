@@ -30,6 +30,11 @@ function publish(this: void, premature: boolean): void {
   dict.set(`worker:${ngx.worker.id() ?? 0}`, cjson.encode(entry), ENTRY_TTL_S);
 }
 
+/** Writes this worker's entry now (the hub just connected: readiness need not wait for the timer). */
+export function report(): void {
+  publish(false);
+}
+
 /** init_worker: start publishing this worker's statistics. */
 export function start(): void {
   publish(false);

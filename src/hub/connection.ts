@@ -29,7 +29,7 @@ const BACKOFF_MIN_S = 0.1;
 const BACKOFF_MAX_S = 5;
 
 let config: Settings | undefined;
-/** Called on every new connection before it enters subscribe mode (loads the Redis functions). */
+/** Called once every new connection is subscribed (loads the Redis functions, reports the hub up). */
 let onConnect: ((this: void) => void) | undefined;
 /** Called after a reconnect with the channels in use and where each resumes: what history kept since. */
 let onRestored: RestoredHook | undefined;
@@ -161,9 +161,6 @@ function serveConnection(settings: Settings, address: Settings["redis"][number],
   if (conn === undefined) {
     return connectErr;
   }
-  // Make sure Redis has the pushgate functions, so backends can FCALL them by name from the
-  // start (and again after a Redis restart).
-  onConnect?.();
   const lostAt = lastReplyAt;
   sock = conn;
   connected = true;
@@ -184,6 +181,9 @@ function serveConnection(settings: Settings, address: Settings["redis"][number],
   for (const reply of early) {
     dispatch(reply);
   }
+  // e.g. make sure Redis has the pushgate functions, so backends can FCALL them by name from the
+  // start (and again after a Redis restart), and report the hub connected
+  onConnect?.();
   const writer = ngx.thread.spawn(writerLoop, writerWake!);
   let why: string;
   let sinceYield = 0;

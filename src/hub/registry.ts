@@ -34,7 +34,6 @@ const CLOCK_MARGIN_MS = 2000;
 /** A channel stays subscribed this long after its last subscriber left (s), to absorb reconnects. */
 const UNSUBSCRIBE_GRACE_S = 0.5;
 
-
 const channels = new LuaTable<string, ChannelState>();
 /** Every live subscriber of this worker, for notices that go to all. */
 const members = new LuaTable<Subscriber, true>();

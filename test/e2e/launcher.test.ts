@@ -210,7 +210,8 @@ describe("pushgate status|reload|stop", () => {
     );
     expect(nginxReload).toBe(0);
     expect(await eventually(() => childPids(nginxPid).every((pid) => !reloaded.includes(pid)), 10000)).toBe(true);
-    expect((await fetchText(`http://127.0.0.1:${httpPort}/healthz`)).status).toBe(200);
+    // readiness: the new workers' hubs connect and report
+    expect(await eventually(async () => (await fetchText(`http://127.0.0.1:${httpPort}/healthz`)).status === 200, 5000)).toBe(true);
 
     const stop = await pushgate("stop", env);
     expect(stop.code).toBe(0);
