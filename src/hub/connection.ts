@@ -7,6 +7,7 @@ import semaphore = require("ngx.semaphore");
 import type { Settings } from "../config/schema";
 import * as redis from "../host/redis";
 import { encodeCommand, readReply } from "../host/resp";
+import * as fanout from "./fanout";
 import * as registry from "./registry";
 
 /** Reader wakes this often to check shutdown and liveness (ms): a reload ends the streams sooner than a second. */
@@ -34,7 +35,7 @@ let onConnect: ((this: void) => void) | undefined;
 /** Called after a reconnect with the channels in use and where each resumes: what history kept since. */
 let onRestored: RestoredHook | undefined;
 
-export type RestoredHook = (this: void, channels: string[], after: Record<string, string>) => registry.Missed;
+export type RestoredHook = (this: void, channels: string[], after: Record<string, string>) => fanout.Missed;
 let writerWake: NgxSemaphore | undefined;
 let sock: NgxTcpSocket | undefined;
 let connected = false;
@@ -86,7 +87,7 @@ function dispatch(reply: unknown): void {
   const parts = reply as string[];
   const kind = parts[0];
   if (kind === "message") {
-    registry.deliver(parts[1], parts[2]);
+    fanout.deliver(parts[1], parts[2]);
   } else if (kind === "subscribe" || kind === "unsubscribe") {
     registry.confirmed(parts[1]);
   }
@@ -152,7 +153,7 @@ function heal(lostAt: number): void {
     ngx.log(ngx.WARN, "pushgate hub: failed to read what was missed: ", missed);
     return;
   }
-  registry.deliverMissed(gaps, missed);
+  fanout.deliverMissed(gaps, missed);
 }
 
 /** One connection's life: connect, resubscribe, read until it ends. Returns why it ended. */
@@ -175,7 +176,7 @@ function serveConnection(settings: Settings, address: Settings["redis"][number],
     return subscribeErr;
   }
   if (everConnected) {
-    registry.noticeAll("redis-restored");
+    fanout.noticeAll("redis-restored");
     heal(lostAt);
   }
   for (const reply of early) {
@@ -256,14 +257,14 @@ function run(this: void, premature: boolean): void {
       everConnected = true;
     }
     if (everConnected && lastReplyAt >= startedAt) {
-      registry.countReconnect();
-      registry.noticeAll("redis-lost");
+      fanout.countReconnect();
+      fanout.noticeAll("redis-lost");
     }
     // Exponential backoff with jitter, so the workers of many gateways do not reconnect in step.
     ngx.sleep(backoff * (0.5 + math.random() * 0.5));
     backoff = math.min(backoff * 2, BACKOFF_MAX_S);
   }
-  registry.endAll("shutdown");
+  fanout.endAll("shutdown");
 }
 
 /**

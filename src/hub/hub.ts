@@ -6,6 +6,7 @@ import semaphore = require("ngx.semaphore");
 import type { Settings } from "../config/schema";
 import type { HubStats } from "../protocol/status";
 import * as connection from "./connection";
+import * as fanout from "./fanout";
 import * as queue from "./queue";
 import type { Subscriber } from "./queue";
 import * as registry from "./registry";
@@ -18,7 +19,7 @@ export { NOTICE_TEXT } from "../protocol/notices";
  * connection, `restoredHook` reads from history what the channels in use missed while it was down.
  */
 export function start(settings: Settings, connectHook: (this: void) => void, restoredHook: connection.RestoredHook): void {
-  registry.configure({ messages: settings.queueMessages, bytes: settings.queueBytes, overflow: settings.overflow });
+  fanout.configure({ messages: settings.queueMessages, bytes: settings.queueBytes, overflow: settings.overflow });
   connection.start(settings, connectHook, restoredHook);
 }
 
@@ -60,5 +61,5 @@ export function isReady(subscriber: Subscriber): boolean {
 }
 
 export function stats(): HubStats {
-  return registry.stats(connection.isConnected());
+  return fanout.stats(connection.isConnected());
 }

@@ -1,16 +1,13 @@
-// The hub's channels of one worker: which subscribers each channel has, what Redis was asked to
-// carry (SUBSCRIBE / UNSUBSCRIBE in flight), and the fan-out of each message to the channel's
-// queues. A channel is subscribed when its first local subscriber arrives and unsubscribed
-// shortly after its last one leaves (reconcile()). Pure bookkeeping: the connection (connection.ts)
-// sends what reconcile() returns and feeds back what Redis answers.
+// The hub's channels of one worker: which subscribers each channel has, and what Redis was asked
+// to carry (SUBSCRIBE / UNSUBSCRIBE in flight). A channel is subscribed when its first local
+// subscriber arrives and unsubscribed shortly after its last one leaves (reconcile()). Pure
+// bookkeeping: the connection (connection.ts) sends what reconcile() returns and feeds back what
+// Redis answers; the fan-out (fanout.ts) queues messages to the subscribers found here.
 
-import { openEnvelope } from "../protocol/envelope";
-import { missedGapText, NOTICE_TEXT, recoveredText } from "../protocol/notices";
-import type { HubStats } from "../protocol/status";
 import * as queue from "./queue";
-import type { QueueLimits, Subscriber } from "./queue";
+import type { Subscriber } from "./queue";
 
-interface ChannelState {
+export interface ChannelState {
   subscribers: LuaTable<Subscriber, true>;
   count: number;
   /** What the hub last asked Redis: SUBSCRIBE (true) or UNSUBSCRIBE / nothing (false). */
@@ -21,12 +18,6 @@ interface ChannelState {
   /** The newest durable id the hub delivered: after a reconnect, history is read from there. */
   lastId: string | undefined;
 }
-
-/**
- * What a reconnected hub gets back from history (the restored hook): the channels whose history
- * no longer reaches back, and the messages missed, [channel, id, data, event], channel by channel.
- */
-export type Missed = LuaMultiReturn<[string[], Array<[string, string, string, string]>] | [undefined, string]>;
 
 /** Margin (ms) for clocks that differ between gateway and Redis, when history is read from a time. */
 const CLOCK_MARGIN_MS = 2000;
@@ -40,55 +31,8 @@ const members = new LuaTable<Subscriber, true>();
 /** Channels whose Redis subscription may need a SUBSCRIBE or UNSUBSCRIBE. */
 const dirty = new LuaTable<string, true>();
 
-let limits: QueueLimits = { messages: 1000, bytes: 8388608, overflow: "disconnect" };
 let channelCount = 0;
 let memberCount = 0;
-const counters = { messages: 0, reconnects: 0, notices: 0, dropped: 0, overflows: 0 };
-
-export function configure(queueLimits: QueueLimits): void {
-  limits = queueLimits;
-}
-
-function enqueue(subscriber: Subscriber, channel: string, data: string, id: string | undefined, event: string | undefined): void {
-  const [dropped, overflowed] = queue.enqueue(subscriber, channel, data, id, event, limits);
-  if (dropped > 0) {
-    counters.dropped += dropped;
-  }
-  if (overflowed) {
-    counters.overflows += 1;
-  }
-}
-
-/** A notice's text travels in the queue's id slot, where a message keeps its id. */
-function noticeTo(subscriber: Subscriber, code: string, text: string): void {
-  enqueue(subscriber, "", code, text, undefined);
-  counters.notices += 1;
-}
-
-/** Queues a notice (a code of NOTICE_TEXT) for every subscriber. */
-export function noticeAll(code: string): void {
-  const text = NOTICE_TEXT[code];
-  for (const [subscriber] of members) {
-    noticeTo(subscriber, code, text);
-  }
-}
-
-/** Fans a message Redis delivered out to the channel's queues. */
-export function deliver(channel: string, payload: string): void {
-  counters.messages += 1;
-  const state = channels.get(channel);
-  if (state === undefined) {
-    return;
-  }
-  // Opened once per message, not per subscriber: every queue shares the same strings.
-  const [id, event, data] = openEnvelope(payload);
-  if (id !== undefined) {
-    state.lastId = id;
-  }
-  for (const [subscriber] of state.subscribers) {
-    enqueue(subscriber, channel, data ?? payload, id, event);
-  }
-}
 
 /** Redis answered a SUBSCRIBE or UNSUBSCRIBE of `channel`. */
 export function confirmed(channel: string): void {
@@ -163,42 +107,6 @@ export function resumePositions(lostAtMs: number): LuaMultiReturn<[string[], Rec
   return $multi(names, after);
 }
 
-/**
- * Queues what history gave back after a reconnect, before any live message of the new
- * connection: per channel a `gap` notice when history no longer reaches back, a `recovered`
- * notice with the count, then the messages in order (the streams skip what they already sent).
- */
-export function deliverMissed(gaps: string[], missed: Array<[string, string, string, string]>): void {
-  for (const channel of gaps) {
-    const state = channels.get(channel);
-    if (state !== undefined) {
-      for (const [subscriber] of state.subscribers) {
-        noticeTo(subscriber, "gap", missedGapText(channel));
-      }
-    }
-  }
-  let i = 0;
-  while (i < missed.length) {
-    const channel = missed[i][0];
-    let end = i;
-    while (end < missed.length && missed[end][0] === channel) {
-      end += 1;
-    }
-    const state = channels.get(channel);
-    if (state !== undefined) {
-      for (const [subscriber] of state.subscribers) {
-        noticeTo(subscriber, "recovered", recoveredText(end - i, channel));
-        for (let k = i; k < end; k++) {
-          const [, id, data, event] = missed[k];
-          enqueue(subscriber, channel, data, id, event);
-        }
-      }
-      state.lastId = missed[end - 1][1];
-    }
-    i = end;
-  }
-}
-
 /** A new connection carries nothing yet: every channel in use is to be subscribed again. */
 export function resubscribeAll(): void {
   for (const [channel] of channels) {
@@ -218,13 +126,6 @@ export function forgetRedisState(): void {
       channelCount -= 1;
       dirty.delete(channel);
     }
-  }
-}
-
-/** Ends every subscriber's stream (the worker is exiting). */
-export function endAll(reason: string): void {
-  for (const [subscriber] of members) {
-    queue.end(subscriber, reason);
   }
 }
 
@@ -325,10 +226,17 @@ export function isConfirmed(subscriber: Subscriber): boolean {
   return true;
 }
 
-export function countReconnect(): void {
-  counters.reconnects += 1;
+/** The state of `channel`, while it has one (the fan-out reads its subscribers and keeps its last id). */
+export function stateOf(channel: string): ChannelState | undefined {
+  return channels.get(channel);
 }
 
-export function stats(connected: boolean): HubStats {
-  return { connected, channels: channelCount, subscribers: memberCount, ...counters };
+/** Every live subscriber of this worker. */
+export function everyMember(): LuaTable<Subscriber, true> {
+  return members;
+}
+
+/** How many channels and subscribers this worker holds. */
+export function counts(): LuaMultiReturn<[number, number]> {
+  return $multi(channelCount, memberCount);
 }

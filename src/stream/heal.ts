@@ -2,7 +2,7 @@
 // down, read from their history, for the hub to queue before any live message.
 
 import * as settingsHolder from "../host/settings";
-import type { Missed } from "../hub/registry";
+import type { Missed } from "../hub/fanout";
 import * as messages from "../store/messages";
 import type { StoredMessage } from "../store/messages";
 
