@@ -2,6 +2,7 @@
 
 import type { Settings } from "../config/schema";
 import { fail } from "../host/http";
+import * as metrics from "../host/metrics";
 import type { Failure, FailureKind } from "../protocol/failure";
 
 const STATUS: Record<FailureKind, number> = {
@@ -16,6 +17,7 @@ const STATUS: Record<FailureKind, number> = {
 
 /** Answers `failure` and ends the request. */
 export function failWith(settings: Settings, failure: Failure): never {
+  metrics.refused(failure.kind);
   if (failure.kind === "unauthorized") {
     ngx.header.set("WWW-Authenticate", 'Bearer realm="pushgate"');
   }

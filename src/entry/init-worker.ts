@@ -2,6 +2,7 @@
 // functions on every connection); in direct mode, worker 0 loads them at start. In every mode,
 // statistics.
 
+import * as metrics from "../host/metrics";
 import * as settingsHolder from "../host/settings";
 import * as hub from "../hub/hub";
 import * as pool from "../store/pool";
@@ -28,4 +29,5 @@ export function start(): void {
     ngx.timer.at(0, loadFunctionsLater);
   }
   status.start();
+  metrics.start();
 }

@@ -4,6 +4,7 @@
 // as a record (StreamRequest); failures come back as values (protocol/failure.ts).
 
 import type { Settings } from "../config/schema";
+import * as metrics from "../host/metrics";
 import * as access from "../policy/access";
 import * as limits from "../policy/limits";
 import { Failure, UNAVAILABLE } from "../protocol/failure";
@@ -77,6 +78,7 @@ export function open(settings: Settings, request: StreamRequest): LuaMultiReturn
     }
     backlog = read.entries.length > 0 || read.gaps.length > 0 ? read : undefined;
   }
+  metrics.streamOpened();
   return $multi({ mode, subscription, identity, tracker: new Tracker([...channels], resume.after), backlog, hello: undefined, ended: false });
 }
 
@@ -102,6 +104,7 @@ export function finish(stream: Stream, settings: Settings): void {
   stream.mode.close(stream.subscription);
   if (!stream.ended) {
     stream.ended = true;
+    metrics.streamClosed();
     limits.closeConnection(settings, stream.identity.user);
   }
 }

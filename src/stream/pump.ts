@@ -3,6 +3,7 @@
 // goes away, Redis goes away, the token expires, or nginx shuts down.
 
 import type { Settings } from "../config/schema";
+import * as metrics from "../host/metrics";
 import type { Ending } from "../protocol/ending";
 import type { Failure } from "../protocol/failure";
 import type { Transport } from "../transport/transport";
@@ -87,6 +88,7 @@ export function pump(transport: Transport, settings: Settings, stream: Stream): 
         if (written === undefined) {
           return;
         }
+        metrics.delivered(id);
       }
       // A stream busy with messages never waits long enough to time out: look at the clock.
       const now = ngx.now();

@@ -3,6 +3,7 @@
 // ack and publish — all checked here as on their HTTP twins. When either thread ends, so does the other.
 
 import type { Settings } from "../config/schema";
+import * as metrics from "../host/metrics";
 import * as access from "../policy/access";
 import { Failure, failure } from "../protocol/failure";
 import { isValidId } from "../protocol/cursor";
@@ -114,6 +115,7 @@ class LiveSession implements Session {
       this.publisher = verified;
     }
     const [published, publishFailure] = publishAs(this.settings, publisher, channel, data, { event, idempotencyKey });
+    metrics.published(published === undefined ? publishFailure.kind : undefined);
     if (published === undefined) {
       return $multi(undefined, publishFailure.message);
     }
