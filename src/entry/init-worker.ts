@@ -6,6 +6,7 @@ import * as metrics from "../host/metrics";
 import * as settingsHolder from "../host/settings";
 import * as hub from "../hub/hub";
 import * as pool from "../store/pool";
+import * as presence from "../store/presence";
 import * as status from "./status";
 
 function loadFunctions(this: void): void {
@@ -30,4 +31,5 @@ export function start(): void {
   }
   status.start();
   metrics.start();
+  presence.start(settings);
 }

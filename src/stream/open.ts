@@ -7,6 +7,7 @@ import type { Settings } from "../config/schema";
 import * as metrics from "../host/metrics";
 import * as access from "../policy/access";
 import * as limits from "../policy/limits";
+import * as presence from "../store/presence";
 import { Failure, UNAVAILABLE } from "../protocol/failure";
 import * as direct from "../subscribe/direct";
 import type { SubscriptionMode } from "../subscribe/mode";
@@ -79,6 +80,7 @@ export function open(settings: Settings, request: StreamRequest): LuaMultiReturn
     backlog = read.entries.length > 0 || read.gaps.length > 0 ? read : undefined;
   }
   metrics.streamOpened();
+  presence.track(identity.user, channels);
   return $multi({ mode, subscription, identity, tracker: new Tracker([...channels], resume.after), backlog, hello: undefined, ended: false });
 }
 
@@ -105,6 +107,7 @@ export function finish(stream: Stream, settings: Settings): void {
   if (!stream.ended) {
     stream.ended = true;
     metrics.streamClosed();
+    presence.untrack();
     limits.closeConnection(settings, stream.identity.user);
   }
 }

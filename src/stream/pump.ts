@@ -77,7 +77,7 @@ export function pump(transport: Transport, settings: Settings, stream: Stream): 
     if (kind === "message") {
       idleMs = 0;
       if (id === "") {
-        const [written] = transport.message(a, b, undefined);
+        const [written] = event !== "" ? transport.notice(event, b) : transport.message(a, b, undefined); // join and leave (store/presence)
         if (written === undefined) {
           return; // the client is gone
         }

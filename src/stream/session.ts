@@ -4,6 +4,7 @@
 
 import type { Settings } from "../config/schema";
 import * as metrics from "../host/metrics";
+import * as presence from "../store/presence";
 import * as access from "../policy/access";
 import { Failure, failure } from "../protocol/failure";
 import { isValidId } from "../protocol/cursor";
@@ -62,6 +63,7 @@ class LiveSession implements Session {
       this.channels.set(name, true);
     }
     this.count += fresh.length;
+    presence.addChannels(fresh);
     return $multi(true);
   }
 
@@ -133,6 +135,7 @@ class LiveSession implements Session {
     if (gone.length > 0) {
       this.count -= gone.length;
       this.stream.mode.remove(this.stream.subscription, gone);
+      presence.removeChannels(gone);
     }
   }
 }
