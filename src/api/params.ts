@@ -16,29 +16,29 @@ export function isArray(value: unknown): boolean {
   return isTable(value) && value.get(1) !== undefined;
 }
 
-/** A string param; undefined (and no error) when absent and optional. */
-export function str(params: Params, name: string, optional: boolean): LuaMultiReturn<[string | undefined, undefined?] | [undefined, RpcError]> {
+/** A string param; undefined (and no error) when absent and optional. `path` names it in errors (items[2].data). */
+export function str(params: Params, name: string, optional: boolean, path = name): LuaMultiReturn<[string | undefined, undefined?] | [undefined, RpcError]> {
   const value = params.get(name);
   if (value === undefined || value === ngx.null) {
     if (optional) {
       return $multi(undefined);
     }
-    return $multi(undefined, invalidParam(name, "is required"));
+    return $multi(undefined, invalidParam(path, "is required"));
   }
   if (typeof value !== "string") {
-    return $multi(undefined, invalidParam(name, "must be a string"));
+    return $multi(undefined, invalidParam(path, "must be a string"));
   }
   return $multi(value);
 }
 
 /** A channel name param. */
-export function channel(params: Params, name: string): LuaMultiReturn<[string, undefined?] | [undefined, RpcError]> {
-  const [value, err] = str(params, name, false);
+export function channel(params: Params, name: string, path = name): LuaMultiReturn<[string, undefined?] | [undefined, RpcError]> {
+  const [value, err] = str(params, name, false, path);
   if (value === undefined) {
-    return $multi(undefined, err ?? invalidParam(name, "is required"));
+    return $multi(undefined, err ?? invalidParam(path, "is required"));
   }
   if (!isValidChannel(value)) {
-    return $multi(undefined, invalidParam(name, "must be a channel name: 1 to 128 characters of A-Z a-z 0-9 _ - . : @ /"));
+    return $multi(undefined, invalidParam(path, "must be a channel name: 1 to 128 characters of A-Z a-z 0-9 _ - . : @ /"));
   }
   return $multi(value);
 }

@@ -23,13 +23,13 @@ interface Fcall {
   fcall(this: Fcall, ...args: string[]): unknown;
 }
 
-function eventParam(params: Params, name: string): LuaMultiReturn<[string, undefined?] | [undefined, RpcError]> {
-  const [event, err] = param.str(params, name, true);
+function eventParam(params: Params, name: string, path = name): LuaMultiReturn<[string, undefined?] | [undefined, RpcError]> {
+  const [event, err] = param.str(params, name, true, path);
   if (err !== undefined) {
     return $multi(undefined, err);
   }
   if (event !== undefined && !isValidEvent(event)) {
-    return $multi(undefined, invalidParam(name, "must be 1 to 64 characters of A-Z a-z 0-9 _ - . :"));
+    return $multi(undefined, invalidParam(path, "must be 1 to 64 characters of A-Z a-z 0-9 _ - . :"));
   }
   return $multi(event ?? "");
 }
@@ -163,11 +163,11 @@ export function publishMany(settings: Settings, publisher: access.Publisher, par
     if (!param.isTable(item)) {
       return $multi(undefined, invalidParam(`items[${i}]`, "must be an object {channel, data, event?}"));
     }
-    const [channel, channelErr] = param.channel(item as Params, `items[${i}].channel`);
-    const [data] = param.str(item as Params, "data", false);
-    const [event, eventErr] = eventParam(item as Params, "event");
+    const [channel, channelErr] = param.channel(item as Params, "channel", `items[${i}].channel`);
+    const [data, dataErr] = param.str(item as Params, "data", false, `items[${i}].data`);
+    const [event, eventErr] = eventParam(item as Params, "event", `items[${i}].event`);
     if (channel === undefined || data === undefined || event === undefined) {
-      return $multi(undefined, channelErr ?? eventErr ?? invalidParam(`items[${i}].data`, "must be a string"));
+      return $multi(undefined, (channelErr ?? dataErr ?? eventErr) as RpcError);
     }
     const refusal = allowed(settings, publisher, channel, data, `items[${i}].data`);
     if (refusal !== undefined) {
