@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { Gateway, startGateway } from "../../src/cli/gateway";
 import { parseSettings } from "../../src/config/schema";
 import type { GatewayStatus } from "../../src/protocol/status";
-import { WsClient } from "./clients";
+import { SseClient, WsClient } from "./clients";
 import { eventually, fetchText, freePort, luaErrors, sleep, Stack, startStack, Stream } from "./harness";
 
 const SETTINGS = { presenceNotify: "room:*", presenceGraceSeconds: "1", presenceRefreshSeconds: "1" };
@@ -63,6 +63,7 @@ describe("presence on two gateways", () => {
 
   test("counts connections and users of a channel and who is online, on every gateway; join and leave reach subscribers", async () => {
     const observer = await new Stream(`${stack.base}/sub?key=room:1`).open();
+    const sseObserver = await new SseClient(`${secondBase}/sse?key=room:1`).opened();
     const alice = await new Stream(`${stack.base}/sub?key=room:1&user=alice`).open();
     const bob = new WsClient(`${secondBase.replace("http", "ws")}/ws?key=room:1,room:2&user=bob`);
     const bobTwo = await new Stream(`${secondBase}/sse?key=room:1&user=bob`).open();
@@ -70,10 +71,10 @@ describe("presence on two gateways", () => {
     expect(
       await eventually(async () => {
         presence = await rpc<Presence>(secondBase, "presence", { channel: "room:1" });
-        return presence.connections === 4;
+        return presence.connections === 5;
       }),
     ).toBe(true);
-    expect(presence).toEqual({ channel: "room:1", connections: 4, users: 2, userIds: ["alice", "bob"], next: null });
+    expect(presence).toEqual({ channel: "room:1", connections: 5, users: 2, userIds: ["alice", "bob"], next: null });
     expect(await rpc<Presence>(stack.base, "presence_stats", { channel: "room:2" })).toEqual({ channel: "room:2", connections: 1, users: 1 });
     expect(await rpc<Presence>(stack.base, "presence", { channel: "room:1", limit: 1 })).toMatchObject({ userIds: ["alice"], next: 1 });
     expect(await rpc<Presence>(stack.base, "presence", { channel: "room:1", offset: 1, limit: 1 })).toMatchObject({ userIds: ["bob"], next: null });
@@ -86,7 +87,9 @@ describe("presence on two gateways", () => {
     // the observer saw each user join once, from either gateway
     expect(await eventually(() => presenceNotices(observer).length >= 2)).toBe(true);
     expect(presenceNotices(observer).sort()).toEqual(["join alice", "join bob"]);
-    // the WebSocket subscriber gets them as notice frames
+    // SSE subscribers get them as `notice` events, WebSocket subscribers as notice frames
+    expect(await eventually(() => sseObserver.events.filter((e) => e.type === "notice" && e.data.includes('"notice":"join"')).length === 2)).toBe(true);
+    sseObserver.close();
     expect(await eventually(() => bob.frames.some((f) => f.type === "notice" && f.notice === "join"))).toBe(true);
 
     // a reconnect within the grace is neither a leave nor a join
