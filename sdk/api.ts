@@ -181,6 +181,10 @@ export class PushgateApi {
   online(params: { users: string[] }): Promise<Record<string, UserOnline>> {
     return this.call("online", params);
   }
+  /** Active channels (a live connection on any gateway) matching `pattern` (a channel, prefix* or *). */
+  channels(params: { pattern?: string } = {}): Promise<{ channels: Array<{ channel: string; connections: number; users: number }>; truncated: boolean }> {
+    return this.call("channels", params);
+  }
   unread(params: { user: string; channels: string[] }): Promise<{ user: string; unread: Record<string, number> }> {
     return this.call("unread", params);
   }

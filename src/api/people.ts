@@ -1,10 +1,12 @@
 // The methods of the server API about who is connected and what they have read: presence,
-// presence_stats, online, unread; and info about the gateway.
+// presence_stats, online, channels, unread; and info about the gateway.
 
 import type { Settings } from "../config/schema";
 import { quoteJson } from "../host/json";
-import { FAILURE_CODES, RpcError, rpcError } from "../protocol/jsonrpc";
+import { isValidPattern } from "../auth/grant";
+import { FAILURE_CODES, invalidParam, RpcError, rpcError } from "../protocol/jsonrpc";
 import type { WorkerStatus } from "../protocol/status";
+import * as pool from "../store/pool";
 import * as presence from "../store/presence";
 import * as readstate from "../store/readstate";
 import * as param from "./params";
@@ -80,4 +82,57 @@ export function info(settings: Settings, workers: WorkerStatus[], version: strin
     out.push(`{"worker":${w.worker},"pid":${w.pid},"hubConnected":${w.connected},"channels":${w.channels},"subscribers":${w.subscribers}}`);
   }
   return $multi(`{"version":${quoteJson(version)},"mode":${quoteJson(settings.mode)},"workers":[${out.join(",")}]}`);
+}
+
+interface ScanCalls {
+  scan(this: ScanCalls, ...args: string[]): LuaMultiReturn<[[string, string[]]] | [undefined | false, string]>;
+  fcall(this: ScanCalls, ...args: string[]): unknown;
+}
+
+/** At most this many channels in one channels answer. */
+const MAX_CHANNELS_LISTED = 1000;
+
+/** Active channels (with a live connection on any gateway), by pattern, with their connection and user counts. */
+export function channels(settings: Settings, params: Params): Result {
+  const [pattern, patternErr] = param.str(params, "pattern", true);
+  if (patternErr !== undefined) {
+    return $multi(undefined, patternErr);
+  }
+  const glob = pattern ?? "*";
+  if (string.find(glob, "[%[%]%?\\{}]")[0] !== undefined || !isValidPattern(glob)) {
+    return $multi(undefined, invalidParam("pattern", "must be a channel, a prefix followed by * or *"));
+  }
+  const [red, failure] = pool.acquire(settings);
+  if (red === undefined) {
+    return $multi(undefined, rpcError(FAILURE_CODES[failure.kind], failure.message));
+  }
+  const calls = red as unknown as ScanCalls;
+  const names: string[] = [];
+  let cursor = "0";
+  let truncated = false;
+  do {
+    const [page, err] = calls.scan(cursor, "MATCH", `pushgate:{${glob}}:pconn`, "COUNT", "1000");
+    if (page === undefined || page === false) {
+      pool.release(red, page === undefined);
+      return $multi(undefined, rpcError(FAILURE_CODES.unavailable, `failed to list channels: ${err}`));
+    }
+    cursor = page[0];
+    for (const key of page[1]) {
+      if (names.length >= MAX_CHANNELS_LISTED) {
+        truncated = true;
+      } else {
+        names.push(string.sub(key, 11, key.length - 7));
+      }
+    }
+  } while (cursor !== "0" && !truncated);
+  pool.release(red);
+  names.sort();
+  const out: string[] = [];
+  for (const name of names) {
+    const [found] = presence.ofChannel(settings, name, 0, 0);
+    if (found !== undefined && found.connections > 0) {
+      out.push(`{"channel":${quoteJson(name)},"connections":${found.connections},"users":${found.users}}`);
+    }
+  }
+  return $multi(`{"channels":[${out.join(",")}],"truncated":${truncated}}`);
 }

@@ -39,6 +39,8 @@ function run(caller: Caller, method: string, params: Params): Result {
     return people.channelPresence(settings, params, false);
   } else if (method === "online") {
     return people.online(settings, params);
+  } else if (method === "channels") {
+    return people.channels(settings, params);
   } else if (method === "unread") {
     return people.unread(settings, params);
   } else if (method === "info") {

@@ -76,6 +76,15 @@ describe("presence on two gateways", () => {
     ).toBe(true);
     expect(presence).toEqual({ channel: "room:1", connections: 5, users: 2, userIds: ["alice", "bob"], next: null });
     expect(await rpc<Presence>(stack.base, "presence_stats", { channel: "room:2" })).toEqual({ channel: "room:2", connections: 1, users: 1 });
+    // active channels on both gateways, by pattern
+    expect(await rpc(stack.base, "channels", { pattern: "room:*" })).toEqual({
+      channels: [
+        { channel: "room:1", connections: 5, users: 2 },
+        { channel: "room:2", connections: 1, users: 1 },
+      ],
+      truncated: false,
+    });
+    expect(await rpc(secondBase, "channels", { pattern: "room:2" })).toEqual({ channels: [{ channel: "room:2", connections: 1, users: 1 }], truncated: false });
     expect(await rpc<Presence>(stack.base, "presence", { channel: "room:1", limit: 1 })).toMatchObject({ userIds: ["alice"], next: 1 });
     expect(await rpc<Presence>(stack.base, "presence", { channel: "room:1", offset: 1, limit: 1 })).toMatchObject({ userIds: ["bob"], next: null });
     const online = await rpc<Record<string, { online: boolean; connections: number; lastSeen: number | null }>>(stack.base, "online", {
