@@ -155,3 +155,166 @@ redis.register_function('pushgate_publish', publish)
 redis.register_function('pushgate_ack', ack)
 redis.register_function('pushgate_history', history)
 redis.register_function{ function_name = 'pushgate_unread', callback = unread, flags = { 'no-writes' } }
+
+-- Presence. Every live connection is an entry that expires unless its gateway refreshes it (every
+-- 10 s; entries live ~25 s), so the connections of a gateway that dies drop out by themselves.
+-- Scores are expiry times in ms (Redis's clock). Keys, the channel's in its hash tag, the user's
+-- in theirs, so each function touches one slot:
+--   pushgate:{<channel>}:pconn          zset  connection id -> expiry
+--   pushgate:{<channel>}:puser          zset  user -> expiry (the latest of the user's connections,
+--                                             or the end of the grace after the last one left)
+--   pushgate:{<channel>}:puser:<user>   zset  that user's connection ids in the channel -> expiry
+--   pushgate:user:{<user>}:conns        zset  the user's connection ids on every gateway -> expiry
+--   pushgate:user:{<user>}:seen         string  when the user was last seen connected (ms)
+-- Join and leave go to the channel as envelopes without an id and with the event join or leave:
+-- "\x1ePG1\x1f\x1f<join|leave>\x1f{"channel":"<channel>","user":"<user>"}"; streams send them as notices.
+
+local function presence_notice(channel, kind, user)
+  local text = '{"channel":' .. cjson.encode(channel) .. ',"user":' .. cjson.encode(user) .. '}'
+  redis.call('PUBLISH', channel, '\30PG1\31\31' .. kind .. '\31' .. text)
+end
+
+-- pushgate_presence_join: add or refresh a connection of a channel.
+--   KEYS[1]  pconn     KEYS[2]  puser     KEYS[3]  puser:<user> ('' for an anonymous connection)
+--   ARGV[1]  connection id    ARGV[2]  user ('' for anonymous)    ARGV[3]  ttl in ms
+--   ARGV[4]  channel, or '' for no join notice
+--   reply    1 when the user was not present in the channel (a join), else 0
+local function presence_join(keys, args)
+  local now = now_ms()
+  local expiry = now + tonumber(args[3])
+  redis.call('ZADD', keys[1], expiry, args[1])
+  redis.call('PEXPIRE', keys[1], tonumber(args[3]) * 2)
+  if args[2] == '' then
+    return 0
+  end
+  local before = tonumber(redis.call('ZSCORE', keys[2], args[2]))
+  redis.call('ZADD', keys[3], expiry, args[1])
+  redis.call('PEXPIRE', keys[3], tonumber(args[3]) * 2)
+  redis.call('ZADD', keys[2], 'GT', expiry, args[2])
+  redis.call('PEXPIRE', keys[2], tonumber(args[3]) * 2)
+  if before == nil or before < now then
+    if args[4] ~= '' then
+      presence_notice(args[4], 'join', args[2])
+    end
+    return 1
+  end
+  return 0
+end
+
+-- pushgate_presence_leave: remove a connection of a channel. A user whose last connection left
+-- stays present for the grace, so a reconnect is neither a leave nor a join; settle decides after.
+--   KEYS[1..3] as pushgate_presence_join      ARGV[1] connection id   ARGV[2] user   ARGV[3] grace in ms
+--   reply    1 when the user has no other connection in the channel (settle after the grace), else 0
+local function presence_leave(keys, args)
+  redis.call('ZREM', keys[1], args[1])
+  if args[2] == '' then
+    return 0
+  end
+  local now = now_ms()
+  redis.call('ZREM', keys[3], args[1])
+  redis.call('ZREMRANGEBYSCORE', keys[3], '-inf', now)
+  if redis.call('ZCARD', keys[3]) > 0 then
+    return 0
+  end
+  if redis.call('ZSCORE', keys[2], args[2]) then
+    redis.call('ZADD', keys[2], now + tonumber(args[3]), args[2])
+  end
+  return 1
+end
+
+-- pushgate_presence_settle: after the grace, a user still without a connection in the channel has left.
+--   KEYS[1]  puser     KEYS[2]  puser:<user>      ARGV[1]  user    ARGV[2]  channel, or '' for no leave notice
+--   reply    1 when the user left (removed now: once, whichever gateway settles first), else 0
+local function presence_settle(keys, args)
+  local now = now_ms()
+  redis.call('ZREMRANGEBYSCORE', keys[2], '-inf', now)
+  if redis.call('ZCARD', keys[2]) > 0 then
+    return 0
+  end
+  if redis.call('ZREM', keys[1], args[1]) == 0 then
+    return 0
+  end
+  if args[2] ~= '' then
+    presence_notice(args[2], 'leave', args[1])
+  end
+  return 1
+end
+
+-- pushgate_presence_channel: who is in a channel, expired entries removed first.
+--   KEYS[1]  pconn     KEYS[2]  puser     ARGV[1]  offset into the users   ARGV[2]  at most this many users
+--   reply    { connections, users, { user ids of the page, by name } }
+local function presence_channel(keys, args)
+  local now = now_ms()
+  redis.call('ZREMRANGEBYSCORE', keys[1], '-inf', now)
+  redis.call('ZREMRANGEBYSCORE', keys[2], '-inf', now)
+  local users = redis.call('ZRANGE', keys[2], 0, -1)
+  table.sort(users)
+  local page = {}
+  local offset, limit = tonumber(args[1]), tonumber(args[2])
+  for i = offset + 1, math.min(#users, offset + limit) do
+    page[#page + 1] = users[i]
+  end
+  return { redis.call('ZCARD', keys[1]), #users, page }
+end
+
+-- pushgate_presence_user: add, refresh or remove a connection of a user, or only read.
+--   KEYS[1]  pushgate:user:{<user>}:conns   KEYS[2]  pushgate:user:{<user>}:seen
+--   ARGV[1]  'join', 'leave' or 'read'      ARGV[2]  connection id   ARGV[3]  ttl in ms
+--   reply    { connections on every gateway, last seen (ms; 0: never) }
+local function presence_user(keys, args)
+  local now = now_ms()
+  if args[1] == 'join' then
+    redis.call('ZADD', keys[1], now + tonumber(args[3]), args[2])
+    redis.call('PEXPIRE', keys[1], tonumber(args[3]) * 2)
+  elseif args[1] == 'leave' then
+    redis.call('ZREM', keys[1], args[2])
+  end
+  redis.call('ZREMRANGEBYSCORE', keys[1], '-inf', now)
+  local count = redis.call('ZCARD', keys[1])
+  if args[1] ~= 'read' then
+    redis.call('SET', keys[2], now)
+  end
+  local seen = tonumber(redis.call('GET', keys[2]) or '0')
+  if count > 0 then
+    seen = now
+  end
+  return { count, seen }
+end
+
+redis.register_function('pushgate_presence_join', presence_join)
+redis.register_function('pushgate_presence_leave', presence_leave)
+redis.register_function('pushgate_presence_settle', presence_settle)
+redis.register_function('pushgate_presence_channel', presence_channel)
+redis.register_function('pushgate_presence_user', presence_user)
+
+-- pushgate_history_page: a page of a channel's kept messages, for the server API.
+--   KEYS[1]  the channel's stream
+--   ARGV[1]  only ids after this one ('' for no bound)     ARGV[2]  only ids before this one ('' for no bound)
+--   ARGV[3]  at most this many      ARGV[4]  '1': newest first, else oldest first
+--   reply    { { id, data, event }, ... }
+local function history_page(keys, args)
+  local low = args[1] == '' and '-' or '(' .. args[1]
+  local high = args[2] == '' and '+' or '(' .. args[2]
+  local entries
+  if args[4] == '1' then
+    entries = redis.call('XREVRANGE', keys[1], high, low, 'COUNT', tonumber(args[3]))
+  else
+    entries = redis.call('XRANGE', keys[1], low, high, 'COUNT', tonumber(args[3]))
+  end
+  local page = {}
+  for i, entry in ipairs(entries) do
+    local fields = entry[2]
+    local data, event = '', ''
+    for f = 1, #fields, 2 do
+      if fields[f] == 'd' then
+        data = fields[f + 1]
+      elseif fields[f] == 'e' then
+        event = fields[f + 1]
+      end
+    end
+    page[i] = { entry[1], data, event }
+  end
+  return page
+end
+
+redis.register_function{ function_name = 'pushgate_history_page', callback = history_page, flags = { 'no-writes' } }

@@ -10,3 +10,5 @@ export { publish, publishDurable } from "./redis";
 export type { DurableOptions, DurablePublished, RedisCommander, RedisPublisher } from "./redis";
 export { CHANNEL_RULE, isValidChannel } from "../src/protocol/channel";
 export { grantAllows, isValidPattern, PATTERN_RULE } from "../src/auth/grant";
+export { ApiError, PushgateApi } from "./api";
+export type { ApiOptions, BatchItemResult, Call, CallAnswer, ChannelPresence, GatewayInfo, HistoryMessage, Published, UserOnline } from "./api";

@@ -74,6 +74,8 @@ interface NgxSharedDict {
   set(this: NgxSharedDict, key: string, value: string | number | boolean, exptime?: number): LuaMultiReturn<[boolean, string | undefined, boolean]>;
   incr(this: NgxSharedDict, key: string, value: number, init?: number, initTtl?: number): LuaMultiReturn<[number] | [undefined, string]>;
   delete(this: NgxSharedDict, key: string): void;
+  /** Up to `max` keys (0: all); locks the dict while it walks it, so for rare reads only. */
+  get_keys(this: NgxSharedDict, max?: number): string[];
 }
 
 /** @noSelf */

@@ -25,6 +25,10 @@ interface RestyRedis {
   unsubscribe(this: RestyRedis, ...channels: string[]): LuaMultiReturn<[RedisReply[]] | [undefined | false, string]>;
   /** Reads one reply pushed by Redis in subscribe mode; err "timeout" leaves the connection usable. */
   read_reply(this: RestyRedis): LuaMultiReturn<[RedisReply[]] | [undefined | false, string]>;
+  /** Queues the commands that follow until commit_pipeline, which sends them in one write. */
+  init_pipeline(this: RestyRedis, n?: number): void;
+  /** The replies of the queued commands, in order; a command's error reply is { false, err }. */
+  commit_pipeline(this: RestyRedis): LuaMultiReturn<[RedisReply[]] | [undefined, string]>;
   /** The underlying cosocket; resty.redis keeps it in the private field `_sock`. */
   _sock: NgxTcpSocket;
 }

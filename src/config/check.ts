@@ -1,6 +1,7 @@
 // The one checker of the settings table (table.ts): turns raw text into Settings, words each
 // setting's rule from its kind and bounds (for error messages and README's table).
 
+import { isValidChannel } from "../protocol/channel";
 import { ItemKind, Setting, TABLE } from "./table";
 import type { SettingRule, Settings } from "./types";
 import { integerIn, isIPv4, isIPv4Address, isListenAddress, isName, isOrigin, list, numberIn, parseHistoryRule, parseRedisUrl } from "./values";
@@ -19,6 +20,7 @@ const ITEMS_TEXT: Record<ItemKind, string> = {
   ipv4: "IPv4 addresses",
   origin: "origins (http[s]://host[:port])",
   redis: "redis://[:password@]host[:port][/db] URLs",
+  pattern: "channel patterns (a channel, prefix* or *)",
   history:
     "pattern=length/seconds rules (pattern: a channel, prefix* or *; length 1-1000000; seconds 0-31536000, 0: no age bound); the last matching rule applies",
 };
@@ -30,6 +32,7 @@ const ITEM_NOUN: Record<ItemKind, string> = {
   origin: "an origin, or * is not alone",
   redis: "a Redis URL",
   history: "a history rule",
+  pattern: "a channel pattern",
 };
 
 /** The rule a setting's value must follow, in words. */
@@ -76,6 +79,8 @@ function validItem(kind: ItemKind, item: string): boolean {
     return isListenAddress(item);
   } else if (kind === "ipv4") {
     return isIPv4(item);
+  } else if (kind === "pattern") {
+    return item === "*" || isValidChannel(item.endsWith("*") ? item.substring(0, item.length - 1) : item);
   }
   return isOrigin(item);
 }

@@ -6,7 +6,7 @@
 export type Kind = "integer" | "number" | "choice" | "boolean" | "secret" | "name" | "path" | "address" | "list";
 
 /** What each item of a `list` setting is. */
-export type ItemKind = "listen" | "ipv4" | "origin" | "redis" | "history";
+export type ItemKind = "listen" | "ipv4" | "origin" | "redis" | "history" | "pattern";
 
 export interface Setting {
   /** Name in a config file and in the Settings object. */
@@ -252,6 +252,15 @@ export const TABLE: Setting[] = [
     noun: "key",
     doc: "a key backends send as `Authorization: Bearer <key>` to `POST /pub` (besides tokens with a publish claim)",
   },
+  {
+    key: "adminKey",
+    env: "PUSHGATE_ADMIN_KEY",
+    default: "",
+    kind: "secret",
+    min: 32,
+    noun: "key",
+    doc: "a key for the server API (`POST /api`, `Authorization: Bearer <key>`) besides the publisher key",
+  },
   { key: "authCookie", env: "PUSHGATE_AUTH_COOKIE", default: "pushgate_token", kind: "name", max: 64, doc: "cookie that may carry the token" },
   {
     key: "publishRatePerSecond",
@@ -272,6 +281,33 @@ export const TABLE: Setting[] = [
     max: 1000000,
     zero: "no limit",
     doc: "concurrent streams one user (token subject) may hold; more: 429",
+  },
+  {
+    key: "presenceNotify",
+    env: "PUSHGATE_PRESENCE",
+    default: "",
+    kind: "list",
+    item: "pattern",
+    empty: true,
+    doc: "channels whose subscribers receive `join` and `leave` events with the user id (e.g. `room:*,user:*`); empty: none",
+  },
+  {
+    key: "presenceGraceSeconds",
+    env: "PUSHGATE_PRESENCE_GRACE_SECONDS",
+    default: "5",
+    kind: "number",
+    min: 0,
+    max: 600,
+    doc: "a user whose last connection to a channel ended and who is back within this is neither a leave nor a join",
+  },
+  {
+    key: "presenceRefreshSeconds",
+    env: "PUSHGATE_PRESENCE_REFRESH_SECONDS",
+    default: "10",
+    kind: "number",
+    min: 0.5,
+    max: 300,
+    doc: "gateways refresh their presence entries this often; entries live 2.5 times as long, so a gateway that dies drops out within about two intervals",
   },
   {
     key: "corsOrigins",

@@ -51,6 +51,11 @@ export interface Settings {
   /** Origins allowed to read responses from a browser (CORS): a list, ["*"], or empty for none. */
   corsOrigins: string[];
   corsCredentials: boolean;
+  adminKey: string;
+  /** Channel patterns with join and leave events. */
+  presenceNotify: string[];
+  presenceGraceSeconds: number;
+  presenceRefreshSeconds: number;
   longPollMaxSeconds: number;
   history: HistoryRule[];
   idempotencySeconds: number;

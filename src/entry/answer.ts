@@ -2,6 +2,7 @@
 
 import type { Settings } from "../config/schema";
 import { fail, requestHeader } from "../host/http";
+import * as metrics from "../host/metrics";
 import type { Failure, FailureKind } from "../protocol/failure";
 
 const STATUS: Record<FailureKind, number> = {
@@ -28,6 +29,7 @@ export function refuseBody(): void {
 
 /** Answers `failure` and ends the request. */
 export function failWith(settings: Settings, failure: Failure): never {
+  metrics.refused(failure.kind);
   if (failure.kind === "unauthorized") {
     ngx.header.set("WWW-Authenticate", 'Bearer realm="pushgate"');
   }

@@ -2,10 +2,12 @@
 // functions on every connection); in direct mode, worker 0 loads them at start. In every mode,
 // statistics.
 
+import * as metrics from "../host/metrics";
 import * as settingsHolder from "../host/settings";
 import * as hub from "../hub/hub";
 import * as pool from "../store/pool";
 import { missedSince } from "../stream/heal";
+import * as presence from "../store/presence";
 import * as status from "./status";
 
 function loadFunctions(this: void): void {
@@ -35,4 +37,6 @@ export function start(): void {
     ngx.timer.at(0, loadFunctionsLater);
   }
   status.start();
+  metrics.start();
+  presence.start(settings);
 }

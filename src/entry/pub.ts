@@ -6,6 +6,7 @@
 import { applyCors } from "../host/cors";
 import { fail, queryArg, requestHeader, uriArgs } from "../host/http";
 import { quoteJson } from "../host/json";
+import * as metrics from "../host/metrics";
 import * as settingsHolder from "../host/settings";
 import * as access from "../policy/access";
 import { CHANNEL_RULE, isValidChannel } from "../protocol/channel";
@@ -72,6 +73,7 @@ export function handle(): void {
   }
 
   const [published, failure] = publishAs(settings, publisher, channel, message, { event, idempotencyKey: idempotency });
+  metrics.published(published === undefined ? failure.kind : undefined);
   if (published === undefined) {
     return failWith(settings, failure);
   }

@@ -4,6 +4,7 @@
 // the call broke it, and say "unavailable" when Redis cannot be reached.
 
 import type { RedisAddress, Settings } from "../config/schema";
+import * as metrics from "../host/metrics";
 import * as redis from "../host/redis";
 import { Failure, UNAVAILABLE } from "../protocol/failure";
 import * as functions from "./functions";
@@ -21,6 +22,7 @@ export function acquire(settings: Settings): LuaMultiReturn<[RestyRedis] | [unde
   const [red, err] = redis.connect(primaryOf(settings), settings.redisTimeoutMs);
   if (red === undefined) {
     ngx.log(ngx.ERR, err);
+    metrics.redisError("connect");
     return $multi(undefined, UNAVAILABLE);
   }
   return $multi(red);
@@ -40,6 +42,7 @@ export function callOn(red: RestyRedis, verb: string, name: string, keys: string
   if (err !== undefined) {
     release(red, lost === true);
     ngx.log(ngx.ERR, `failed to ${verb}: ${err}`);
+    metrics.redisError(verb);
     return $multi(undefined, UNAVAILABLE);
   }
   return $multi(reply as Reply);

@@ -4,8 +4,10 @@
 // as a record (StreamRequest); failures come back as values (protocol/failure.ts).
 
 import type { Settings } from "../config/schema";
+import * as metrics from "../host/metrics";
 import * as access from "../policy/access";
 import * as limits from "../policy/limits";
+import * as presence from "../store/presence";
 import { Failure, UNAVAILABLE } from "../protocol/failure";
 import * as direct from "../subscribe/direct";
 import type { SubscriptionMode } from "../subscribe/mode";
@@ -77,6 +79,8 @@ export function open(settings: Settings, request: StreamRequest): LuaMultiReturn
     }
     backlog = read.entries.length > 0 || read.gaps.length > 0 ? read : undefined;
   }
+  metrics.streamOpened();
+  presence.track(identity.user, channels);
   return $multi({ mode, subscription, identity, tracker: new Tracker([...channels], resume.after), backlog, hello: undefined, ended: false });
 }
 
@@ -102,6 +106,8 @@ export function finish(stream: Stream, settings: Settings): void {
   stream.mode.close(stream.subscription);
   if (!stream.ended) {
     stream.ended = true;
+    metrics.streamClosed();
+    presence.untrack();
     limits.closeConnection(settings, stream.identity.user);
   }
 }

@@ -3,6 +3,7 @@
 // goes away, Redis goes away, the token expires, or nginx shuts down.
 
 import type { Settings } from "../config/schema";
+import * as metrics from "../host/metrics";
 import type { Ending } from "../protocol/ending";
 import type { Failure } from "../protocol/failure";
 import type { Transport } from "../transport/transport";
@@ -77,7 +78,7 @@ export function pump(transport: Transport, settings: Settings, stream: Stream): 
     if (kind === "message") {
       idleMs = 0;
       if (id === "") {
-        const [written] = transport.message(a, b, undefined);
+        const [written] = event !== "" ? transport.notice(event, b) : transport.message(a, b, undefined); // join and leave (store/presence)
         if (written === undefined) {
           return; // the client is gone
         }
@@ -88,6 +89,7 @@ export function pump(transport: Transport, settings: Settings, stream: Stream): 
         if (written === undefined) {
           return;
         }
+        metrics.delivered(id);
       }
       // A stream busy with messages never waits long enough to time out: look at the clock.
       const now = ngx.now();

@@ -3,6 +3,8 @@
 // ack and publish — all checked here as on their HTTP twins. When either thread ends, so does the other.
 
 import type { Settings } from "../config/schema";
+import * as metrics from "../host/metrics";
+import * as presence from "../store/presence";
 import * as access from "../policy/access";
 import { Failure, failure } from "../protocol/failure";
 import { isValidId } from "../protocol/cursor";
@@ -62,6 +64,7 @@ class LiveSession implements Session {
     }
     this.count += fresh.length;
     this.stream.tracker.add(fresh);
+    presence.addChannels(fresh);
     return $multi(true);
   }
 
@@ -115,6 +118,7 @@ class LiveSession implements Session {
       this.publisher = verified;
     }
     const [published, publishFailure] = publishAs(this.settings, publisher, channel, data, { event, idempotencyKey });
+    metrics.published(published === undefined ? publishFailure.kind : undefined);
     if (published === undefined) {
       return $multi(undefined, publishFailure.message);
     }
@@ -133,6 +137,7 @@ class LiveSession implements Session {
       this.count -= gone.length;
       this.stream.mode.remove(this.stream.subscription, gone);
       this.stream.tracker.remove(gone);
+      presence.removeChannels(gone);
     }
   }
 }

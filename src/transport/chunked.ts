@@ -1,5 +1,6 @@
 // Transport: a chunked HTTP response with one JSON line per message (see protocol/frame.ts).
 
+import * as metrics from "../host/metrics";
 import { Ending, ENDING_RECONNECT, ENDING_TEXT } from "../protocol/ending";
 import { errorLine, HEARTBEAT_LINE, LineFormat, messageLine, noticeLine } from "../protocol/frame";
 import { openStream, write as send } from "../host/http";
@@ -56,6 +57,7 @@ export class ChunkedTransport implements Transport {
   }
 
   close(ending: Ending): void {
+    metrics.ending(ending);
     send(errorLine(this.format, ENDING_TEXT[ending], ENDING_RECONNECT[ending], quoteJson));
     ngx.eof();
   }

@@ -3,6 +3,7 @@
 // (format "object" or "array", which also carries the channel); its `id:` is the cursor to resume
 // from. Notices and the closing reason are `notice` and `error` events.
 
+import * as metrics from "../host/metrics";
 import { Ending, ENDING_RECONNECT, ENDING_TEXT } from "../protocol/ending";
 import { openStream, write as send } from "../host/http";
 import { quoteJson } from "../host/json";
@@ -45,6 +46,7 @@ export class SseTransport implements Transport {
   }
 
   close(ending: Ending): void {
+    metrics.ending(ending);
     send(errorEvent(ENDING_TEXT[ending], ENDING_RECONNECT[ending], quoteJson));
     ngx.eof();
   }

@@ -2,6 +2,7 @@
 // this transport's reader thread parses the client's control frames (protocol/ws.ts), has the
 // core's Session carry them out, frames the answers, and pings a silent client. Both write to one socket, one frame at a time: every write takes `writeLock`.
 
+import * as metrics from "../host/metrics";
 import semaphore = require("ngx.semaphore");
 import type { Settings } from "../config/schema";
 import { decodeJson } from "../host/crypto";
@@ -92,6 +93,7 @@ export class WebSocketTransport implements DuplexTransport {
   }
 
   close(ending: Ending): void {
+    metrics.ending(ending);
     this.closeWith(ENDING_CODES[ending], ENDING_TEXT[ending]);
   }
 
