@@ -12,7 +12,7 @@
 
 import { decodeBase64Url } from "./base64url";
 import { P256_BYTES, p256PublicKeyInfo, rsaPublicKeyInfo } from "./der";
-import type { DecodeJson, PublicKey, SignatureAlg } from "./jwt";
+import type { DecodeJson, KeyRing, PublicKey, SignatureAlg } from "./jwt";
 
 /** A key to load: its kid, the algorithm it verifies, its DER SubjectPublicKeyInfo. */
 export interface KeyInfo {
@@ -143,7 +143,7 @@ export interface KeySources {
 }
 
 /** kid → key, for TokenVerifier.keys. Errors name the kid or the document. */
-export function buildKeyRing(sources: KeySources): LuaMultiReturn<[Map<string, PublicKey>] | [undefined, string]> {
+export function buildKeyRing(sources: KeySources): LuaMultiReturn<[KeyRing & { forEach: Map<string, PublicKey>["forEach"] }] | [undefined, string]> {
   const ring = new Map<string, PublicKey>();
   for (const { kid, pem } of sources.pems) {
     const [handle, alg] = sources.loadPem(pem);

@@ -48,6 +48,12 @@ export interface PublicKey {
   handle: unknown;
 }
 
+/** Public keys by kid (a Map, seen through what verification needs). */
+export interface KeyRing {
+  get(kid: string): PublicKey | undefined;
+  readonly size: number;
+}
+
 /**
  * Verifies `signature` (bytes: PKCS#1 v1.5 for RS256, DER ECDSA-Sig-Value for ES256) over the
  * byte string `data` with SHA-256 under `key`. True only for a valid signature.
@@ -70,7 +76,7 @@ export interface TokenVerifier {
   hmacSha256: HmacSha256;
   decodeJson: DecodeJson;
   /** Public keys by kid (RS256, ES256); none: only HS256. */
-  keys?: Map<string, PublicKey>;
+  keys?: KeyRing;
   verifySignature?: VerifySignature;
   /** Required `iss`; undefined or "": not checked. */
   issuer?: string;

@@ -3,7 +3,21 @@
 
 import { ItemKind, Setting, TABLE } from "./table";
 import type { SettingRule, Settings } from "./types";
-import { integerIn, isIPv4, isIPv4Address, isListenAddress, isName, isOrigin, list, numberIn, parseHistoryRule, parseRedisUrl } from "./values";
+import {
+  integerIn,
+  isHttpUrl,
+  isIPv4,
+  isIPv4Address,
+  isKeyFileItem,
+  isListenAddress,
+  isName,
+  isOrigin,
+  isPlainText,
+  list,
+  numberIn,
+  parseHistoryRule,
+  parseRedisUrl,
+} from "./values";
 
 /** "a", "a or b", "a, b or c". */
 function choices(words: string[]): string {
@@ -21,6 +35,7 @@ const ITEMS_TEXT: Record<ItemKind, string> = {
   redis: "redis://[:password@]host[:port][/db] URLs",
   history:
     "pattern=length/seconds rules (pattern: a channel, prefix* or *; length 1-1000000; seconds 0-31536000, 0: no age bound); the last matching rule applies",
+  keyfile: "PEM files (path, or kid=path with kid 1 to 64 of A-Z a-z 0-9 _ -)",
 };
 
 /** What an item that is not valid is not, in an error ("x" is not ...). */
@@ -30,6 +45,7 @@ const ITEM_NOUN: Record<ItemKind, string> = {
   origin: "an origin, or * is not alone",
   redis: "a Redis URL",
   history: "a history rule",
+  keyfile: "a key file (path or kid=path)",
 };
 
 /** The rule a setting's value must follow, in words. */
@@ -55,6 +71,10 @@ export function ruleText(setting: Setting): string {
     return "a directory path";
   } else if (kind === "address") {
     return "an IPv4 address and port (a.b.c.d:port)";
+  } else if (kind === "text") {
+    return `empty, or 1 to ${max} printable ASCII characters without space , ; " ' $ ] { }`;
+  } else if (kind === "url") {
+    return "empty, or an http:// or https:// URL";
   }
   const alone: string[] = [];
   if (setting.empty === true) {
@@ -76,6 +96,8 @@ function validItem(kind: ItemKind, item: string): boolean {
     return isListenAddress(item);
   } else if (kind === "ipv4") {
     return isIPv4(item);
+  } else if (kind === "keyfile") {
+    return isKeyFileItem(item);
   }
   return isOrigin(item);
 }
@@ -136,6 +158,10 @@ function checkSingle(setting: Setting, text: string): Value | undefined {
     return isName(text, max) ? text : undefined;
   } else if (kind === "path") {
     return text.length > 0 ? text : undefined;
+  } else if (kind === "text") {
+    return text.length === 0 || isPlainText(text, max) ? text : undefined;
+  } else if (kind === "url") {
+    return text.length === 0 || isHttpUrl(text) ? text : undefined;
   }
   return isIPv4Address(text) ? text : undefined;
 }
