@@ -27,6 +27,7 @@ import {
   parseControl,
   pongFrame,
   publishedFrame,
+  refreshedFrame,
   ackedFrame,
 } from "../protocol/ws";
 import { Ending, ENDING_TEXT } from "../protocol/ending";
@@ -217,6 +218,9 @@ export class WebSocketTransport implements DuplexTransport {
       }
       return ackedFrame(control.channel, read, ref, quoteJson);
     }
+    if (control.type === "refresh") {
+      return this.refresh(control.token, ref, session);
+    }
     // hello: resume channels from a cursor (subscribing the ones not yet subscribed)
     if (control.type !== "hello") {
       return errorFrame("unknown control frame", ref, quoteJson); // every other type was handled above
@@ -240,6 +244,18 @@ export class WebSocketTransport implements DuplexTransport {
       return errorFrame(resumeErr, ref, quoteJson);
     }
     return channelsFrame("resumed", names, ref, quoteJson);
+  }
+
+  /** A new token for the connection: a notice per channel it no longer grants, then the answer. */
+  private refresh(token: string, ref: string | undefined, session: Session): string {
+    const [expires, revoked] = session.refresh(token);
+    if (typeof revoked === "string") {
+      return errorFrame(revoked, ref, quoteJson);
+    }
+    for (const channel of revoked) {
+      this.send(OPCODE_TEXT, noticeFrame("revoked", `channel ${channel} is no longer granted: unsubscribed`, quoteJson));
+    }
+    return refreshedFrame(expires, ref, quoteJson);
   }
 
   private reply(frame: string): boolean {

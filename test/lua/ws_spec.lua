@@ -43,6 +43,8 @@ describe("server frames", function()
         frame = ws.pongFrame(f.ref, json.quoteJson)
       elseif f.kind == "published" then
         frame = ws.publishedFrame(f.channel, f.id, f.subscribers, f.duplicate, f.ref, json.quoteJson)
+      elseif f.kind == "refreshed" then
+        frame = ws.refreshedFrame(f.expires, f.ref, json.quoteJson)
       else
         frame = ws.channelsFrame(f.kind, f.channels, f.ref, json.quoteJson)
       end

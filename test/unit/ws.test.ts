@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { messageLine } from "../../src/protocol/frame";
 import { isUtf8 } from "../../src/protocol/utf8";
-import { channelsFrame, errorFrame, messageFrame, noticeFrame, parseControl, pongFrame, publishedFrame } from "../../src/protocol/ws";
+import { channelsFrame, errorFrame, messageFrame, noticeFrame, parseControl, pongFrame, publishedFrame, refreshedFrame } from "../../src/protocol/ws";
 
 interface ControlVector {
   name: string;
@@ -29,6 +29,7 @@ interface FrameVector {
   ref?: string;
   subscribers?: number;
   duplicate?: boolean;
+  expires?: number;
   frame: string;
 }
 interface Utf8Vector {
@@ -73,6 +74,8 @@ describe("server frames", () => {
       frame = pongFrame(v.ref, quote);
     } else if (v.kind === "published") {
       frame = publishedFrame(v.channel!, v.id!, v.subscribers!, v.duplicate!, v.ref, quote);
+    } else if (v.kind === "refreshed") {
+      frame = refreshedFrame(v.expires, v.ref, quote);
     } else {
       frame = channelsFrame(v.kind as "subscribed" | "unsubscribed", v.channels!, v.ref, quote);
     }
