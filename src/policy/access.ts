@@ -228,6 +228,17 @@ export function forPublish(settings: Settings, credentials: Credentials): LuaMul
   return $multi({ name: `sub:${claims.sub}`, grants: claims.publish, expires: claims.exp + settings.jwtLeewaySeconds });
 }
 
+/**
+ * The publisher a stream's own grant makes of it (a WebSocket publishing on its connection): its
+ * token's or the app's `publish` grant, or undefined when it has none (then forPublish decides).
+ */
+export function publisherOf(identity: Identity): Publisher | undefined {
+  if (identity.publish === undefined || identity.user === undefined) {
+    return undefined;
+  }
+  return { name: `sub:${identity.user}`, grants: identity.publish, expires: identity.expires };
+}
+
 /** Whether `publisher` may publish to `channel` now: its token still valid and its grant covering the channel. */
 export function mayPublish(publisher: Publisher, channel: string): LuaMultiReturn<[true] | [undefined, Failure]> {
   if (publisher.expires !== undefined && ngx.now() >= publisher.expires) {

@@ -139,12 +139,16 @@ class LiveSession implements Session {
   publish(channel: string, data: string, event: string | undefined, idempotencyKey: string | undefined): LuaMultiReturn<[Published] | [undefined, string]> {
     let publisher = this.publisher;
     if (publisher === undefined) {
-      const [verified, refusal] = access.forPublish(this.settings, this.credentials);
-      if (verified === undefined) {
-        return $multi(undefined, refusal.message);
+      // The connection's own grant (its token's or the app's), else its credential as POST /pub takes it.
+      publisher = access.publisherOf(this.stream.identity);
+      if (publisher === undefined) {
+        const [verified, refusal] = access.forPublish(this.settings, this.credentials);
+        if (verified === undefined) {
+          return $multi(undefined, refusal.message);
+        }
+        publisher = verified;
       }
-      publisher = verified;
-      this.publisher = verified;
+      this.publisher = publisher;
     }
     const [published, publishFailure] = publishAs(this.settings, publisher, channel, data, { event, idempotencyKey });
     if (published === undefined) {

@@ -82,6 +82,12 @@ describe("backend auth", () => {
         await ws.open();
         expect(app.seen.length).toBe(before + 1);
         expect(app.seen[before].upgrade).toBeUndefined();
+        // publish frames are held to the app's publish grant
+        expect(await ws.request({ type: "publish", channel: "room:3", data: "from alice" })).toMatchObject({ type: "published", channel: "room:3" });
+        expect(await ws.request({ type: "publish", channel: "user:alice", data: "x" })).toMatchObject({
+          type: "error",
+          error: "publishing to channel user:alice is not granted by the token",
+        });
         ws.close();
         const refused = new WsClient(`${stack.base.replace("http", "ws")}/ws?key=room:3`, { headers: { Cookie: "session=nobody" } });
         await expect(refused.open()).rejects.toThrow();
