@@ -243,3 +243,9 @@ export function refreshedFrame(expires: number | undefined, ref: string | undefi
   const expiresField = expires !== undefined ? `,"expires":${Math.floor(expires)}` : "";
   return `{"type":"refreshed"${expiresField}${refField(ref, quote)}}`;
 }
+
+/** {"type":"notice","notice":"revoked","channel":"a","message":"..."}: a refresh took the channel away (and unsubscribed it). */
+export function revokedFrame(channel: string, quote: QuoteJson): string {
+  const message = `channel ${channel} is no longer granted: unsubscribed`;
+  return `{"type":"notice","notice":"revoked","channel":${quote(channel)},"message":${quote(message)}}`;
+}

@@ -28,6 +28,7 @@ import {
   pongFrame,
   publishedFrame,
   refreshedFrame,
+  revokedFrame,
   ackedFrame,
 } from "../protocol/ws";
 import { Ending, ENDING_TEXT } from "../protocol/ending";
@@ -253,7 +254,7 @@ export class WebSocketTransport implements DuplexTransport {
       return errorFrame(revoked, ref, quoteJson);
     }
     for (const channel of revoked) {
-      this.send(OPCODE_TEXT, noticeFrame("revoked", `channel ${channel} is no longer granted: unsubscribed`, quoteJson));
+      this.send(OPCODE_TEXT, revokedFrame(channel, quoteJson));
     }
     return refreshedFrame(expires, ref, quoteJson);
   }

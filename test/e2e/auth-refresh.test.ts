@@ -2,9 +2,12 @@
 // a new token, whose expiry replaces the old one (the stream outlives the first token) and whose
 // grant replaces the old one (channels no longer granted are unsubscribed with a notice).
 
+import { EventSource } from "eventsource";
+import WebSocket from "ws";
+import { Notice, subscribe } from "../../client/src/client";
 import { mintToken } from "../../sdk";
 import { publishHttp } from "../../sdk/http";
-import { sleep, useStack } from "./harness";
+import { eventually, sleep, useStack } from "./harness";
 import { WsClient } from "./clients";
 
 const SECRET = "s3cret-s3cret-s3cret-s3cret-s3cret!";
@@ -43,7 +46,7 @@ describe.each(["shared", "direct"])("%s mode: refresh on a live WebSocket", (mod
     const answer = await ws.request({ type: "refresh", token: narrower });
     expect(answer.type).toBe("refreshed");
     expect(ws.frames.slice(from).filter((f) => f.type === "notice")).toEqual([
-      { type: "notice", notice: "revoked", message: "channel room:2 is no longer granted: unsubscribed" },
+      { type: "notice", notice: "revoked", channel: "room:2", message: "channel room:2 is no longer granted: unsubscribed" },
     ]);
     await publishHttp(stack.base, "room:2", "after", { token: PUBLISHER_KEY });
     await publishHttp(stack.base, "room:1", "still granted", { token: PUBLISHER_KEY });
@@ -70,5 +73,27 @@ describe.each(["shared", "direct"])("%s mode: refresh on a live WebSocket", (mod
     await publishHttp(stack.base, "room:c", "still here", { token: PUBLISHER_KEY });
     expect(await ws.next((f) => f.type === "message")).toMatchObject({ data: "still here" });
     ws.close();
+  });
+
+  test("the client library: getToken's narrower token revokes a channel, which the subscription drops", async () => {
+    let calls = 0;
+    const getToken = (): string => {
+      calls += 1;
+      const channels = calls === 1 ? ["lib:*"] : ["lib:kept"];
+      return mintToken({ sub: "dora", channels, ttl: 3 }, SECRET);
+    };
+    const sub = subscribe(["lib:kept", "lib:gone"], { url: stack.base, transport: "ws", WebSocket, EventSource, getToken, refreshSeconds: 1 });
+    const notices: Notice[] = [];
+    sub.on("notice", (notice) => notices.push(notice));
+    try {
+      expect(await eventually(() => notices.some((n) => n.notice === "revoked"), 6000)).toBe(true);
+      expect(notices.filter((n) => n.notice === "revoked")).toEqual([
+        { notice: "revoked", channel: "lib:gone", message: "channel lib:gone is no longer granted: unsubscribed" },
+      ]);
+      expect(sub.channels).toEqual(["lib:kept"]);
+      expect(sub.state).toBe("open");
+    } finally {
+      sub.close();
+    }
   });
 });

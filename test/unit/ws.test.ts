@@ -5,7 +5,17 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { messageLine } from "../../src/protocol/frame";
 import { isUtf8 } from "../../src/protocol/utf8";
-import { channelsFrame, errorFrame, messageFrame, noticeFrame, parseControl, pongFrame, publishedFrame, refreshedFrame } from "../../src/protocol/ws";
+import {
+  channelsFrame,
+  errorFrame,
+  messageFrame,
+  noticeFrame,
+  parseControl,
+  pongFrame,
+  publishedFrame,
+  refreshedFrame,
+  revokedFrame,
+} from "../../src/protocol/ws";
 
 interface ControlVector {
   name: string;
@@ -76,6 +86,8 @@ describe("server frames", () => {
       frame = publishedFrame(v.channel!, v.id!, v.subscribers!, v.duplicate!, v.ref, quote);
     } else if (v.kind === "refreshed") {
       frame = refreshedFrame(v.expires, v.ref, quote);
+    } else if (v.kind === "revoked") {
+      frame = revokedFrame(v.channel!, quote);
     } else {
       frame = channelsFrame(v.kind as "subscribed" | "unsubscribed", v.channels!, v.ref, quote);
     }

@@ -74,7 +74,11 @@ export const openWebSocket: Opener = (request: ConnectRequest, events: Connectio
         events.message(message);
       }
     } else if (frame.type === "notice") {
-      events.notice(String(frame.notice), typeof frame.message === "string" ? frame.message : "");
+      events.notice(
+        String(frame.notice),
+        typeof frame.message === "string" ? frame.message : "",
+        typeof frame.channel === "string" ? frame.channel : undefined,
+      );
     } else {
       events.reply(frame);
     }
