@@ -121,8 +121,6 @@ interface Ngx {
   readonly socket: NgxSocket;
   readonly location: NgxLocation;
   readonly HTTP_GET: number;
-  /** Hex MD5 of a string (a cache key, not a secret). */
-  md5(text: string): string;
 
   /** Writes strings, numbers or nested arrays of them to the response body. */
   print(...args: NgxPrintable[]): LuaMultiReturn<[1] | [undefined, string]>;

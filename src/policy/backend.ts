@@ -9,17 +9,19 @@
 import type { Settings } from "../config/schema";
 import { appGrantOf } from "../auth/appgrant";
 import { firstRefused } from "../auth/grant";
-import { decodeJson } from "../host/crypto";
+import { decodeJson, hmacSha256 } from "../host/crypto";
 import { Failure, failure } from "../protocol/failure";
 import type { Credentials, Identity } from "./access";
 
 const LOCATION = "/_pushgate/auth";
 const DICT = "pushgate_auth";
+const CACHE_KEY_SALT = "pushgate backend auth cache";
 
 /** The app's answer: its status and body, from the cache or a subrequest; undefined: unreachable. */
 function answerOf(settings: Settings, credentials: Credentials, channels: string): LuaMultiReturn<[number, string] | [undefined, string]> {
   const dict = ngx.shared.get(DICT);
-  const key = ngx.md5(`${credentials.cookie ?? ""}\n${credentials.authorization ?? ""}\n${credentials.token ?? ""}\n${channels}`);
+  // SHA-256, not MD5: a key must not be forgeable into another user's cached grant.
+  const key = hmacSha256(CACHE_KEY_SALT, `${credentials.cookie ?? ""}\n${credentials.authorization ?? ""}\n${credentials.token ?? ""}\n${channels}`);
   if (dict !== undefined && settings.authCacheSeconds > 0) {
     const [cached] = dict.get(key);
     if (typeof cached === "string") {
