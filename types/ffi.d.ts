@@ -20,7 +20,7 @@ interface FfiModule {
   /** Loads a shared library by name ("crypto" is libcrypto.so) or path; raises when not found. */
   load(name: string, global?: boolean): FfiLibrary;
   /** A new zero-filled C value of the given type, e.g. "unsigned char[32]". */
-  new: (this: void, ctype: string) => FfiCData;
+  new: (this: void, ctype: string, init?: unknown) => FfiCData;
   /** The bytes at `pointer` as a Lua string: `length` bytes, or up to the first NUL. */
   string(pointer: FfiCData, length?: number): string;
 }
@@ -46,4 +46,24 @@ interface LibCrypto {
    * Returns `out`, or NULL (nil) on failure.
    */
   HMAC(md: FfiCData, key: string, keyLength: number, data: string, dataLength: number, out: FfiCData, outLength: FfiCData): FfiCData | undefined;
+  /** `BIO *BIO_new_mem_buf(const void *buf, int len)`: a read-only BIO over `buf` (kept alive by the caller). */
+  BIO_new_mem_buf(buf: string, length: number): FfiCData | undefined;
+  BIO_free(bio: FfiCData): number;
+  /** `EVP_PKEY *PEM_read_bio_PUBKEY(BIO *bp, EVP_PKEY **x, pem_password_cb *cb, void *u)`: a PEM SubjectPublicKeyInfo. */
+  PEM_read_bio_PUBKEY(bio: FfiCData, x: undefined, cb: undefined, u: undefined): FfiCData | undefined;
+  /** `EVP_PKEY *d2i_PUBKEY(EVP_PKEY **a, const unsigned char **pp, long length)`: a DER SubjectPublicKeyInfo. */
+  d2i_PUBKEY(a: undefined, pp: FfiCData, length: number): FfiCData | undefined;
+  EVP_PKEY_free(key: FfiCData): void;
+  /** OpenSSL 3: 1 when the key is of the named type ("RSA", "EC"). */
+  EVP_PKEY_is_a(key: FfiCData, name: string): number;
+  /** OpenSSL 3: the curve's name of an EC key ("prime256v1"); 1 on success. */
+  EVP_PKEY_get_group_name(key: FfiCData, name: FfiCData, size: number, length: FfiCData): number;
+  EVP_PKEY_get_bits(key: FfiCData): number;
+  EVP_MD_CTX_new(): FfiCData | undefined;
+  EVP_MD_CTX_free(ctx: FfiCData): void;
+  /** `int EVP_DigestVerifyInit(EVP_MD_CTX *ctx, EVP_PKEY_CTX **pctx, const EVP_MD *type, ENGINE *e, EVP_PKEY *pkey)`: 1 on success. */
+  EVP_DigestVerifyInit(ctx: FfiCData, pctx: undefined, md: FfiCData, engine: undefined, key: FfiCData): number;
+  /** `int EVP_DigestVerify(EVP_MD_CTX *ctx, const unsigned char *sig, size_t siglen, const unsigned char *tbs, size_t tbslen)`: 1 valid, 0 not, < 0 error. */
+  EVP_DigestVerify(ctx: FfiCData, signature: string, signatureLength: number, data: string, dataLength: number): number;
+  ERR_clear_error(): void;
 }

@@ -78,6 +78,21 @@ interface NgxSharedDict {
   get_keys(this: NgxSharedDict, max?: number): string[];
 }
 
+/** What ngx.location.capture returns: the subrequest's status, headers and whole body. */
+interface NgxCaptured {
+  status: number;
+  header: LuaTable<string, string | string[] | undefined>;
+  body: string;
+  /** True when the body was cut short (the upstream failed mid-way). */
+  truncated: boolean;
+}
+
+/** @noSelf */
+interface NgxLocation {
+  /** An nginx subrequest to a location of this server (internal ones included), waited for. */
+  capture(uri: string, options?: { method?: number; args?: string | LuaTable<string, string> | Record<string, string> }): NgxCaptured;
+}
+
 /** @noSelf */
 interface Ngx {
   /** The light userdata that stands for a Redis nil or a JSON null. */
@@ -104,6 +119,8 @@ interface Ngx {
   readonly thread: NgxThread;
   readonly timer: NgxTimer;
   readonly socket: NgxSocket;
+  readonly location: NgxLocation;
+  readonly HTTP_GET: number;
 
   /** Writes strings, numbers or nested arrays of them to the response body. */
   print(...args: NgxPrintable[]): LuaMultiReturn<[1] | [undefined, string]>;

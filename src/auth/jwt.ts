@@ -1,24 +1,33 @@
-// Compact HS256 JSON Web Tokens (RFC 7519 on RFC 7515): split, check the header, verify the
-// signature against the configured secrets, then check the claims. Pure logic, compiled to Lua
-// for nginx and run by Node for the SDK and jest. The runtime hands in HMAC-SHA256 and a JSON
-// decoder (OpenSSL through FFI and cjson in nginx, node:crypto and JSON.parse in Node), the way
-// frame.ts takes QuoteJson. Strings are byte strings: see base64url.ts.
+// Compact JSON Web Tokens (RFC 7519 on RFC 7515) signed with HS256, RS256 or ES256: split, check
+// the header, verify the signature against the configured secrets or public keys, then check
+// the claims. Pure logic, compiled to Lua for nginx and run by Node for the SDK and jest. The
+// runtime hands in HMAC-SHA256, public-key verification and a JSON decoder (OpenSSL through FFI
+// and cjson in nginx, node:crypto and JSON.parse in Node), the way frame.ts takes QuoteJson.
+// Strings are byte strings: see base64url.ts.
 //
 // The rules, in the order they are checked (the first broken one is the answer):
 // - at most `maxTokenBytes`, three non-empty dot-separated parts, each strict base64url;
-// - the header is a JSON object whose `alg` is exactly "HS256" (so "none", "HS512", "RS256" and
-//   a missing alg are refused before any signature work), whose `typ`, when present, is "JWT" in
-//   any case, and which has no `crit` (no extension is supported);
-// - the signature is the HMAC-SHA256 of `header.payload` under one of the secrets (current
-//   first, then the previous one during a rotation), compared in constant time;
+// - the header is a JSON object whose `alg` is exactly "HS256", "RS256" or "ES256" (so "none",
+//   "HS512" and a missing alg are refused before any signature work), whose `typ`, when present,
+//   is "JWT" in any case, and which has no `crit` (no extension is supported);
+// - HS256: the signature is the HMAC-SHA256 of `header.payload` under one of the secrets
+//   (current first, then the previous one during a rotation), compared in constant time;
+// - RS256, ES256: the header's `kid` names a configured public key made for that alg (an RSA key
+//   verifies only RS256, a P-256 key only ES256, a secret never either: no key confusion), and
+//   the signature verifies under it (ES256: raw r || s of 64 bytes, handed on as DER);
 // - only then is the payload decoded: a JSON object with `exp` (a finite number), optional
 //   `nbf` and `iat` (finite numbers), `sub` (a non-empty string), and `channels` and/or
 //   `publish` (lists of channel patterns, see grant.ts);
+// - with an issuer configured, `iss` is exactly it; with an audience configured, `aud` is it or
+//   a list holding it;
 // - `now` is before `exp` + leeway and not before `nbf` - leeway.
 
 import { decodeBase64Url } from "./base64url";
 import { constantTimeEquals } from "./compare";
-import { validatePatterns } from "./grant";
+import { ecdsaSignatureToDer } from "./der";
+
+export type { TokenClaims };
+import { claimsOf, issuerRefusal, TokenClaims } from "./claims";
 
 /**
  * HMAC-SHA256 of the byte string `data` under `key`: the raw 32-byte digest as a byte string.
@@ -29,6 +38,27 @@ export type HmacSha256 = (this: void, key: string, data: string) => string;
 
 /** Decodes JSON text (UTF-8 bytes as a byte string); JSON null decodes to the runtime's null. */
 export type DecodeJson = (this: void, text: string) => LuaMultiReturn<[unknown] | [undefined, string]>;
+
+/** The public-key algorithms. */
+export type SignatureAlg = "RS256" | "ES256";
+
+/** A configured public key: the algorithm it verifies and the runtime's key object. */
+export interface PublicKey {
+  alg: SignatureAlg;
+  handle: unknown;
+}
+
+/** Public keys by kid (a Map, seen through what verification needs). */
+export interface KeyRing {
+  get(kid: string): PublicKey | undefined;
+  readonly size: number;
+}
+
+/**
+ * Verifies `signature` (bytes: PKCS#1 v1.5 for RS256, DER ECDSA-Sig-Value for ES256) over the
+ * byte string `data` with SHA-256 under `key`. True only for a valid signature.
+ */
+export type VerifySignature = (this: void, key: PublicKey, data: string, signature: string) => boolean;
 
 /** Largest token accepted, in bytes. */
 export const MAX_TOKEN_BYTES = 8192;
@@ -45,20 +75,13 @@ export interface TokenVerifier {
   maxTokenBytes: number;
   hmacSha256: HmacSha256;
   decodeJson: DecodeJson;
-}
-
-/** The claims of a verified token. */
-export interface TokenClaims {
-  /** The user: selects the user's inbox and presence identity. */
-  sub: string;
-  /** Patterns of the channels the holder may subscribe to (may be empty). */
-  channels: string[];
-  /** Patterns of the channels the holder may publish to (may be empty). */
-  publish: string[];
-  /** Expiry, seconds since the epoch: a stream should end when it passes. */
-  exp: number;
-  nbf?: number;
-  iat?: number;
+  /** Public keys by kid (RS256, ES256); none: only HS256. */
+  keys?: KeyRing;
+  verifySignature?: VerifySignature;
+  /** Required `iss`; undefined or "": not checked. */
+  issuer?: string;
+  /** Required `aud` (the value, or one of the list); undefined or "": not checked. */
+  audience?: string;
 }
 
 /** The three base64url parts of a compact token, and the text the signature covers. */
@@ -123,10 +146,11 @@ function decodePart(part: string, name: string): LuaMultiReturn<[string] | [unde
   return $multi(bytes);
 }
 
-/** The header's refusal, or undefined when it asks for what we do: HS256, typ JWT, nothing critical. */
+/** The header's refusal, or undefined when it asks for what we do: HS256/RS256/ES256, typ JWT, nothing critical. */
 function headerRefusal(header: JsonObject): string | undefined {
-  if (header.alg !== "HS256") {
-    return "token alg must be HS256";
+  const alg = header.alg;
+  if (alg !== "HS256" && alg !== "RS256" && alg !== "ES256") {
+    return "token alg must be HS256, RS256 or ES256";
   }
   const typ = header.typ;
   if (typ !== undefined && (typeof typ !== "string" || typ.toUpperCase() !== "JWT")) {
@@ -136,6 +160,35 @@ function headerRefusal(header: JsonObject): string | undefined {
     return "token header has crit: no extension is supported";
   }
   return undefined;
+}
+
+/** The public key the header names for its alg, or undefined and the refusal. */
+function keyFor(header: JsonObject, verifier: TokenVerifier): LuaMultiReturn<[PublicKey] | [undefined, string]> {
+  const kid = header.kid;
+  if (typeof kid !== "string" || kid.length === 0) {
+    return $multi(undefined, `token kid is required for ${header.alg as string}`);
+  }
+  const key = verifier.keys !== undefined ? verifier.keys.get(kid) : undefined;
+  if (key === undefined) {
+    return $multi(undefined, "token kid names no configured key");
+  }
+  if (key.alg !== header.alg) {
+    return $multi(undefined, `token alg ${header.alg as string} does not match its key, which is for ${key.alg}`);
+  }
+  return $multi(key);
+}
+
+/** True when the signature part verifies under `key` (RS256, ES256). */
+function publicSignatureMatches(parts: TokenParts, key: PublicKey, verifier: TokenVerifier): boolean {
+  const [signature] = decodeBase64Url(parts.signature);
+  if (signature === undefined || verifier.verifySignature === undefined) {
+    return false;
+  }
+  if (key.alg === "ES256") {
+    const der = ecdsaSignatureToDer(signature);
+    return der !== undefined && verifier.verifySignature(key, parts.signingInput, der);
+  }
+  return verifier.verifySignature(key, parts.signingInput, signature);
 }
 
 /** True when the signature part is the HMAC-SHA256 of the signing input under one of the secrets. */
@@ -153,68 +206,14 @@ function signatureMatches(parts: TokenParts, verifier: TokenVerifier): boolean {
   return false;
 }
 
-function isFiniteNumber(value: unknown): value is number {
-  return typeof value === "number" && Number.isFinite(value);
-}
-
-/** Checks the claims' types and the time window. */
-function claimsOf(payload: JsonObject, leewaySeconds: number, now: number): LuaMultiReturn<[TokenClaims] | [undefined, string]> {
-  const exp = payload.exp;
-  if (exp === undefined) {
-    return $multi(undefined, "token has no exp");
-  }
-  if (!isFiniteNumber(exp)) {
-    return $multi(undefined, "token exp must be a number");
-  }
-  const nbf = payload.nbf;
-  if (nbf !== undefined && !isFiniteNumber(nbf)) {
-    return $multi(undefined, "token nbf must be a number");
-  }
-  const iat = payload.iat;
-  if (iat !== undefined && !isFiniteNumber(iat)) {
-    return $multi(undefined, "token iat must be a number");
-  }
-  const sub = payload.sub;
-  if (typeof sub !== "string" || sub.length === 0) {
-    return $multi(undefined, "token sub must be a non-empty string");
-  }
-  const channelsClaim = payload.channels;
-  const publishClaim = payload.publish;
-  if (channelsClaim === undefined && publishClaim === undefined) {
-    return $multi(undefined, "token grants nothing: it has neither channels nor publish");
-  }
-  let channels: string[] = [];
-  if (channelsClaim !== undefined) {
-    const [checked, err] = validatePatterns(channelsClaim, "token channels");
-    if (checked === undefined) {
-      return $multi(undefined, err);
-    }
-    channels = checked;
-  }
-  let publish: string[] = [];
-  if (publishClaim !== undefined) {
-    const [checked, err] = validatePatterns(publishClaim, "token publish");
-    if (checked === undefined) {
-      return $multi(undefined, err);
-    }
-    publish = checked;
-  }
-  if (now >= exp + leewaySeconds) {
-    return $multi(undefined, "token expired");
-  }
-  if (nbf !== undefined && now < nbf - leewaySeconds) {
-    return $multi(undefined, "token not valid yet");
-  }
-  return $multi({ sub, channels, publish, exp, nbf, iat });
-}
-
 /**
- * Verifies a compact HS256 token at `now` (seconds since the epoch, fractions allowed).
- * Returns the claims, or undefined and the reason, fit for a 401 answer ("token expired",
- * "token signature does not match", "token alg must be HS256", ...).
+ * Verifies a compact HS256, RS256 or ES256 token at `now` (seconds since the epoch, fractions
+ * allowed). Returns the claims, or undefined and the reason, fit for a 401 answer ("token
+ * expired", "token signature does not match", "token kid names no configured key", ...).
  */
 export function verifyToken(token: string, verifier: TokenVerifier, now: number): LuaMultiReturn<[TokenClaims] | [undefined, string]> {
-  if (verifier.secrets.length === 0) {
+  const hasKeys = verifier.keys !== undefined && verifier.keys.size > 0;
+  if (verifier.secrets.length === 0 && !hasKeys) {
     return $multi(undefined, "no token secret is configured");
   }
   const [parts, splitErr] = splitToken(token, verifier.maxTokenBytes);
@@ -233,6 +232,18 @@ export function verifyToken(token: string, verifier: TokenVerifier, now: number)
   if (refusal !== undefined) {
     return $multi(undefined, refusal);
   }
+  let key: PublicKey | undefined;
+  if (header.alg === "HS256") {
+    if (verifier.secrets.length === 0) {
+      return $multi(undefined, "token alg HS256 is not accepted: no secret is configured");
+    }
+  } else {
+    const [found, keyErr] = keyFor(header, verifier);
+    if (found === undefined) {
+      return $multi(undefined, keyErr);
+    }
+    key = found;
+  }
   const [payloadBytes, payloadPartErr] = decodePart(parts.payload, "payload");
   if (payloadBytes === undefined) {
     return $multi(undefined, payloadPartErr);
@@ -240,13 +251,22 @@ export function verifyToken(token: string, verifier: TokenVerifier, now: number)
   if (parts.signature.length === 0) {
     return $multi(undefined, "token has no signature");
   }
-  if (!signatureMatches(parts, verifier)) {
+  const matches = key !== undefined ? publicSignatureMatches(parts, key, verifier) : signatureMatches(parts, verifier);
+  if (!matches) {
     return $multi(undefined, "token signature does not match");
   }
-  // Only a payload signed with our secret is parsed.
+  // Only a payload signed with our secret or keys is parsed.
   const [payload, payloadErr] = decodeObject(payloadBytes, "payload", verifier.decodeJson);
   if (payload === undefined) {
     return $multi(undefined, payloadErr);
   }
-  return claimsOf(payload, verifier.leewaySeconds, now);
+  const [claims, claimsErr] = claimsOf(payload, verifier.leewaySeconds, now);
+  if (claims === undefined) {
+    return $multi(undefined, claimsErr);
+  }
+  const issuerErr = issuerRefusal(payload, verifier.issuer, verifier.audience);
+  if (issuerErr !== undefined) {
+    return $multi(undefined, issuerErr);
+  }
+  return $multi(claims);
 }

@@ -67,6 +67,9 @@ export function renderConfig(settings: Settings, nginx: string): string {
     settings_json: settingsJson(settings),
     listen_directives: listen.join("\n"),
     max_message_bytes: `${settings.maxMessageBytes}`,
+    // backend auth: without PUSHGATE_AUTH_URL no subrequest is made; port 9 (discard) keeps the location valid
+    auth_url: settings.authUrl.length > 0 ? settings.authUrl : "http://127.0.0.1:9",
+    auth_timeout: `${settings.authTimeoutMs}ms`,
     // one buffer larger than the largest body: a chunked body of exactly the limit stays in memory
     body_buffer_bytes: `${settings.maxMessageBytes + 1024}`,
   };

@@ -167,7 +167,8 @@ export async function launch(env: NodeJS.ProcessEnv): Promise<void> {
     return;
   }
 
-  if (settings.jwtSecret.length === 0) {
+  const authOn = settings.jwtSecret.length > 0 || settings.jwtPublicKeys.length > 0 || settings.jwksFile.length > 0 || settings.authUrl.length > 0;
+  if (!authOn) {
     console.warn("pushgate: WARNING: PUSHGATE_JWT_SECRET is not set: anyone may subscribe to any channel and publish. Set it in production.");
   }
   const starting = startGateway(settings, "inherit", { ownGroup: true });

@@ -4,7 +4,21 @@
 import { isValidChannel } from "../protocol/channel";
 import { ItemKind, Setting, TABLE } from "./table";
 import type { SettingRule, Settings } from "./types";
-import { integerIn, isIPv4, isIPv4Address, isListenAddress, isName, isOrigin, list, numberIn, parseHistoryRule, parseRedisUrl } from "./values";
+import {
+  integerIn,
+  isHttpUrl,
+  isIPv4,
+  isIPv4Address,
+  isKeyFileItem,
+  isListenAddress,
+  isName,
+  isOrigin,
+  isPlainText,
+  list,
+  numberIn,
+  parseHistoryRule,
+  parseRedisUrl,
+} from "./values";
 
 /** "a", "a or b", "a, b or c". */
 function choices(words: string[]): string {
@@ -23,6 +37,7 @@ const ITEMS_TEXT: Record<ItemKind, string> = {
   pattern: "channel patterns (a channel, prefix* or *)",
   history:
     "pattern=length/seconds rules (pattern: a channel, prefix* or *; length 1-1000000; seconds 0-31536000, 0: no age bound); the last matching rule applies",
+  keyfile: "PEM files (path, or kid=path with kid 1 to 64 of A-Z a-z 0-9 _ -)",
 };
 
 /** What an item that is not valid is not, in an error ("x" is not ...). */
@@ -33,6 +48,7 @@ const ITEM_NOUN: Record<ItemKind, string> = {
   redis: "a Redis URL",
   history: "a history rule",
   pattern: "a channel pattern",
+  keyfile: "a key file (path or kid=path)",
 };
 
 /** The rule a setting's value must follow, in words. */
@@ -58,6 +74,10 @@ export function ruleText(setting: Setting): string {
     return "a directory path";
   } else if (kind === "address") {
     return "an IPv4 address and port (a.b.c.d:port)";
+  } else if (kind === "text") {
+    return `empty, or 1 to ${max} printable ASCII characters without space , ; " ' $ ] { }`;
+  } else if (kind === "url") {
+    return "empty, or an http:// or https:// URL";
   }
   const alone: string[] = [];
   if (setting.empty === true) {
@@ -81,6 +101,8 @@ function validItem(kind: ItemKind, item: string): boolean {
     return isIPv4(item);
   } else if (kind === "pattern") {
     return item === "*" || isValidChannel(item.endsWith("*") ? item.substring(0, item.length - 1) : item);
+  } else if (kind === "keyfile") {
+    return isKeyFileItem(item);
   }
   return isOrigin(item);
 }
@@ -141,6 +163,10 @@ function checkSingle(setting: Setting, text: string): Value | undefined {
     return isName(text, max) ? text : undefined;
   } else if (kind === "path") {
     return text.length > 0 ? text : undefined;
+  } else if (kind === "text") {
+    return text.length === 0 || isPlainText(text, max) ? text : undefined;
+  } else if (kind === "url") {
+    return text.length === 0 || isHttpUrl(text) ? text : undefined;
   }
   return isIPv4Address(text) ? text : undefined;
 }

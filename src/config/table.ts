@@ -3,10 +3,10 @@
 // and to word the rule of each (in error messages and in README's generated table).
 
 /** How a setting's text is read; the bounds that apply are the fields of Setting named for it. */
-export type Kind = "integer" | "number" | "choice" | "boolean" | "secret" | "name" | "path" | "address" | "list";
+export type Kind = "integer" | "number" | "choice" | "boolean" | "secret" | "name" | "path" | "address" | "list" | "text" | "url";
 
 /** What each item of a `list` setting is. */
-export type ItemKind = "listen" | "ipv4" | "origin" | "redis" | "history" | "pattern";
+export type ItemKind = "listen" | "ipv4" | "origin" | "redis" | "history" | "pattern" | "keyfile";
 
 export interface Setting {
   /** Name in a config file and in the Settings object. */
@@ -18,7 +18,7 @@ export interface Setting {
   kind: Kind;
   /** What the setting does (README's table). */
   doc: string;
-  /** integer, number: smallest and largest value; name: longest; secret: shortest (bytes). */
+  /** integer, number: smallest and largest value; name, text: longest; secret: shortest (bytes). */
   min?: number;
   max?: number;
   /** integer: a word also accepted instead of a number; the value then stays text. */
@@ -244,6 +244,39 @@ export const TABLE: Setting[] = [
   },
   { key: "jwtMaxBytes", env: "PUSHGATE_JWT_MAX_BYTES", default: "8192", kind: "integer", min: 512, max: 8192, doc: "longest token accepted" },
   {
+    key: "jwtPublicKeys",
+    env: "PUSHGATE_JWT_PUBLIC_KEYS",
+    default: "",
+    kind: "list",
+    item: "keyfile",
+    empty: true,
+    doc: "PEM public keys (RSA of 2048 bits or more: RS256; P-256: ES256) that tokens may be signed with, chosen by the token's `kid`: `kid=path`, or `path` whose base name without extension is the kid. Set (or jwksFile): tokens are required, as with jwtSecret",
+  },
+  {
+    key: "jwksFile",
+    env: "PUSHGATE_JWKS_FILE",
+    default: "",
+    kind: "text",
+    max: 4096,
+    doc: 'a JWKS file (`{"keys":[…]}`, as identity providers publish) whose RSA and P-256 signing keys verify RS256 and ES256 tokens by `kid`; other keys in it are skipped',
+  },
+  {
+    key: "jwtIssuer",
+    env: "PUSHGATE_JWT_ISSUER",
+    default: "",
+    kind: "text",
+    max: 1024,
+    doc: "set: a token's `iss` must be exactly this",
+  },
+  {
+    key: "jwtAudience",
+    env: "PUSHGATE_JWT_AUDIENCE",
+    default: "",
+    kind: "text",
+    max: 1024,
+    doc: "set: a token's `aud` must be this, or a list holding it",
+  },
+  {
     key: "publisherKey",
     env: "PUSHGATE_PUBLISHER_KEY",
     default: "",
@@ -262,6 +295,32 @@ export const TABLE: Setting[] = [
     doc: "a key for the server API (`POST /api`, `Authorization: Bearer <key>`) besides the publisher key",
   },
   { key: "authCookie", env: "PUSHGATE_AUTH_COOKIE", default: "pushgate_token", kind: "name", max: 64, doc: "cookie that may carry the token" },
+  {
+    key: "authUrl",
+    env: "PUSHGATE_AUTH_URL",
+    default: "",
+    kind: "url",
+    doc: "set: a connection without a token is granted by the app's answer to a GET to this URL carrying the request's cookies, `Authorization` and `?channels=` (backend auth)",
+  },
+  {
+    key: "authCacheSeconds",
+    env: "PUSHGATE_AUTH_CACHE_SECONDS",
+    default: "5",
+    kind: "integer",
+    min: 0,
+    max: 3600,
+    zero: "no cache",
+    doc: "how long the app's answer to backend auth is reused for the same credentials and channels",
+  },
+  {
+    key: "authTimeoutMs",
+    env: "PUSHGATE_AUTH_TIMEOUT_MS",
+    default: "3000",
+    kind: "integer",
+    min: 100,
+    max: 60000,
+    doc: "connect and read timeout of backend auth requests (past it: 503)",
+  },
   {
     key: "publishRatePerSecond",
     env: "PUSHGATE_PUBLISH_RATE",

@@ -64,8 +64,17 @@ export interface Settings {
   jwtPreviousSecret: string;
   jwtLeewaySeconds: number;
   jwtMaxBytes: number;
+  /** `kid=path` or `path` items: PEM public keys for RS256/ES256. */
+  jwtPublicKeys: string[];
+  jwksFile: string;
+  jwtIssuer: string;
+  jwtAudience: string;
   publisherKey: string;
   authCookie: string;
+  /** Backend auth: the app's URL that grants connections; "" off. */
+  authUrl: string;
+  authCacheSeconds: number;
+  authTimeoutMs: number;
   publishRatePerSecond: number;
   maxConnectionsPerUser: number;
 }

@@ -69,6 +69,36 @@ export function isHost(s: string): boolean {
 }
 
 /** 1 to `max` characters of A-Z a-z 0-9 _ - (a cookie name). */
+/** 1 to `max` printable ASCII characters without space, comma, quote, semicolon, braces, `$` or `]` (safe in nginx.conf and the rendered settings). */
+export function isPlainText(s: string, max: number): boolean {
+  if (s.length < 1 || s.length > max) {
+    return false;
+  }
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    // 34 " 36 $ 39 ' 44 , 59 ; 93 ] 123 { 125 }
+    if (c <= 32 || c >= 127 || c === 34 || c === 36 || c === 39 || c === 44 || c === 59 || c === 93 || c === 123 || c === 125) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** An http:// or https:// URL with a host, as plain text (see isPlainText). */
+export function isHttpUrl(s: string): boolean {
+  const rest = s.startsWith("http://") ? s.substring(7) : s.startsWith("https://") ? s.substring(8) : "";
+  return rest.length > 0 && !rest.startsWith("/") && isPlainText(s, 2048);
+}
+
+/** A PUSHGATE_JWT_PUBLIC_KEYS item: `path` or `kid=path`, with kid a name (A-Z a-z 0-9 _ -, 64 at most). */
+export function isKeyFileItem(s: string): boolean {
+  const equals = s.indexOf("=");
+  if (equals < 0) {
+    return isPlainText(s, 4096);
+  }
+  return isName(s.substring(0, equals), 64) && isPlainText(s.substring(equals + 1), 4096);
+}
+
 export function isName(s: string, max: number): boolean {
   if (s.length < 1 || s.length > max) {
     return false;

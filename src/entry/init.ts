@@ -4,6 +4,7 @@
 import * as cjson from "cjson";
 import { mergeSources, parseSettings } from "../config/schema";
 import { loadCrypto } from "../host/crypto";
+import * as access from "../policy/access";
 import * as settings from "../host/settings";
 
 export function configure(json: string): void {
@@ -19,13 +20,21 @@ export function configure(json: string): void {
   if (parsed === undefined) {
     error(`pushgate: ${err}`, 0);
   }
-  if (parsed.jwtSecret.length > 0) {
+  if (access.enabled(parsed)) {
     const [loaded, cryptoErr] = loadCrypto();
     if (loaded === undefined) {
-      error(`pushgate: grants need HMAC-SHA256: ${cryptoErr}`, 0);
+      error(`pushgate: grants need OpenSSL's libcrypto: ${cryptoErr}`, 0);
+    }
+    // Reads the public key files now: a bad one stops nginx at start, and workers inherit the keys.
+    const [prepared, keysErr] = access.prepare(parsed);
+    if (prepared === undefined) {
+      error(`pushgate: ${keysErr}`, 0);
     }
   } else {
-    ngx.log(ngx.WARN, "pushgate: PUSHGATE_JWT_SECRET is not set: anyone may subscribe to any channel and publish (no auth)");
+    ngx.log(
+      ngx.WARN,
+      "pushgate: PUSHGATE_JWT_SECRET is not set (nor public keys or PUSHGATE_AUTH_URL): anyone may subscribe to any channel and publish (no auth)",
+    );
   }
   settings.set(parsed);
 }

@@ -1,5 +1,6 @@
 // What the entries read from an nginx request, as the records the core takes: the credentials
-// (Authorization: Bearer, ?token=, the auth cookie; ?user=; the client address) and a subscribe
+// (Authorization: Bearer, ?token=, the auth cookie; ?user=; the client address; with backend auth
+// the Cookie and Authorization headers as sent) and a subscribe
 // request (channels, cursor, backlog). The only place that reads those request variables.
 
 import type { Settings } from "../config/schema";
@@ -22,7 +23,13 @@ function token(settings: Settings, args: UriArgs): string | undefined {
 }
 
 export function credentialsOf(settings: Settings, args: UriArgs): Credentials {
-  return { token: token(settings, args), user: queryArg(args, "user"), address: ngx.var.get("remote_addr") ?? "?" };
+  const credentials: Credentials = { token: token(settings, args), user: queryArg(args, "user"), address: ngx.var.get("remote_addr") ?? "?" };
+  if (settings.authUrl.length > 0) {
+    // Backend auth keys its cache on what the app sees: the cookies and the Authorization header.
+    credentials.cookie = ngx.var.get("http_cookie");
+    credentials.authorization = ngx.var.get("http_authorization");
+  }
+  return credentials;
 }
 
 /** A subscribe request for `channels` (already validated). */

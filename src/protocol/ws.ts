@@ -36,11 +36,12 @@ export type Control =
   | { type: "ping"; ref: Ref }
   | { type: "publish"; channel: string; data: string; event: string | undefined; idempotencyKey: string | undefined; ref: Ref }
   | { type: "ack"; channel: string; id: string; ref: Ref }
-  | { type: "hello"; cursor: string | undefined; cursors: Record<string, string> | undefined; ref: Ref };
+  | { type: "hello"; cursor: string | undefined; cursors: Record<string, string> | undefined; ref: Ref }
+  | { type: "refresh"; token: string; ref: Ref };
 
 type Parsed = LuaMultiReturn<[Control] | [undefined, string, Ref]>;
 
-const SHAPE = 'a control frame is a JSON object with a "type": subscribe, unsubscribe, ping, publish, ack or hello';
+const SHAPE = 'a control frame is a JSON object with a "type": subscribe, unsubscribe, ping, publish, ack, hello or refresh';
 
 function isObject(value: unknown): value is Record<string, unknown> {
   // In Lua an empty JSON object decodes like an empty array: both are refused as "not an object".
@@ -147,6 +148,9 @@ export function parseControl(value: unknown, maxChannels: number): Parsed {
   if (kind === "hello") {
     return parseHello(value, ref);
   }
+  if (kind === "refresh") {
+    return parseRefresh(value, ref);
+  }
   if (typeof kind === "string") {
     return $multi(undefined, `unknown type: ${SHAPE}`, ref);
   }
@@ -242,4 +246,28 @@ export function ackedFrame(channel: string, read: string, ref: Ref, quote: Quote
 export function publishedFrame(channel: string, id: string, subscribers: number, duplicate: boolean, ref: Ref, quote: QuoteJson): string {
   const duplicateField = duplicate ? ',"duplicate":true' : "";
   return `{"type":"published","channel":${quote(channel)},"id":${quote(id)},"subscribers":${subscribers}${duplicateField}${refField(ref, quote)}}`;
+}
+
+/** Longest token a refresh frame may carry (bytes); the verifier applies its own limit too. */
+export const REFRESH_TOKEN_MAX_BYTES = 8192;
+
+/** refresh: a new token for the live connection. */
+function parseRefresh(frame: Record<string, unknown>, ref: Ref): Parsed {
+  const token = frame.token;
+  if (typeof token !== "string" || token.length === 0 || token.length > REFRESH_TOKEN_MAX_BYTES) {
+    return $multi(undefined, `refresh: "token" must be a string of 1 to ${REFRESH_TOKEN_MAX_BYTES} bytes`, ref);
+  }
+  return $multi({ type: "refresh", token, ref });
+}
+
+/** {"type":"refreshed","expires":1767225600}: the new token took over; `expires` is when the stream ends without another refresh. */
+export function refreshedFrame(expires: number | undefined, ref: Ref, quote: QuoteJson): string {
+  const expiresField = expires !== undefined ? `,"expires":${Math.floor(expires)}` : "";
+  return `{"type":"refreshed"${expiresField}${refField(ref, quote)}}`;
+}
+
+/** {"type":"notice","notice":"revoked","channel":"a","message":"..."}: a refresh took the channel away (and unsubscribed it). */
+export function revokedFrame(channel: string, quote: QuoteJson): string {
+  const message = `channel ${channel} is no longer granted: unsubscribed`;
+  return `{"type":"notice","notice":"revoked","channel":${quote(channel)},"message":${quote(message)}}`;
 }

@@ -39,6 +39,8 @@ export interface Stream {
   hello: Hello | undefined;
   /** finish() has run. */
   ended: boolean;
+  /** Channels a WebSocket refresh took away: the pump drops their messages still on the way. */
+  revoked?: LuaTable<string, true>;
 }
 
 /** The configured subscription mode. */

@@ -55,13 +55,13 @@ export function pump(transport: Transport, settings: Settings, stream: Stream): 
   const mode = stream.mode;
   const subscription = stream.subscription;
   const tracker = stream.tracker;
-  const expires = stream.identity.expires;
   const heartbeatMs = settings.heartbeatSeconds * 1000;
   const waitMs = mode.waitMs(heartbeatMs);
   let idleMs = 0;
   let exitCheckedAt = ngx.now();
   for (;;) {
     let wait = waitMs;
+    const expires = stream.identity.expires; // a WebSocket refresh may replace the identity
     if (expires !== undefined) {
       const leftMs = (expires - ngx.now()) * 1000;
       if (leftMs <= 0) {
@@ -77,7 +77,9 @@ export function pump(transport: Transport, settings: Settings, stream: Stream): 
     }
     if (kind === "message") {
       idleMs = 0;
-      if (id === "") {
+      if (stream.revoked !== undefined && stream.revoked.has(a)) {
+        // a channel a refresh took away: what was on its way is not delivered
+      } else if (id === "") {
         const [written] = event !== "" ? transport.notice(event, b) : transport.message(a, b, undefined); // join and leave (store/presence)
         if (written === undefined) {
           return; // the client is gone

@@ -1,10 +1,12 @@
 // A duplex stream (WebSocket): the pump writes what the subscription brings while the transport's
 // reader answers the client's frames through a Session — subscribe, unsubscribe, hello (resume),
-// ack and publish — all checked here as on their HTTP twins. When either thread ends, so does the other.
+// ack, publish and refresh (a new token) — all checked here as on their HTTP twins. When either
+// thread ends, so does the other.
 
 import type { Settings } from "../config/schema";
 import * as metrics from "../host/metrics";
 import * as presence from "../store/presence";
+import { grantAllows } from "../auth/grant";
 import * as access from "../policy/access";
 import { Failure, failure } from "../protocol/failure";
 import { isValidId } from "../protocol/cursor";
@@ -59,13 +61,44 @@ class LiveSession implements Session {
       mode.remove(this.stream.subscription, fresh); // whatever Redis confirmed late
       return $multi(undefined, err);
     }
+    const revoked = this.stream.revoked;
     for (const name of fresh) {
       this.channels.set(name, true);
+      revoked?.delete(name);
     }
     this.count += fresh.length;
     this.stream.tracker.add(fresh);
     presence.addChannels(fresh);
     return $multi(true);
+  }
+
+  refresh(token: string): LuaMultiReturn<[number | undefined, string[]] | [undefined, string]> {
+    const [identity, refusal] = access.forRefresh(this.settings, this.stream.identity, token);
+    if (identity === undefined) {
+      return $multi(undefined, refusal.message);
+    }
+    // The pump reads the identity at each turn: the new expiry holds from now on.
+    this.stream.identity = identity;
+    this.credentials.token = token;
+    this.publisher = undefined; // verified again, with the new token, at the next publish
+    const revoked: string[] = [];
+    const grants = identity.grants;
+    if (grants !== undefined) {
+      for (const [name] of this.channels) {
+        if (!grantAllows(grants, name)) {
+          revoked.push(name);
+        }
+      }
+    }
+    if (revoked.length > 0) {
+      this.remove(revoked);
+      // What was queued or on its way before the unsubscribe is not delivered either.
+      const set = (this.stream.revoked ??= new LuaTable<string, true>());
+      for (const name of revoked) {
+        set.set(name, true);
+      }
+    }
+    return $multi(identity.expires, revoked);
   }
 
   resume(after: Record<string, string>): LuaMultiReturn<[true] | [undefined, string]> {
@@ -110,12 +143,16 @@ class LiveSession implements Session {
   publish(channel: string, data: string, event: string | undefined, idempotencyKey: string | undefined): LuaMultiReturn<[Published] | [undefined, string]> {
     let publisher = this.publisher;
     if (publisher === undefined) {
-      const [verified, refusal] = access.forPublish(this.settings, this.credentials);
-      if (verified === undefined) {
-        return $multi(undefined, refusal.message);
+      // The connection's own grant (its token's or the app's), else its credential as POST /pub takes it.
+      publisher = access.publisherOf(this.stream.identity);
+      if (publisher === undefined) {
+        const [verified, refusal] = access.forPublish(this.settings, this.credentials);
+        if (verified === undefined) {
+          return $multi(undefined, refusal.message);
+        }
+        publisher = verified;
       }
-      publisher = verified;
-      this.publisher = verified;
+      this.publisher = publisher;
     }
     const [published, publishFailure] = publishAs(this.settings, publisher, channel, data, { event, idempotencyKey });
     metrics.published(published === undefined ? publishFailure.kind : undefined);

@@ -42,6 +42,11 @@ export interface Session {
   /** Publishes as the connection's publisher (checked as POST /pub is), or an error. */
   publish(channel: string, data: string, event: string | undefined, idempotencyKey: string | undefined): LuaMultiReturn<[Published] | [undefined, string]>;
   remove(names: string[]): void;
+  /**
+   * Hands the connection a new token: its grant and expiry replace the old ones. Gives when the
+   * stream now ends, and the channels it no longer grants (already unsubscribed), or an error.
+   */
+  refresh(token: string): LuaMultiReturn<[number | undefined, string[]] | [undefined, string]>;
 }
 
 /** A transport that also reads from its client: `read` runs in a light thread of its own. */

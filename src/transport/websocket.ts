@@ -22,12 +22,15 @@ import {
   CLOSE_RESTART,
   CLOSE_TOO_BIG,
   Control,
+  Ref,
   errorFrame,
   messageFrame,
   noticeFrame,
   parseControl,
   pongFrame,
   publishedFrame,
+  refreshedFrame,
+  revokedFrame,
   ackedFrame,
 } from "../protocol/ws";
 import { Ending, ENDING_TEXT } from "../protocol/ending";
@@ -219,6 +222,9 @@ export class WebSocketTransport implements DuplexTransport {
       }
       return ackedFrame(control.channel, read, ref, quoteJson);
     }
+    if (control.type === "refresh") {
+      return this.refresh(control.token, ref, session);
+    }
     // hello: resume channels from a cursor (subscribing the ones not yet subscribed)
     if (control.type !== "hello") {
       return errorFrame("unknown control frame", ref, quoteJson); // every other type was handled above
@@ -242,6 +248,18 @@ export class WebSocketTransport implements DuplexTransport {
       return errorFrame(resumeErr, ref, quoteJson);
     }
     return channelsFrame("resumed", names, ref, quoteJson);
+  }
+
+  /** A new token for the connection: a notice per channel it no longer grants, then the answer. */
+  private refresh(token: string, ref: Ref, session: Session): string {
+    const [expires, revoked] = session.refresh(token);
+    if (typeof revoked === "string") {
+      return errorFrame(revoked, ref, quoteJson);
+    }
+    for (const channel of revoked) {
+      this.send(OPCODE_TEXT, revokedFrame(channel, quoteJson));
+    }
+    return refreshedFrame(expires, ref, quoteJson);
   }
 
   private reply(frame: string): boolean {

@@ -78,7 +78,8 @@ describe.each(MODES)("%s mode with grants", (mode) => {
     ["alg none", () => craft({ alg: "none", typ: "JWT" }, claims(), SECRET, ""), "alg"],
     ["alg none with a signature", () => craft({ alg: "none" }, claims()), "alg"],
     ["alg HS512", () => craft({ alg: "HS512", typ: "JWT" }, claims()), "alg"],
-    ["alg RS256", () => craft({ alg: "RS256", typ: "JWT" }, claims()), "alg"],
+    ["alg RS256 signed by HMAC, no kid (key confusion)", () => craft({ alg: "RS256", typ: "JWT" }, claims()), "kid"],
+    ["alg RS256 with a kid, no public key configured", () => craft({ alg: "RS256", typ: "JWT", kid: "k1" }, claims()), "kid"],
     [
       "tampered payload",
       () => {

@@ -269,6 +269,10 @@ describe("client library with tokens", () => {
       expect({ transport, errors: recorded.errors }).toEqual({ transport, errors: [] });
       expect(minted[transport]).toBeGreaterThanOrEqual(3);
       expect(recorded.sub.state).toBe("open");
+      if (transport === "ws") {
+        // on WebSocket the new tokens go as refresh frames: the one connection stays open throughout
+        expect(recorded.states.filter((state) => state !== "connecting")).toEqual(["open"]);
+      }
       recorded.sub.close();
     }
   });

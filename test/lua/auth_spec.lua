@@ -150,3 +150,86 @@ describe("verifyToken", function()
     end)
   end
 end)
+
+local der = require("pushgate.auth.der")
+local jwk = require("pushgate.auth.jwk")
+
+describe("DER for OpenSSL", function()
+  for _, v in ipairs(vectors.der) do
+    it(v.name, function()
+      if v.jwk then
+        local function field(name)
+          return (base64url.decodeBase64Url(v.jwk[name]))
+        end
+        local bytes
+        if v.jwk.kty == "RSA" then
+          bytes = der.rsaPublicKeyInfo(field("n"), field("e"))
+        else
+          bytes = der.p256PublicKeyInfo(field("x"), field("y"))
+        end
+        assert.are.equal(v.derHex, hex_of_bytes(bytes))
+      else
+        local bytes = der.ecdsaSignatureToDer(bytes_of_hex(v.rawHex))
+        assert.are.equal(v.derHex, bytes and hex_of_bytes(bytes))
+      end
+    end)
+  end
+end)
+
+local function key_ring(pems, jwks)
+  return jwk.buildKeyRing({
+    pems = pems,
+    jwks = jwks,
+    loadPem = crypto.loadPemKey,
+    loadDer = crypto.loadDerKey,
+    decodeJson = crypto.decodeJson,
+  })
+end
+
+describe("key rings from PEM and JWKS (OpenSSL through the FFI)", function()
+  for _, v in ipairs(vectors.keyrings) do
+    it(v.name, function()
+      local ring, err = key_ring(v.pems, v.jwks)
+      if v.kids then
+        assert.is_nil(err)
+        local kids = {}
+        ring:forEach(function(_, key, kid)
+          kids[#kids + 1] = kid .. ":" .. key.alg
+        end)
+        table.sort(kids)
+        assert.same(v.kids, kids)
+      else
+        assert.is_nil(ring)
+        assert.are.equal(v.error, err)
+      end
+    end)
+  end
+end)
+
+describe("verifyToken with RS256 and ES256 keys, issuer and audience (OpenSSL through the FFI)", function()
+  local signed = vectors.signed
+  local keys = assert(key_ring(signed.pems, signed.jwks))
+  local verifier = {
+    secrets = signed.secrets,
+    leewaySeconds = signed.leewaySeconds,
+    maxTokenBytes = signed.maxTokenBytes,
+    hmacSha256 = crypto.hmacSha256,
+    decodeJson = crypto.decodeJson,
+    keys = keys,
+    verifySignature = crypto.verifySignature,
+    issuer = signed.issuer,
+    audience = signed.audience,
+  }
+  for _, v in ipairs(signed.cases) do
+    it(v.name, function()
+      local claims, err = jwt.verifyToken(v.token, verifier, signed.now)
+      if v.claims then
+        assert.is_nil(err)
+        assert.same(v.claims, claims)
+      else
+        assert.is_nil(claims)
+        assert.are.equal(v.error, err)
+      end
+    end)
+  end
+end)

@@ -45,6 +45,10 @@ describe("server frames", function()
         frame = ws.publishedFrame(f.channel, f.id, f.subscribers, f.duplicate, f.ref, json.quoteJson)
       elseif f.kind == "acked" then
         frame = ws.ackedFrame(f.channel, f.read, f.ref, json.quoteJson)
+      elseif f.kind == "refreshed" then
+        frame = ws.refreshedFrame(f.expires, f.ref, json.quoteJson)
+      elseif f.kind == "revoked" then
+        frame = ws.revokedFrame(f.channel, json.quoteJson)
       else
         frame = ws.channelsFrame(f.kind, f.channels, f.ref, json.quoteJson)
       end

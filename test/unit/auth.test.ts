@@ -6,9 +6,12 @@ import { readFileSync } from "node:fs";
 import { decodeBase64Url, encodeBase64Url } from "../../src/auth/base64url";
 import { constantTimeEquals } from "../../src/auth/compare";
 import { firstRefused, grantAllows, isValidPattern } from "../../src/auth/grant";
+import { ecdsaSignatureToDer, p256PublicKeyInfo, rsaPublicKeyInfo } from "../../src/auth/der";
+import { buildKeyRing, keyFileItem } from "../../src/auth/jwk";
 import { splitToken, TokenVerifier, verifyToken } from "../../src/auth/jwt";
 import { decodeJson, hmacSha256 } from "../../sdk/host";
 import { JwtVectors, jwtVectorsText, VECTORS_PATH } from "../vectors/make-jwt-vectors";
+import { loadDerKey, loadPemKey, verifySignature } from "../vectors/node-keys";
 
 const fileText = readFileSync(VECTORS_PATH, "utf8");
 const vectors = JSON.parse(fileText) as JwtVectors;
@@ -128,5 +131,73 @@ describe("verifyToken", () => {
       expect(claims).toBeUndefined();
       expect(err).toBe(v.error);
     }
+  });
+});
+
+describe("DER for OpenSSL", () => {
+  test.each(vectors.der.map((v) => [v.name, v]))("%s", (_name, v) => {
+    if (v.jwk !== undefined) {
+      const field = (name: string): string => bytesOfHex(Buffer.from(v.jwk![name], "base64url").toString("hex"));
+      const der = v.jwk.kty === "RSA" ? rsaPublicKeyInfo(field("n"), field("e")) : p256PublicKeyInfo(field("x"), field("y"));
+      expect(hexOfBytes(der)).toBe(v.derHex);
+    } else {
+      const der = ecdsaSignatureToDer(bytesOfHex(v.rawHex!));
+      expect(der === undefined ? undefined : hexOfBytes(der)).toBe(v.derHex);
+    }
+  });
+});
+
+describe("key rings from PEM and JWKS", () => {
+  test.each(vectors.keyrings.map((v) => [v.name, v]))("%s", (_name, v) => {
+    const [ring, err] = buildKeyRing({ pems: v.pems, jwks: v.jwks, loadPem: loadPemKey, loadDer: loadDerKey, decodeJson });
+    if (v.kids !== undefined) {
+      expect(err).toBeUndefined();
+      const kids: string[] = [];
+      ring!.forEach((key, kid) => kids.push(`${kid}:${key.alg}`));
+      expect(kids.sort()).toEqual(v.kids);
+    } else {
+      expect(ring).toBeUndefined();
+      expect(err).toBe(v.error);
+    }
+  });
+
+  test("a PUSHGATE_JWT_PUBLIC_KEYS item names its kid, or its file does", () => {
+    expect(keyFileItem("main=/etc/keys/a.pem")).toEqual({ kid: "main", path: "/etc/keys/a.pem" });
+    expect(keyFileItem("/etc/keys/2024-01.pub.pem")).toEqual({ kid: "2024-01", path: "/etc/keys/2024-01.pub.pem" });
+    expect(keyFileItem("keys/k1")).toEqual({ kid: "k1", path: "keys/k1" });
+  });
+});
+
+describe("verifyToken with RS256 and ES256 keys, issuer and audience", () => {
+  const signed = vectors.signed;
+  const [keys] = buildKeyRing({ pems: signed.pems, jwks: signed.jwks, loadPem: loadPemKey, loadDer: loadDerKey, decodeJson });
+  const verifier: TokenVerifier = {
+    secrets: signed.secrets,
+    leewaySeconds: signed.leewaySeconds,
+    maxTokenBytes: signed.maxTokenBytes,
+    hmacSha256,
+    decodeJson,
+    keys,
+    verifySignature,
+    issuer: signed.issuer,
+    audience: signed.audience,
+  };
+  test.each(signed.cases.map((v) => [v.name, v]))("%s", (_name, v) => {
+    const [claims, err] = verifyToken(v.token, verifier, signed.now);
+    if (v.claims !== undefined) {
+      expect(err).toBeUndefined();
+      expect(claims).toEqual(v.claims);
+    } else {
+      expect(claims).toBeUndefined();
+      expect(err).toBe(v.error);
+    }
+  });
+
+  test("public keys alone, without a secret: HS256 is refused, RS256 accepted", () => {
+    const keysOnly: TokenVerifier = { ...verifier, secrets: [] };
+    const hs = signed.cases.find((v) => v.name === "HS256 beside public keys, iss and aud right")!;
+    expect(verifyToken(hs.token, keysOnly, signed.now)[1]).toBe("token alg HS256 is not accepted: no secret is configured");
+    const rs = signed.cases.find((v) => v.name === "RS256 pem: valid")!;
+    expect(verifyToken(rs.token, keysOnly, signed.now)[1]).toBeUndefined();
   });
 });

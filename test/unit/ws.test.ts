@@ -5,7 +5,18 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { messageLine } from "../../src/protocol/frame";
 import { isUtf8 } from "../../src/protocol/utf8";
-import { ackedFrame, channelsFrame, errorFrame, messageFrame, noticeFrame, parseControl, pongFrame, publishedFrame } from "../../src/protocol/ws";
+import {
+  ackedFrame,
+  channelsFrame,
+  errorFrame,
+  messageFrame,
+  noticeFrame,
+  parseControl,
+  pongFrame,
+  publishedFrame,
+  refreshedFrame,
+  revokedFrame,
+} from "../../src/protocol/ws";
 
 interface ControlVector {
   name: string;
@@ -30,6 +41,7 @@ interface FrameVector {
   read?: string;
   subscribers?: number;
   duplicate?: boolean;
+  expires?: number;
   frame: string;
 }
 interface Utf8Vector {
@@ -76,6 +88,10 @@ describe("server frames", () => {
       frame = publishedFrame(v.channel!, v.id!, v.subscribers!, v.duplicate!, v.ref, quote);
     } else if (v.kind === "acked") {
       frame = ackedFrame(v.channel!, v.read!, v.ref, quote);
+    } else if (v.kind === "refreshed") {
+      frame = refreshedFrame(v.expires, v.ref, quote);
+    } else if (v.kind === "revoked") {
+      frame = revokedFrame(v.channel!, quote);
     } else {
       frame = channelsFrame(v.kind as "subscribed" | "unsubscribed", v.channels!, v.ref, quote);
     }

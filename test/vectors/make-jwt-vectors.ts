@@ -5,15 +5,18 @@
 // Tokens are minted here with node:crypto and Buffer's base64url, not with the code under test;
 // a last group is minted by the SDK, so the Lua side proves it accepts what the SDK makes.
 // Deterministic: the same run gives the same file, and auth.test.ts checks that the committed
-// file is this script's output.
+// file is this script's output. RS256 and ES256 tokens are minted with Node's own signer from the
+// test keys in test/vectors/keys/ (see node-keys.ts); ECDSA signatures are randomized, so an
+// ES256 token already in the file is kept while its signed part is unchanged and it verifies.
 //
 //   bash scripts/build && node build/test/vectors/make-jwt-vectors.js
 
 import "../../src/cli/multi";
-import { createHmac } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { createHmac, createPrivateKey, createPublicKey, verify } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { mintToken } from "../../sdk/token";
+import { keyFile, mintSigned } from "./node-keys";
 
 export const VECTORS_PATH = resolve(__dirname, "../../../test/vectors/jwt.json");
 
@@ -64,12 +67,42 @@ export interface TokenVector {
   claims?: ExpectedClaims;
   error?: string;
 }
+export interface DerVector {
+  name: string;
+  /** ES256: the raw r || s signature and its DER form (derHex absent: refused). */
+  rawHex?: string;
+  /** JWK: the public key whose SubjectPublicKeyInfo is derHex. */
+  jwk?: Record<string, string>;
+  derHex?: string;
+}
+export interface KeyRingVector {
+  name: string;
+  pems: Array<{ kid: string; pem: string }>;
+  jwks: string[];
+  /** "kid:alg" of every key, sorted; or the error. */
+  kids?: string[];
+  error?: string;
+}
+export interface SignedVectors {
+  now: number;
+  leewaySeconds: number;
+  maxTokenBytes: number;
+  secrets: string[];
+  issuer: string;
+  audience: string;
+  pems: Array<{ kid: string; pem: string }>;
+  jwks: string[];
+  cases: TokenVector[];
+}
 export interface JwtVectors {
   base64url: Base64UrlVector[];
   patterns: PatternVector[];
   grants: GrantVector[];
   hmac: HmacVector[];
   tokens: { now: number; leewaySeconds: number; maxTokenBytes: number; secrets: string[]; cases: TokenVector[] };
+  der: DerVector[];
+  keyrings: KeyRingVector[];
+  signed: SignedVectors;
 }
 
 function hex(text: string, encoding: BufferEncoding = "utf8"): string {
@@ -297,15 +330,24 @@ function tokenCases(): TokenVector[] {
     refused("trailing newline", `${good}\n`, "token signature does not match"),
 
     // the header
-    refused("alg none, no signature", `${part({ alg: "none", typ: "JWT" })}.${goodPayload}.`, "token alg must be HS256"),
-    refused("alg none, with the HS256 signature", `${part({ alg: "none", typ: "JWT" })}.${goodPayload}.${goodSignature}`, "token alg must be HS256"),
-    refused("alg None", token({ alg: "None" }, SUBSCRIBER), "token alg must be HS256"),
-    refused("alg hs256 in lower case", token({ alg: "hs256" }, SUBSCRIBER), "token alg must be HS256"),
-    refused("alg HS512, signed with HMAC-SHA512", token({ alg: "HS512", typ: "JWT" }, SUBSCRIBER, CURRENT, "sha512"), "token alg must be HS256"),
-    refused("alg RS256 with an HMAC signature (key confusion)", token({ alg: "RS256", typ: "JWT" }, SUBSCRIBER), "token alg must be HS256"),
-    refused("no alg", token({ typ: "JWT" }, SUBSCRIBER), "token alg must be HS256"),
-    refused("alg not a string", token({ alg: 256 }, SUBSCRIBER), "token alg must be HS256"),
-    refused("alg a list", token({ alg: ["HS256"] }, SUBSCRIBER), "token alg must be HS256"),
+    refused("alg none, no signature", `${part({ alg: "none", typ: "JWT" })}.${goodPayload}.`, "token alg must be HS256, RS256 or ES256"),
+    refused(
+      "alg none, with the HS256 signature",
+      `${part({ alg: "none", typ: "JWT" })}.${goodPayload}.${goodSignature}`,
+      "token alg must be HS256, RS256 or ES256",
+    ),
+    refused("alg None", token({ alg: "None" }, SUBSCRIBER), "token alg must be HS256, RS256 or ES256"),
+    refused("alg hs256 in lower case", token({ alg: "hs256" }, SUBSCRIBER), "token alg must be HS256, RS256 or ES256"),
+    refused(
+      "alg HS512, signed with HMAC-SHA512",
+      token({ alg: "HS512", typ: "JWT" }, SUBSCRIBER, CURRENT, "sha512"),
+      "token alg must be HS256, RS256 or ES256",
+    ),
+    refused("alg RS256 with an HMAC signature (key confusion)", token({ alg: "RS256", typ: "JWT" }, SUBSCRIBER), "token kid is required for RS256"),
+    refused("alg ES256 with a kid, no public key configured", token({ alg: "ES256", typ: "JWT", kid: "k1" }, SUBSCRIBER), "token kid names no configured key"),
+    refused("no alg", token({ typ: "JWT" }, SUBSCRIBER), "token alg must be HS256, RS256 or ES256"),
+    refused("alg not a string", token({ alg: 256 }, SUBSCRIBER), "token alg must be HS256, RS256 or ES256"),
+    refused("alg a list", token({ alg: ["HS256"] }, SUBSCRIBER), "token alg must be HS256, RS256 or ES256"),
     refused("typ not JWT", token({ alg: "HS256", typ: "at+jwt" }, SUBSCRIBER), "token typ must be JWT"),
     refused("typ not a string", token({ alg: "HS256", typ: 1 }, SUBSCRIBER), "token typ must be JWT"),
     refused("crit", token({ alg: "HS256", crit: ["b64"], b64: false }, SUBSCRIBER), "token header has crit: no extension is supported"),
@@ -313,7 +355,7 @@ function tokenCases(): TokenVector[] {
     refused("header truncated JSON", token('{"alg":"HS256"', SUBSCRIBER), "token header is not JSON"),
     refused("header a JSON string", token('"HS256"', SUBSCRIBER), "token header is not a JSON object"),
     refused("header JSON null", token("null", SUBSCRIBER), "token header is not a JSON object"),
-    refused("header a JSON list", token('["HS256"]', SUBSCRIBER), "token alg must be HS256"),
+    refused("header a JSON list", token('["HS256"]', SUBSCRIBER), "token alg must be HS256, RS256 or ES256"),
 
     // the signature
     refused("tampered payload", `${goodHeader}.${otherPayload}.${goodSignature}`, "token signature does not match"),
@@ -400,6 +442,196 @@ function sdkCases(): TokenVector[] {
   ];
 }
 
+const ISSUER = "https://id.example";
+const AUDIENCE = "pushgate";
+const SIGNED_PAYLOAD = { ...SUBSCRIBER, iss: ISSUER, aud: AUDIENCE };
+
+/** The ES256 tokens of the committed file, by case name (ECDSA signatures differ at each signing). */
+function committedTokens(): Map<string, string> {
+  const found = new Map<string, string>();
+  if (existsSync(VECTORS_PATH)) {
+    const old = JSON.parse(readFileSync(VECTORS_PATH, "utf8")) as Partial<JwtVectors>;
+    for (const v of old.signed?.cases ?? []) {
+      found.set(v.name, v.token);
+    }
+  }
+  return found;
+}
+
+/** `minted`, or the committed token of `name` when it signs the same text and verifies under `keyName`. */
+function stable(committed: Map<string, string>, name: string, minted: string, keyName: string): string {
+  const old = committed.get(name);
+  const signed = (tok: string): string => tok.substring(0, tok.lastIndexOf("."));
+  if (old === undefined || signed(old) !== signed(minted)) {
+    return minted;
+  }
+  const publicKey = createPublicKey(createPrivateKey(keyFile(`${keyName}.key.pem`)));
+  const signature = Buffer.from(old.substring(old.lastIndexOf(".") + 1), "base64url");
+  const ok = verify("sha256", Buffer.from(signed(old)), { key: publicKey, dsaEncoding: "ieee-p1363" }, signature);
+  return ok ? old : minted;
+}
+
+function signedCases(): TokenVector[] {
+  const committed = committedTokens();
+  const cases: TokenVector[] = [];
+  const add = (name: string, tok: string, expected: ExpectedClaims | string): void => {
+    cases.push(typeof expected === "string" ? { name, token: tok, error: expected } : { name, token: tok, claims: expected });
+  };
+  const families: Array<{ alg: "RS256" | "ES256"; kid: string; other: string; from: string }> = [
+    { alg: "RS256", kid: "rsa-1", other: "rsa-other", from: "pem" },
+    { alg: "ES256", kid: "ec-1", other: "ec-other", from: "pem" },
+    { alg: "RS256", kid: "rsa-jwk", other: "rsa-other", from: "jwks" },
+    { alg: "ES256", kid: "ec-jwk", other: "ec-other", from: "jwks" },
+  ];
+  for (const { alg, kid, other, from } of families) {
+    const mint = (name: string, keyName: string, header: object, payload: object | string, expected: ExpectedClaims | string): void => {
+      const full = `${alg} ${from}: ${name}`;
+      const minted = mintSigned(alg, keyName, header, payload);
+      add(full, alg === "ES256" ? stable(committed, full, minted, keyName) : minted, expected);
+    };
+    mint("valid", kid, { kid }, SIGNED_PAYLOAD, SUBSCRIBER_CLAIMS);
+    mint("aud a list holding the audience", kid, { kid }, { ...SIGNED_PAYLOAD, aud: ["other", AUDIENCE] }, SUBSCRIBER_CLAIMS);
+    mint("wrong key", other, { kid }, SIGNED_PAYLOAD, "token signature does not match");
+    mint("wrong kid", kid, { kid: `${kid}-unknown` }, SIGNED_PAYLOAD, "token kid names no configured key");
+    mint("no kid", kid, {}, SIGNED_PAYLOAD, `token kid is required for ${alg}`);
+    mint("wrong aud", kid, { kid }, { ...SIGNED_PAYLOAD, aud: "another-service" }, "token aud does not name the configured audience");
+    mint("aud a list without the audience", kid, { kid }, { ...SIGNED_PAYLOAD, aud: ["a", "b"] }, "token aud does not name the configured audience");
+    mint("no aud", kid, { kid }, { ...SUBSCRIBER, iss: ISSUER }, "token aud does not name the configured audience");
+    mint("wrong iss", kid, { kid }, { ...SIGNED_PAYLOAD, iss: "https://evil.example" }, "token iss is not the configured issuer");
+    mint("no iss", kid, { kid }, { ...SUBSCRIBER, aud: AUDIENCE }, "token iss is not the configured issuer");
+    mint("expired", kid, { kid }, { ...SIGNED_PAYLOAD, exp: NOW - LEEWAY_SECONDS }, "token expired");
+    const [validHeader, , validSignature] = (cases.find((v) => v.name === `${alg} ${from}: valid`)?.token ?? "").split(".");
+    add(
+      `${alg} ${from}: tampered payload`,
+      `${validHeader}.${part({ ...SIGNED_PAYLOAD, channels: ["*"] })}.${validSignature}`,
+      "token signature does not match",
+    );
+  }
+  const good = (name: string): string => cases.find((v) => v.name === name)?.token ?? "";
+  const [esHeader, esPayload, esSignature] = good("ES256 pem: valid").split(".");
+  const raw = Buffer.from(esSignature, "base64url");
+  const asDer = (bytes: Buffer): Buffer => {
+    const int = (b: Buffer): Buffer => {
+      let i = 0;
+      while (i < b.length - 1 && b[i] === 0) i++;
+      const t = b.subarray(i);
+      return t[0] >= 0x80 ? Buffer.concat([Buffer.from([0]), t]) : t;
+    };
+    const r = int(bytes.subarray(0, 32));
+    const q = int(bytes.subarray(32));
+    return Buffer.concat([Buffer.from([0x30, r.length + q.length + 4, 2, r.length]), r, Buffer.from([2, q.length]), q]);
+  };
+  const hmacWith = (header: object, secret: string): string => {
+    const input = `${part(header)}.${part(SIGNED_PAYLOAD)}`;
+    return `${input}.${sign(input, secret)}`;
+  };
+  add("ES256 signature in DER form is refused", `${esHeader}.${esPayload}.${asDer(raw).toString("base64url")}`, "token signature does not match");
+  add("ES256 signature one byte short", `${esHeader}.${esPayload}.${raw.subarray(0, 63).toString("base64url")}`, "token signature does not match");
+  const confused = "RS256 header on an EC key";
+  add(
+    confused,
+    stable(committed, confused, mintSigned("ES256", "ec-1", { alg: "RS256", kid: "ec-1" }, SIGNED_PAYLOAD), "ec-1"),
+    "token alg RS256 does not match its key, which is for ES256",
+  );
+  add(
+    "ES256 header on an RSA key",
+    mintSigned("RS256", "rsa-1", { alg: "ES256", kid: "rsa-1" }, SIGNED_PAYLOAD),
+    "token alg ES256 does not match its key, which is for RS256",
+  );
+  add(
+    "key confusion: RS256 signed by HMAC with the public PEM as secret",
+    hmacWith({ alg: "RS256", typ: "JWT", kid: "rsa-1" }, keyFile("rsa-1.pem")),
+    "token signature does not match",
+  );
+  add(
+    "key confusion: HS256 signed with the public PEM as secret",
+    hmacWith({ alg: "HS256", typ: "JWT", kid: "rsa-1" }, keyFile("rsa-1.pem")),
+    "token signature does not match",
+  );
+  add(
+    "a skipped JWKS key (use enc) is no key",
+    mintSigned("RS256", "rsa-other", { kid: "rsa-encryption" }, SIGNED_PAYLOAD),
+    "token kid names no configured key",
+  );
+  add("HS256 beside public keys, iss and aud right", hmacWith(HS256, CURRENT), SUBSCRIBER_CLAIMS);
+  add("HS256: iss and aud apply too", token(HS256, SUBSCRIBER), "token iss is not the configured issuer");
+  add("alg PS256 is refused", mintSigned("RS256", "rsa-1", { alg: "PS256", kid: "rsa-1" }, SIGNED_PAYLOAD), "token alg must be HS256, RS256 or ES256");
+  return cases;
+}
+
+function derVectors(): DerVector[] {
+  const jwks = JSON.parse(keyFile("jwks.json")) as { keys: Array<Record<string, string>> };
+  const spki = (jwk: Record<string, string>): string =>
+    createPublicKey({ key: jwk as unknown as import("node:crypto").JsonWebKey, format: "jwk" })
+      .export({ type: "spki", format: "der" })
+      .toString("hex");
+  const raw = (r: string, s2: string): string => `${r}${s2}`;
+  const high = "ff".repeat(32);
+  const low = `0000${"01".repeat(30)}`;
+  return [
+    { name: "rsa jwk", jwk: jwks.keys[0], derHex: spki(jwks.keys[0]) },
+    { name: "p-256 jwk", jwk: jwks.keys[1], derHex: spki(jwks.keys[1]) },
+    {
+      name: "rsa jwk, modulus with a leading zero byte",
+      jwk: { ...jwks.keys[0], n: Buffer.concat([Buffer.from([0]), Buffer.from(jwks.keys[0].n, "base64url")]).toString("base64url") },
+      derHex: spki(jwks.keys[0]),
+    },
+    { name: "es256: both halves with the high bit", rawHex: raw(high, high), derHex: `3046022100${high}022100${high}` },
+    { name: "es256: leading zeros dropped", rawHex: raw(low, high), derHex: `3043021e${"01".repeat(30)}022100${high}` },
+    { name: "es256: zero", rawHex: "00".repeat(64), derHex: "3006020100020100" },
+    { name: "es256: 63 bytes", rawHex: "01".repeat(63) },
+    { name: "es256: 65 bytes", rawHex: "01".repeat(65) },
+  ];
+}
+
+function keyRingVectors(): KeyRingVector[] {
+  const pems = [
+    { kid: "rsa-1", pem: keyFile("rsa-1.pem") },
+    { kid: "ec-1", pem: keyFile("ec-1.pem") },
+  ];
+  const jwks = keyFile("jwks.json");
+  const withKeys = (keys: unknown[]): string => JSON.stringify({ keys });
+  const rsa = (JSON.parse(jwks) as { keys: Array<Record<string, string>> }).keys[0];
+  const ec = (JSON.parse(jwks) as { keys: Array<Record<string, string>> }).keys[1];
+  return [
+    { name: "pem files and a jwks with keys to skip", pems, jwks: [jwks], kids: ["ec-1:ES256", "ec-jwk:ES256", "rsa-1:RS256", "rsa-jwk:RS256"] },
+    { name: "nothing", pems: [], jwks: [], kids: [] },
+    {
+      name: "an RSA key of 1024 bits",
+      pems: [{ kid: "small", pem: keyFile("rsa-small.pem") }],
+      jwks: [],
+      error: "public key small: an RSA key of 1024 bits is too small: at least 2048",
+    },
+    {
+      name: "a P-384 key",
+      pems: [{ kid: "p384", pem: keyFile("ec-p384.pem") }],
+      jwks: [],
+      error: "public key p384: an EC key must be on the P-256 curve (ES256)",
+    },
+    {
+      name: "a private key",
+      pems: [{ kid: "private", pem: keyFile("rsa-other.key.pem") }],
+      jwks: [],
+      error: "public key private: not a PEM public key (-----BEGIN PUBLIC KEY-----)",
+    },
+    { name: "not a pem", pems: [{ kid: "junk", pem: "hello" }], jwks: [], error: "public key junk: not a PEM public key (-----BEGIN PUBLIC KEY-----)" },
+    { name: "a kid twice", pems: [pems[0], pems[0]], jwks: [], error: "public key rsa-1: the kid is given twice" },
+    {
+      name: "a pem kid again in the jwks",
+      pems: [{ kid: "rsa-jwk", pem: keyFile("rsa-1.pem") }],
+      jwks: [jwks],
+      error: "jwks key rsa-jwk: the kid is given twice",
+    },
+    { name: "jwks not JSON", pems: [], jwks: ["{"], error: "jwks is not a JSON object" },
+    { name: "jwks without keys", pems: [], jwks: ['{"keys":1}'], error: "jwks has no keys list" },
+    { name: "jwks key without kid", pems: [], jwks: [withKeys([{ ...rsa, kid: undefined }])], error: "jwks has a RS256 key without kid" },
+    { name: "jwks RSA key without n", pems: [], jwks: [withKeys([{ ...rsa, n: undefined }])], error: "jwks key rsa-jwk: n must be a base64url string" },
+    { name: "jwks EC key with a short x", pems: [], jwks: [withKeys([{ ...ec, x: "AAAA" }])], error: "jwks key ec-jwk: x and y must be 32 bytes each" },
+    { name: "jwks EC key with a bad y", pems: [], jwks: [withKeys([{ ...ec, y: "a+b" }])], error: "jwks key ec-jwk: y is not base64url" },
+    { name: "jwks EC point not on the curve", pems: [], jwks: [withKeys([{ ...ec, y: ec.x }])], error: "jwks key ec-jwk: openssl does not take the key" },
+  ];
+}
+
 export function buildJwtVectors(): JwtVectors {
   return {
     base64url: base64urlVectors(),
@@ -412,6 +644,22 @@ export function buildJwtVectors(): JwtVectors {
       maxTokenBytes: MAX_TOKEN_BYTES,
       secrets: [CURRENT],
       cases: [...tokenCases(), ...sdkCases()],
+    },
+    der: derVectors(),
+    keyrings: keyRingVectors(),
+    signed: {
+      now: NOW,
+      leewaySeconds: LEEWAY_SECONDS,
+      maxTokenBytes: MAX_TOKEN_BYTES,
+      secrets: [CURRENT],
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      pems: [
+        { kid: "rsa-1", pem: keyFile("rsa-1.pem") },
+        { kid: "ec-1", pem: keyFile("ec-1.pem") },
+      ],
+      jwks: [keyFile("jwks.json")],
+      cases: signedCases(),
     },
   };
 }

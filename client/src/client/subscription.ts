@@ -40,10 +40,13 @@ export interface Notice {
   /**
    * From the gateway: `gap` (the cursor is older than the kept history), `redis-lost`,
    * `redis-restored`, `dropped`. From the client: `recovered` (reconnected and resumed from the
-   * cursor), `fallback` (auto mode moved to another transport).
+   * cursor), `fallback` (auto mode moved to another transport), `revoked` (a new token no longer
+   * grants `channel`: the subscription drops it).
    */
   notice: string;
   message: string;
+  /** The channel the notice is about, when it names one. */
+  channel?: string;
 }
 
 export interface SubscriptionEvents {
@@ -114,7 +117,7 @@ interface GlobalScope {
 }
 
 export class Subscription {
-  readonly channels: readonly string[];
+  private channelList: readonly string[];
   private readonly emitter = new Emitter<SubscriptionEvents>();
   private readonly options: SubscribeOptions;
   private readonly base: string;
@@ -148,10 +151,15 @@ export class Subscription {
   private readonly onOnline = (): void => this.online();
   private readonly onOffline = (): void => this.offline();
 
+  /** The channels subscribed to (a `revoked` notice takes one away). */
+  get channels(): readonly string[] {
+    return this.channelList;
+  }
+
   constructor(channels: string | readonly string[], options: SubscribeOptions = {}) {
     const scope = globalThis as GlobalScope;
     const names = typeof channels === "string" ? channels.split(",") : [...channels];
-    this.channels = names.filter((name, i) => name.length > 0 && names.indexOf(name) === i);
+    this.channelList = names.filter((name, i) => name.length > 0 && names.indexOf(name) === i);
     if (this.channels.length === 0) {
       throw new TypeError("subscribe: give at least one channel");
     }
@@ -288,8 +296,8 @@ export class Subscription {
       message: (message) => {
         if (current()) this.received(message);
       },
-      notice: (notice, message) => {
-        if (current()) this.noticed(notice, message);
+      notice: (notice, message, channel) => {
+        if (current()) this.noticed(notice, message, channel);
       },
       cursor: (cursor) => {
         if (current()) this.learnCursor(cursor);
@@ -354,7 +362,13 @@ export class Subscription {
     this.emitter.emit("message", { channel: message.channel, id: message.id, data: message.data, event: message.event });
   }
 
-  private noticed(notice: string, message: string): void {
+  private noticed(notice: string, message: string, channel?: string): void {
+    if (notice === "revoked" && channel !== undefined) {
+      // The gateway unsubscribed it: a reconnect must not ask for it again (that would be a 403).
+      this.channelList = this.channelList.filter((name) => name !== channel);
+      this.emitter.emit("notice", { notice, message, channel });
+      return;
+    }
     this.emitter.emit("notice", { notice, message });
     if (notice === "redis-restored" || notice === "dropped") {
       // The stream stayed open, but what was published while the gateway could not hear Redis

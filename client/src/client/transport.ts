@@ -62,7 +62,8 @@ export interface Ending {
 export interface ConnectionEvents {
   open(): void;
   message(message: WireMessage): void;
-  notice(notice: string, message: string): void;
+  /** `channel`: the channel a notice is about, when it names one (`revoked`). */
+  notice(notice: string, message: string, channel?: string): void;
   /** A cursor the gateway handed out on its own (long-poll's answer). */
   cursor(cursor: string): void;
   /** Any other frame (WebSocket answers to publish, ack, ...). */

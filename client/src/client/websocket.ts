@@ -1,17 +1,14 @@
 // WebSocket transport: GET /ws?key=…&since=<cursor>. Messages, notices and answers are JSON text
-// frames; publish and ack go out as frames on the same connection.
+// frames; publish and ack go out as frames on the same connection, and so does a new token
+// ({"type":"refresh"}): the stream stays open across token lifetimes.
 
 import { Connection, ConnectionEvents, ConnectRequest, Ending, Opener, parseObject, streamQuery, wireMessage } from "./transport.js";
 
 const OPEN = 1;
 const CLOSE_NORMAL = 1000;
 
-/**
- * Whether the gateway takes a `refresh` frame (a new token on the live connection). Not yet: the
- * subscription reconnects with the new token and its cursor. When it does, refreshToken sends
- * {"type":"refresh","token":…} and returns true.
- */
-const SERVER_TAKES_REFRESH = false;
+/** The `ref` of refresh frames: their answer is this transport's, not a pending request's. */
+const REFRESH_REF = "pushgate-client-refresh";
 
 export const openWebSocket: Opener = (request: ConnectRequest, events: ConnectionEvents): Connection => {
   let finished = false;
@@ -65,13 +62,23 @@ export const openWebSocket: Opener = (request: ConnectRequest, events: Connectio
     if (finished || frame === undefined) {
       return;
     }
-    if (frame.type === "message") {
+    if (frame.ref === REFRESH_REF) {
+      // {"type":"refreshed"}: the connection carries the new token. A refusal (an older gateway,
+      // a token it does not take): come back with the new token and the cursor instead.
+      if (frame.type === "error") {
+        finish({ reason: `the gateway refused the new token: ${String(frame.error)}`, reconnect: true, opened });
+      }
+    } else if (frame.type === "message") {
       const message = wireMessage(frame);
       if (message !== undefined) {
         events.message(message);
       }
     } else if (frame.type === "notice") {
-      events.notice(String(frame.notice), typeof frame.message === "string" ? frame.message : "");
+      events.notice(
+        String(frame.notice),
+        typeof frame.message === "string" ? frame.message : "",
+        typeof frame.channel === "string" ? frame.channel : undefined,
+      );
     } else {
       events.reply(frame);
     }
@@ -102,10 +109,10 @@ export const openWebSocket: Opener = (request: ConnectRequest, events: Connectio
       return true;
     },
     refreshToken: (token) => {
-      if (!SERVER_TAKES_REFRESH || finished || live.readyState !== OPEN) {
+      if (finished || live.readyState !== OPEN) {
         return false;
       }
-      live.send(JSON.stringify({ type: "refresh", token }));
+      live.send(JSON.stringify({ type: "refresh", token, ref: REFRESH_REF }));
       return true;
     },
   };
