@@ -34,18 +34,27 @@ function eventParam(params: Params, name: string, path = name): LuaMultiReturn<[
   return $multi(event ?? "");
 }
 
+/** The message of a publish or broadcast: `data` (required) and `event` ("" for none). */
+function payload(params: Params): LuaMultiReturn<[string, string, undefined] | [undefined, undefined, RpcError]> {
+  const [data, dataErr] = param.str(params, "data", false);
+  if (data === undefined) {
+    return $multi(undefined, undefined, dataErr ?? invalidParam("data", "is required"));
+  }
+  const [event, eventErr] = eventParam(params, "event");
+  if (event === undefined) {
+    return $multi(undefined, undefined, eventErr);
+  }
+  return $multi(data, event, undefined);
+}
+
 export function publish(settings: Settings, publisher: access.Publisher, params: Params): Result {
   const [channel, channelErr] = param.channel(params, "channel");
   if (channel === undefined) {
     return $multi(undefined, channelErr);
   }
-  const [data, dataErr] = param.str(params, "data", false);
+  const [data, event, payloadErr] = payload(params);
   if (data === undefined) {
-    return $multi(undefined, dataErr ?? invalidParam("data", "is required"));
-  }
-  const [event, eventErr] = eventParam(params, "event");
-  if (event === undefined) {
-    return $multi(undefined, eventErr);
+    return $multi(undefined, payloadErr);
   }
   const [idempotencyKey, keyErr] = param.str(params, "idempotencyKey", true);
   if (keyErr !== undefined) {
@@ -132,13 +141,9 @@ export function broadcast(settings: Settings, publisher: access.Publisher, param
   if (channels === undefined) {
     return $multi(undefined, channelsErr);
   }
-  const [data, dataErr] = param.str(params, "data", false);
+  const [data, event, payloadErr] = payload(params);
   if (data === undefined) {
-    return $multi(undefined, dataErr ?? invalidParam("data", "is required"));
-  }
-  const [event, eventErr] = eventParam(params, "event");
-  if (event === undefined) {
-    return $multi(undefined, eventErr);
+    return $multi(undefined, payloadErr);
   }
   const items: Array<[string, string, string]> = [];
   for (const channel of channels) {

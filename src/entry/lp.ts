@@ -1,21 +1,17 @@
 // content_by_lua entry of GET /lp?key=a,b&timeout=120: long-poll. Parses the request and hands
 // off to the stream core, which answers with the first batch or, at the timeout, an empty one.
 
-import { applyCors } from "../host/cors";
-import { channelsArg, fail, queryArg, uriArgs } from "../host/http";
+import { fail, queryArg } from "../host/http";
 import * as settingsHolder from "../host/settings";
 import { parseTimeout } from "../protocol/longpoll";
 import { poll } from "../stream/poll";
 import { LongPollBatch } from "../transport/longpoll";
-import { failWith, refuseBody } from "./answer";
-import { streamRequest } from "./request";
+import { failWith } from "./answer";
+import { streamRequest, subscribeQuery } from "./request";
 
 export function handle(): void {
   const settings = settingsHolder.get();
-  applyCors(settings, "GET, OPTIONS");
-  refuseBody();
-  const args = uriArgs();
-  const channels = channelsArg(args, settings.maxChannels);
+  const [args, channels] = subscribeQuery(settings);
   const [seconds, timeoutErr] = parseTimeout(queryArg(args, "timeout"), settings.longPollMaxSeconds);
   if (seconds === undefined) {
     return fail(400, timeoutErr);

@@ -4,7 +4,9 @@
 // request (channels, cursor, backlog). The only place that reads those request variables.
 
 import type { Settings } from "../config/schema";
-import { queryArg, requestHeader, UriArgs } from "../host/http";
+import { applyCors } from "../host/cors";
+import { channelsArg, queryArg, requestHeader, UriArgs, uriArgs } from "../host/http";
+import { refuseBody } from "./answer";
 import type { Credentials } from "../policy/access";
 import type { StreamRequest } from "../stream/open";
 
@@ -38,4 +40,12 @@ export function streamRequest(settings: Settings, channels: string[], args: UriA
   // its URL still carries the ?since= it was opened with.
   const cursor = requestHeader("last-event-id") ?? queryArg(args, "since") ?? queryArg(args, "last_event_id");
   return { channels, credentials: credentialsOf(settings, args), cursor, backlog: queryArg(args, "backlog") };
+}
+
+/** What every GET subscribe entry starts with: CORS, no body, the query and its channels (a 400 when they are bad). */
+export function subscribeQuery(settings: Settings): LuaMultiReturn<[UriArgs, string[]]> {
+  applyCors(settings, "GET, OPTIONS");
+  refuseBody();
+  const args = uriArgs();
+  return $multi(args, channelsArg(args, settings.maxChannels));
 }

@@ -1,20 +1,16 @@
 // content_by_lua entry of GET /sse (and of /sub asked for `Accept: text/event-stream`):
 // Server-Sent Events. Parses the request and hands off to the stream core.
 
-import { applyCors } from "../host/cors";
-import { channelsArg, fail, queryArg, uriArgs } from "../host/http";
+import { fail, queryArg } from "../host/http";
 import * as settingsHolder from "../host/settings";
 import { serve } from "../stream/pump";
 import { SseTransport } from "../transport/sse";
-import { failWith, refuseBody } from "./answer";
-import { streamRequest } from "./request";
+import { failWith } from "./answer";
+import { streamRequest, subscribeQuery } from "./request";
 
 export function handle(): void {
   const settings = settingsHolder.get();
-  applyCors(settings, "GET, OPTIONS");
-  refuseBody();
-  const args = uriArgs();
-  const channels = channelsArg(args, settings.maxChannels);
+  const [args, channels] = subscribeQuery(settings);
   const format = queryArg(args, "format") ?? "raw";
   if (format !== "raw" && format !== "object" && format !== "array") {
     return fail(400, `invalid format "${format}": use raw, object or array`);

@@ -1,14 +1,12 @@
 // content_by_lua entry of GET /sub: chunked JSON lines, or Server-Sent Events for a client that
 // accepts text/event-stream. Parses the request and hands off to the stream core.
 
-import { applyCors } from "../host/cors";
-import { fail, queryArg, requestHeader, uriArgs } from "../host/http";
+import { fail, queryArg, requestHeader } from "../host/http";
 import * as settingsHolder from "../host/settings";
-import { parseChannelList } from "../protocol/channel";
 import { serve } from "../stream/pump";
 import { ChunkedTransport } from "../transport/chunked";
-import { failWith, refuseBody } from "./answer";
-import { streamRequest } from "./request";
+import { failWith } from "./answer";
+import { streamRequest, subscribeQuery } from "./request";
 import * as sseEntry from "./sse";
 
 export function handle(): void {
@@ -17,14 +15,7 @@ export function handle(): void {
     return sseEntry.handle();
   }
   const settings = settingsHolder.get();
-  applyCors(settings, "GET, OPTIONS");
-  refuseBody();
-  const args = uriArgs();
-
-  const [channels, channelErr] = parseChannelList(queryArg(args, "key") ?? "", settings.maxChannels);
-  if (channels === undefined) {
-    return fail(400, channelErr);
-  }
+  const [args, channels] = subscribeQuery(settings);
   const format = queryArg(args, "format") ?? settings.format;
   if (format !== "object" && format !== "array") {
     return fail(400, `invalid format "${format}": use object or array`);
