@@ -3,7 +3,20 @@
 
 import { ItemKind, Setting, TABLE } from "./table";
 import type { SettingRule, Settings } from "./types";
-import { integerIn, isIPv4, isIPv4Address, isListenAddress, isName, isOrigin, list, numberIn, parseHistoryRule, parseRedisUrl } from "./values";
+import {
+  integerIn,
+  isIPv4,
+  isIPv4Address,
+  isListenAddress,
+  isName,
+  isOrigin,
+  list,
+  numberIn,
+  parseHistoryRule,
+  parseRedisClusterUrl,
+  parseRedisUrl,
+  CLUSTER_SCHEME,
+} from "./values";
 
 /** "a", "a or b", "a, b or c". */
 function choices(words: string[]): string {
@@ -18,7 +31,7 @@ const ITEMS_TEXT: Record<ItemKind, string> = {
   listen: "addresses (host:port, [ipv6]:port, *:port or port)",
   ipv4: "IPv4 addresses",
   origin: "origins (http[s]://host[:port])",
-  redis: "redis://[:password@]host[:port][/db] URLs",
+  redis: "redis://[:password@]host[:port][/db] URLs, or one redis+cluster://[:password@]host:port,host:port,... (Redis Cluster seed nodes)",
   history:
     "pattern=length/seconds rules (pattern: a channel, prefix* or *; length 1-1000000; seconds 0-31536000, 0: no age bound); the last matching rule applies",
 };
@@ -94,6 +107,9 @@ function checkItem(setting: Setting, item: string): LuaMultiReturn<[Value] | [un
 }
 
 function checkList(setting: Setting, text: string): LuaMultiReturn<[Value[]] | [undefined, string?]> {
+  if (setting.item === "redis" && text.startsWith(CLUSTER_SCHEME)) {
+    return parseRedisClusterUrl(text);
+  }
   const items = list(text);
   if (items.length === 0 && setting.empty !== true) {
     return $multi(undefined);
@@ -207,7 +223,14 @@ export function parseSettings(raw: Record<string, string | undefined>): LuaMulti
       return broken(setting, texts[setting.key], detail);
     }
   }
-  return $multi(values as unknown as Settings);
+  const settings = values as unknown as Settings;
+  if (settings.redis.length > 0 && settings.redis[0].cluster === true && settings.mode !== "shared") {
+    return $multi(
+      undefined,
+      "invalid setting PUSHGATE_REDIS_URL (redisUrl): a redis+cluster:// URL needs PUSHGATE_MODE=shared (direct mode subscribes per client)",
+    );
+  }
+  return $multi(settings);
 }
 
 /** The settings back as raw values (what parseSettings reads), e.g. for nginx.conf. */

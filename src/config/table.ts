@@ -64,7 +64,8 @@ export const TABLE: Setting[] = [
     into: "redis",
     doc:
       "the Redis to use. Empty: the launcher uses the Redis that answers at `localRedis`, or starts one there. Several addresses must reach the same " +
-      "pub/sub (one Redis on several addresses, or a primary and its replicas, which receive every `PUBLISH`); `/pub` publishes to the first",
+      "pub/sub (one Redis on several addresses, or a primary and its replicas, which receive every `PUBLISH`); `/pub` publishes to the first. " +
+      "`redis+cluster://[:password@]host:port,host:port`: a Redis Cluster, by its seed nodes (shared mode)",
   },
   {
     key: "localRedis",

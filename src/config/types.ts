@@ -22,6 +22,8 @@ export interface RedisAddress {
   db: number;
   password?: string;
   url: string;
+  /** A seed node of a Redis Cluster (redis+cluster://): the store and hub route by slot. */
+  cluster?: boolean;
 }
 
 export interface Settings {
