@@ -167,6 +167,15 @@ export function resumePositions(lostAtMs: number): LuaMultiReturn<[string[], Rec
   return $multi(names, after);
 }
 
+/** Where one channel in use resumes (as resumePositions()); undefined when it has no subscriber. */
+export function resumePositionOf(channel: string, lostAtMs: number): string | undefined {
+  const state = channels.get(channel);
+  if (state === undefined || state.count === 0) {
+    return undefined;
+  }
+  return state.lastId ?? `${math.max(0, lostAtMs - CLOCK_MARGIN_MS)}-0`;
+}
+
 /**
  * Queues what history gave back after a reconnect, before any live message of the new
  * connection: per channel a `gap` notice when history no longer reaches back, a `recovered`
@@ -201,6 +210,37 @@ export function deliverMissed(gaps: string[], missed: Array<[string, string, str
     }
     i = end;
   }
+}
+
+/** Queues a notice (a code of NOTICE_TEXT) for the subscribers of `channel`. */
+export function noticeChannel(channel: string, code: string): void {
+  const state = channels.get(channel);
+  if (state !== undefined) {
+    for (const [subscriber] of state.subscribers) {
+      noticeTo(subscriber, code, NOTICE_TEXT[code]);
+    }
+  }
+}
+
+/**
+ * In a cluster, one shard stopped carrying `channel` (its connection ended, its slot moved): it
+ * is to be subscribed again (where reconcile() says). False when nobody uses it any more.
+ */
+export function channelLost(channel: string): boolean {
+  const state = channels.get(channel);
+  if (state === undefined) {
+    return false;
+  }
+  state.onRedis = false;
+  state.inFlight = 0;
+  if (state.count > 0) {
+    dirty.set(channel, true);
+    return true;
+  }
+  channels.delete(channel);
+  channelCount -= 1;
+  dirty.delete(channel);
+  return false;
 }
 
 /** A new connection carries nothing yet: every channel in use is to be subscribed again. */
