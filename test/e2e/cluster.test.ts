@@ -217,6 +217,8 @@ describe("the gateway on a Redis Cluster (redis+cluster://, sharded pub/sub)", (
       ids.push(reply.split("\n")[0].trim());
     }
     for (const channel of channels) {
+      // a plain PUBLISH is not heard in a cluster: the gateway listens with SSUBSCRIBE
+      redisCli(["PUBLISH", channel, "plain publish"]);
       redisCli(["SPUBLISH", channel, "plain spublish"]);
     }
     await stream.waitForMessages(6);
@@ -261,4 +263,101 @@ describe("the gateway on a Redis Cluster (redis+cluster://, sharded pub/sub)", (
       stream.close();
     }
   });
+
+  /** POST /pub until the gateway takes it (503 while a shard fails over); one Idempotency-Key per message. */
+  async function publishUntilTaken(channel: string, data: string, key: string): Promise<string> {
+    const deadline = Date.now() + 20000;
+    for (;;) {
+      const answer = await fetchText(`${base}/pub?channel=${channel}`, { method: "POST", body: data, headers: { "Idempotency-Key": key } }).catch(
+        () => undefined,
+      );
+      if (answer?.status === 200) {
+        return (JSON.parse(answer.body) as { id: string }).id;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`publishing ${data} was refused until the deadline: ${answer?.status} ${answer?.body}`);
+      }
+      await sleep(100);
+    }
+  }
+
+  test("slot migration of a subscribed channel: the stream is told, subscribed again on the new owner, and delivery continues", async () => {
+    const channel = oneChannelPerShard(owner, "moving", 1)[0];
+    const slot = keySlot(channel);
+    const nodes = parseClusterNodes(`${(await redisCall(cluster.primaries()[0].host, cluster.primaries()[0].port, ["CLUSTER", "NODES"])) as string}`);
+    const primaries = nodes.filter((n) => n.flags.includes("master") && !n.flags.includes("fail"));
+    const source = primaries.find((n) => n.address === owner(slot))!;
+    const target = primaries.find((n) => n.address !== source.address)!;
+    const [sourceHost, sourcePort] = source.address.split(":");
+    const [targetHost, targetPort] = target.address.split(":");
+    const stream = await new Stream(`${base}/sub?key=${channel}`).open();
+    await sleep(300);
+    const before = await publish(channel, "before");
+    await stream.waitForMessages(1);
+
+    expect(await redisCall(targetHost, Number(targetPort), ["CLUSTER", "SETSLOT", slot, "IMPORTING", source.id])).toBe("OK");
+    expect(await redisCall(sourceHost, Number(sourcePort), ["CLUSTER", "SETSLOT", slot, "MIGRATING", target.id])).toBe("OK");
+    const keys = (await redisCall(sourceHost, Number(sourcePort), ["CLUSTER", "GETKEYSINSLOT", slot, 100])) as string[];
+    expect(keys).toContain(`pushgate:{${channel}}:stream`);
+    expect(await redisCall(sourceHost, Number(sourcePort), ["MIGRATE", targetHost, targetPort, "", 0, 5000, "KEYS", ...keys])).toBe("OK");
+    for (const name of [target.address, source.address, ...primaries.map((n) => n.address).filter((a) => a !== target.address && a !== source.address)]) {
+      const [host, port] = name.split(":");
+      expect(await redisCall(host, Number(port), ["CLUSTER", "SETSLOT", slot, "NODE", target.id])).toBe("OK");
+    }
+    // the source pushed sunsubscribe: the stream hears it, and is subscribed again on the target
+    expect(await eventually(() => (stream.messages() as Line[]).some((m) => m.notice === "redis-restored"), 10000)).toBe(true);
+    const after: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      after.push(await publishUntilTaken(channel, `after ${i}`, `move-${i}`));
+    }
+    await eventually(() => messages(stream).length >= 4, 5000);
+    await sleep(200);
+    expect(messages(stream).map((m) => m.id)).toEqual([before.id, ...after]);
+    expect((stream.messages() as Line[]).filter((m) => m.type === "notice").map((m) => m.notice)).toEqual(["redis-lost", "redis-restored"]);
+    const [newOwner] = await Promise.all([redisCall(targetHost, Number(targetPort), ["CLUSTER", "COUNTKEYSINSLOT", slot])]);
+    expect(newOwner).toBeGreaterThanOrEqual(2);
+    stream.close();
+  });
+
+  test("failover: the primary of a subscribed channel is killed while durable messages are published and retried; every acknowledged one arrives once, in order", async () => {
+    const victim = cluster.primaries()[0];
+    const victimName = `${victim.host}:${victim.port}`;
+    let channel = "";
+    for (let n = 0; channel === ""; n++) {
+      if (owner(keySlot(`failover${n}`)) === victimName) {
+        channel = `failover${n}`;
+      }
+    }
+    const [other] = oneChannelPerShard(owner, "steady", 3).filter((c) => owner(keySlot(c)) !== victimName);
+    const stream = await new Stream(`${base}/sub?key=${channel},${other}`).open();
+    await sleep(300);
+    const acked: string[] = [];
+    let killed: Promise<void> | undefined;
+    for (let i = 0; i < 30; i++) {
+      if (i === 10) {
+        killed = cluster.kill(victim);
+      }
+      acked.push(await publishUntilTaken(channel, `m${i}`, `failover-${i}`));
+      await sleep(30);
+    }
+    await killed;
+    await cluster.waitForPromotion(victim, 15000);
+    const steady = await publishUntilTaken(other, "other shard", "steady-1");
+    expect(await eventually(() => messages(stream).length >= 31, 15000)).toBe(true);
+    await sleep(300);
+    expect(
+      messages(stream)
+        .filter((m) => m.channel === channel)
+        .map((m) => m.id),
+    ).toEqual(acked);
+    expect(
+      messages(stream)
+        .filter((m) => m.channel === other)
+        .map((m) => m.id),
+    ).toEqual([steady]);
+    const notices = (stream.messages() as Line[]).filter((m) => m.type === "notice").map((m) => m.notice);
+    expect(notices).toContain("redis-lost");
+    expect(notices).toContain("redis-restored");
+    stream.close();
+  }, 60000);
 });
