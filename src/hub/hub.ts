@@ -79,5 +79,5 @@ export function isReady(subscriber: Subscriber): boolean {
 }
 
 export function stats(): HubStats {
-  return registry.stats(isConnected());
+  return registry.stats(sharded ? shards.isHealthy() : connection.isConnected());
 }

@@ -159,6 +159,8 @@ function readLoop(shard: Shard, conn: NgxTcpSocket, settings: Settings): string 
       shard.lastReplyAt = ngx.now();
       if (type(reply) === "table") {
         dispatch(shard, reply as string[]);
+      } else {
+        table.remove(shard.sent, 1); // +PONG: a PING on a connection with no subscription left
       }
     } else if (string.sub(err, 1, 12) === "redis error:") {
       shard.lastReplyAt = ngx.now();
@@ -184,6 +186,8 @@ function runShard(this: void, premature: boolean, name: string, shard: Shard): v
       ngx.sleep(RETRY_WAIT_S); // a dead primary: give the cluster a moment to promote its replica
     } else {
       shard.lastReplyAt = ngx.now();
+      // make sure this primary has the pushgate functions (a node new to the cluster has none)
+      onConnect?.();
       const writer = ngx.thread.spawn(writerLoop, shard, conn);
       why = readLoop(shard, conn, settings);
       shard.alive = false;
@@ -201,9 +205,12 @@ function runShard(this: void, premature: boolean, name: string, shard: Shard): v
       lost.push(channel);
     }
   }
-  for (const item of shard.outbox) {
-    if (item[0] === "SUNSUBSCRIBE") {
-      registry.confirmed(item[1]);
+  // an unsubscribe this connection can no longer carry out is as good as done
+  for (const pending of [shard.sent, shard.outbox]) {
+    for (const item of pending) {
+      if (item[0] === "SUNSUBSCRIBE") {
+        registry.confirmed(item[1]);
+      }
     }
   }
   for (const channel of lost) {
@@ -213,7 +220,6 @@ function runShard(this: void, premature: boolean, name: string, shard: Shard): v
     ngx.log(ngx.WARN, `pushgate hub: redis shard ${name} lost: ${why}`);
     registry.countReconnect();
     map?.changed();
-    onConnect?.();
   }
   routerWake?.post(1);
 }
@@ -267,7 +273,7 @@ function route(this: void, premature: boolean): void {
   if (premature) {
     return;
   }
-  onConnect?.();
+  onConnect?.(); // backends may FCALL the functions on any primary from the start
   routing = true;
   while (!ngx.worker.exiting()) {
     routeOnce();
@@ -290,9 +296,23 @@ export function start(settings: Settings, shardMap: ShardMap, connectHook: (this
   }
 }
 
-/** The router runs (each channel's shard connects on demand). */
+/** The router runs (each channel's shard connects on demand): new streams need not wait. */
 export function isConnected(): boolean {
   return routing;
+}
+
+/** The router runs and every channel in use is carried (none waits for a shard to come back). */
+export function isHealthy(): boolean {
+  if (!routing) {
+    return false;
+  }
+  for (const [channel] of lostAt) {
+    if (registry.resumePositionOf(channel, 0) !== undefined) {
+      return false;
+    }
+    lostAt.delete(channel); // nobody uses it any more
+  }
+  return true;
 }
 
 export function wakeRouter(): void {
