@@ -111,6 +111,8 @@ describe("the gateway on a Redis Cluster (redis+cluster://, sharded pub/sub)", (
   });
 
   test("every transport receives durable messages on channels on different shards", async () => {
+    // ready once every worker's hub has reported (each second)
+    expect(await eventually(async () => (await fetchText(`${base}/healthz`)).status === 200, 5000)).toBe(true);
     const channels = oneChannelPerShard(owner, "t", 3);
     expect(new Set(channels.map((c) => owner(keySlot(c)))).size).toBe(3);
     const key = channels.join(",");
@@ -358,6 +360,8 @@ describe("the gateway on a Redis Cluster (redis+cluster://, sharded pub/sub)", (
     const notices = (stream.messages() as Line[]).filter((m) => m.type === "notice").map((m) => m.notice);
     expect(notices).toContain("redis-lost");
     expect(notices).toContain("redis-restored");
+    // the health check pings the primaries of the refreshed map and sees every channel carried again
+    expect(await eventually(async () => (await fetchText(`${base}/healthz`)).status === 200, 10000)).toBe(true);
     stream.close();
   }, 60000);
 });
