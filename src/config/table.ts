@@ -135,6 +135,18 @@ export const TABLE: Setting[] = [
     doc: "how long a publish's `Idempotency-Key` is remembered (a retry within it is stored once)",
   },
   {
+    key: "publishReplicas",
+    env: "PUSHGATE_PUBLISH_REPLICAS",
+    default: "0",
+    kind: "integer",
+    min: 0,
+    max: 5,
+    zero: "answer once the primary has the message",
+    doc:
+      "`/pub` answers only once this many replicas have the message (Redis `WAIT`, within `redisTimeoutMs`), else `503`: a retry with the same `Idempotency-Key` is stored once. " +
+      "With 0, a message acknowledged by a primary that dies before its replica has it is lost",
+  },
+  {
     key: "heartbeatSeconds",
     env: "PUSHGATE_HEARTBEAT_SECONDS",
     default: "25",

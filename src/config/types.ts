@@ -56,6 +56,8 @@ export interface Settings {
   longPollMaxSeconds: number;
   history: HistoryRule[];
   idempotencySeconds: number;
+  /** Replicas that must have a published message before /pub answers (WAIT); 0: none. */
+  publishReplicas: number;
   /** Grants are required when set: HS256 secret of subscriber and publisher tokens. */
   jwtSecret: string;
   jwtPreviousSecret: string;

@@ -33,15 +33,23 @@ export function publish(settings: Settings, channel: string, data: string, optio
   if (options.idempotencyKey !== undefined) {
     keys.push(idempotencyKey(channel, options.idempotencyKey));
   }
-  const [reply, failure] = pool.call(settings, "publish", "pushgate_publish", keys, [
-    channel,
-    data,
-    options.event ?? "",
-    `${rule.length}`,
-    `${rule.seconds * 1000}`,
-    `${settings.idempotencySeconds * 1000}`,
-    isCluster(settings) ? "SPUBLISH" : "PUBLISH",
-  ]);
+  const [reply, failure] = pool.call(
+    settings,
+    "publish",
+    "pushgate_publish",
+    keys,
+    [
+      channel,
+      data,
+      options.event ?? "",
+      `${rule.length}`,
+      `${rule.seconds * 1000}`,
+      `${settings.idempotencySeconds * 1000}`,
+      isCluster(settings) ? "SPUBLISH" : "PUBLISH",
+    ],
+    false,
+    settings.publishReplicas,
+  );
   if (reply === undefined) {
     return $multi(undefined, failure);
   }

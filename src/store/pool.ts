@@ -20,6 +20,8 @@ export interface Session {
   cluster: cluster.ClusterState | undefined;
   /** A call broke the connection: close() closes it instead of pooling it. */
   lost: boolean;
+  /** How long a WAIT for replicas may take (ms). */
+  timeoutMs: number;
 }
 
 /** The Redis that takes commands in standalone mode: the first configured address. */
@@ -35,14 +37,14 @@ export function open(settings: Settings): LuaMultiReturn<[Session] | [undefined,
       ngx.log(ngx.ERR, err);
       return $multi(undefined, UNAVAILABLE);
     }
-    return $multi({ red: undefined, cluster: known, lost: false });
+    return $multi({ red: undefined, cluster: known, lost: false, timeoutMs: settings.redisTimeoutMs });
   }
   const [red, err] = redis.connect(primaryOf(settings), settings.redisTimeoutMs);
   if (red === undefined) {
     ngx.log(ngx.ERR, err);
     return $multi(undefined, UNAVAILABLE);
   }
-  return $multi({ red, cluster: undefined, lost: false });
+  return $multi({ red, cluster: undefined, lost: false, timeoutMs: settings.redisTimeoutMs });
 }
 
 /** Ends a session: hands its connection back to the pool, or closes it when a call broke it. */
@@ -64,9 +66,10 @@ export function fcall(
   keys: string[],
   args: string[],
   idempotent: boolean,
+  replicas = 0,
 ): LuaMultiReturn<[RedisReply] | [undefined, string, boolean]> {
   if (session.cluster !== undefined) {
-    return topology.routedCall(session.cluster, name, keys, args, idempotent);
+    return topology.routedCall(session.cluster, name, keys, args, idempotent, replicas);
   }
   if (session.red === undefined || session.lost) {
     return $multi(undefined, "the connection is lost", true);
@@ -75,6 +78,13 @@ export function fcall(
   if (err !== undefined) {
     session.lost = lost === true;
     return $multi(undefined, `${err as string}`, lost === true);
+  }
+  if (replicas > 0) {
+    const [waited, waitErr, waitLost] = topology.waitForReplicas(session.red, replicas, session.timeoutMs);
+    if (waited === undefined) {
+      session.lost = waitLost;
+      return $multi(undefined, waitErr, false);
+    }
   }
   return $multi(reply as RedisReply);
 }
@@ -99,7 +109,8 @@ export function command(session: Session, key: string, name: string, args: strin
 }
 
 /**
- * Calls Redis function `name` in a session. On failure the session is already closed and the
+ * Calls Redis function `name` in a session (and waits for `replicas` replicas to have its writes).
+ * On failure the session is already closed and the
  * cause logged as "failed to <verb>".
  */
 export function callIn(
@@ -109,8 +120,9 @@ export function callIn(
   keys: string[],
   args: string[],
   idempotent: boolean,
+  replicas = 0,
 ): LuaMultiReturn<[Reply] | [undefined, Failure]> {
-  const [reply, err] = fcall(session, name, keys, args, idempotent);
+  const [reply, err] = fcall(session, name, keys, args, idempotent, replicas);
   if (err !== undefined) {
     close(session);
     ngx.log(ngx.ERR, `failed to ${verb}: ${err}`);
@@ -127,12 +139,13 @@ export function call(
   keys: string[],
   args: string[],
   idempotent = false,
+  replicas = 0,
 ): LuaMultiReturn<[Reply] | [undefined, Failure]> {
   const [session, failure] = open(settings);
   if (session === undefined) {
     return $multi(undefined, failure);
   }
-  const [reply, callFailure] = callIn(session, verb, name, keys, args, idempotent);
+  const [reply, callFailure] = callIn(session, verb, name, keys, args, idempotent, replicas);
   if (reply === undefined) {
     return $multi(undefined, callFailure);
   }

@@ -62,11 +62,32 @@ export function primaries(settings: Settings, fresh: boolean): LuaMultiReturn<[R
   return $multi(found);
 }
 
+/** resty.redis sends any command by its lower-case name; WAIT is not in its declared list. */
+interface WaitCall {
+  wait(this: WaitCall, replicas: string, timeoutMs: string): LuaMultiReturn<[RedisReply] | [undefined | false, string]>;
+}
+
+/**
+ * After a write on `red`: waits (WAIT) until `replicas` replicas have it, at most `timeoutMs`.
+ * Undefined, why, and whether the connection is lost when fewer did.
+ */
+export function waitForReplicas(red: RestyRedis, replicas: number, timeoutMs: number): LuaMultiReturn<[true] | [undefined, string, boolean]> {
+  const [count, err] = (red as unknown as WaitCall).wait(`${replicas}`, `${timeoutMs}`);
+  if (count === undefined || count === false) {
+    return $multi(undefined, `failed to wait for replicas: ${err}`, count === undefined);
+  }
+  if ((count as number) < replicas) {
+    return $multi(undefined, `${count as number} of ${replicas} replicas have the message after ${timeoutMs} ms`, false);
+  }
+  return $multi(true);
+}
+
 /**
  * FCALL `name` on the primary owning the slot of `keys[0]` (every key of one call shares it),
  * following redirects; the library is loaded on a node that lacks it (functions.call). Returns
  * the reply, or undefined, the error, and whether it was a failure to reach Redis rather than a
- * Redis error reply. `idempotent`: a call lost with its connection may be sent again.
+ * Redis error reply. `idempotent`: a call lost with its connection may be sent again. `replicas`:
+ * after the call, wait until that many replicas have its writes (else an error).
  */
 export function routedCall(
   known: cluster.ClusterState,
@@ -74,6 +95,7 @@ export function routedCall(
   keys: string[],
   args: string[],
   idempotent: boolean,
+  replicas: number,
 ): LuaMultiReturn<[RedisReply] | [undefined, string, boolean]> {
   const attempt = cluster.begin(known, keys[0], idempotent);
   for (;;) {
@@ -83,6 +105,13 @@ export function routedCall(
     }
     const [reply, callResult, lost] = functions.call(red, name, keys, args);
     const callErr = callResult === undefined ? undefined : `${callResult as string}`;
+    if (callErr === undefined && replicas > 0) {
+      const [waited, waitErr, waitLost] = waitForReplicas(red, replicas, known.timeoutMs);
+      if (waited === undefined) {
+        redis.release(red, waitLost);
+        return $multi(undefined, waitErr, false);
+      }
+    }
     // afterReply reads resty.redis's convention: undefined for a lost connection, false for an error reply
     const raw = callErr === undefined ? reply : lost === true ? undefined : false;
     const [outcome, routeErr] = cluster.afterReply(known, attempt, red, raw, callErr);

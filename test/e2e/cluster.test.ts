@@ -321,6 +321,64 @@ describe("the gateway on a Redis Cluster (redis+cluster://, sharded pub/sub)", (
     stream.close();
   });
 
+  test("PUSHGATE_PUBLISH_REPLICAS=1: /pub answers only once a replica has the message; a retry after 503 is stored once", async () => {
+    const primary = cluster.primaries()[1];
+    const replica = cluster.replicas().find((node) => node.primaryId === primary.id)!;
+    let channel = "";
+    for (let n = 0; channel === ""; n++) {
+      if (owner(keySlot(`replicated${n}`)) === `${primary.host}:${primary.port}`) {
+        channel = `replicated${n}`;
+      }
+    }
+    const port = await freePort();
+    const [settings, err] = parseSettings({
+      listen: `127.0.0.1:${port}`,
+      redisUrl: cluster.url,
+      runtimeDir: join(dir, "nginx-replicas"),
+      workers: "1",
+      logLevel: "warn",
+      publishReplicas: "1",
+      redisTimeoutMs: "500",
+    });
+    expect(err).toBeUndefined();
+    const waiting = await startGateway(settings!, "ignore");
+    try {
+      const pub = (data: string, key: string, at: string): Promise<{ status: number; body: string }> =>
+        fetchText(`${at}/pub?channel=${channel}`, { method: "POST", body: data, headers: { "Idempotency-Key": key } });
+      const stream = await new Stream(`${base}/sub?key=${channel}`).open();
+      await sleep(300);
+      const first = await pub("replicated", "rep-1", `http://127.0.0.1:${port}`);
+      expect(first.status).toBe(200);
+      // the replica stops: the primary still takes writes, but no replica confirms them
+      process.kill(replica.pid, "SIGSTOP");
+      let stopped: { status: number; body: string };
+      let unwaited: { status: number; body: string };
+      try {
+        stopped = await pub("not yet replicated", "rep-2", `http://127.0.0.1:${port}`);
+        unwaited = await pub("with 0 replicas", "rep-3", base);
+      } finally {
+        process.kill(replica.pid, "SIGCONT");
+      }
+      expect(stopped.status).toBe(503);
+      expect(unwaited.status).toBe(200);
+      // once the replica is back, the retry finds the message stored, now replicated: the same id, once
+      let retried = await pub("not yet replicated", "rep-2", `http://127.0.0.1:${port}`);
+      for (let i = 0; i < 20 && retried.status !== 200; i++) {
+        await sleep(250);
+        retried = await pub("not yet replicated", "rep-2", `http://127.0.0.1:${port}`);
+      }
+      expect(retried.status).toBe(200);
+      expect(JSON.parse(retried.body)).toMatchObject({ duplicate: true });
+      await stream.waitForMessages(3);
+      await sleep(200);
+      expect(messages(stream).map((m) => m.data)).toEqual(["replicated", "not yet replicated", "with 0 replicas"]);
+      expect(messages(stream)[1].id).toBe((JSON.parse(retried.body) as { id: string }).id);
+      stream.close();
+    } finally {
+      await waiting.stop();
+    }
+  });
+
   test("failover: the primary of a subscribed channel is killed while durable messages are published and retried; every acknowledged one arrives once, in order", async () => {
     const victim = cluster.primaries()[0];
     const victimName = `${victim.host}:${victim.port}`;
