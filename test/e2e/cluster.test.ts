@@ -321,6 +321,42 @@ describe("the gateway on a Redis Cluster (redis+cluster://, sharded pub/sub)", (
     stream.close();
   });
 
+  test("two gateways on one cluster: every message reaches the subscribers of either, whichever gateway took it", async () => {
+    const port = await freePort();
+    const [settings, err] = parseSettings({
+      listen: `127.0.0.1:${port}`,
+      redisUrl: cluster.url,
+      runtimeDir: join(dir, "nginx-second"),
+      workers: "1",
+      logLevel: "warn",
+    });
+    expect(err).toBeUndefined();
+    const second = await startGateway(settings!, "ignore");
+    const otherBase = `http://127.0.0.1:${port}`;
+    try {
+      const channels = oneChannelPerShard(owner, "both", 3);
+      const key = channels.join(",");
+      const here = await new Stream(`${base}/sub?key=${key}`).open();
+      const there = await new Stream(`${otherBase}/sub?key=${key}`).open();
+      await sleep(500);
+      const sent: string[] = [];
+      for (const [i, channel] of channels.entries()) {
+        const at = i % 2 === 0 ? base : otherBase;
+        const answer = await fetchText(`${at}/pub?channel=${channel}`, { method: "POST", body: `via ${at === base ? "first" : "second"}` });
+        expect(answer.status).toBe(200);
+        sent.push((JSON.parse(answer.body) as { id: string }).id);
+      }
+      for (const stream of [here, there]) {
+        await stream.waitForMessages(3);
+        expect(messages(stream).map((m) => m.id)).toEqual(sent);
+        stream.close();
+      }
+      expect(luaErrors(readFileSync(second.errorLog, "utf8"))).toEqual([]);
+    } finally {
+      await second.stop();
+    }
+  });
+
   test("PUSHGATE_PUBLISH_REPLICAS=1: /pub answers only once a replica has the message; a retry after 503 is stored once", async () => {
     const primary = cluster.primaries()[1];
     const replica = cluster.replicas().find((node) => node.primaryId === primary.id)!;
