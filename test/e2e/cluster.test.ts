@@ -3,7 +3,8 @@
 // receives durable messages on them (published with SPUBLISH from pushgate_publish), a compound
 // cursor over them resumes each, ack/unread work (read positions live in the channel's slot),
 // idempotent publishing, a backend's FCALL and plain SPUBLISH (what redis-cli -c sends), and the
-// Redis connections stay bounded with a few hundred subscribers.
+// Redis connections stay bounded with 2,000 subscribers; a slot migration and a failover of a
+// subscribed channel; PUSHGATE_PUBLISH_REPLICAS; two gateways on one cluster.
 
 import "../../src/cli/multi";
 import { spawnSync } from "node:child_process";
@@ -232,9 +233,9 @@ describe("the gateway on a Redis Cluster (redis+cluster://, sharded pub/sub)", (
     stream.close();
   });
 
-  test("with 300 subscribers: one subscribe connection per worker and shard, two connections per worker on each shard at most", async () => {
+  test("with 2,000 subscribers: one subscribe connection per worker and shard, two connections per worker on each shard at most", async () => {
     const streams: Stream[] = [];
-    for (let i = 0; i < 300; i++) {
+    for (let i = 0; i < 2000; i++) {
       streams.push(await new Stream(`${base}/sub?key=many${i}`).open());
     }
     await sleep(1000);
@@ -253,7 +254,7 @@ describe("the gateway on a Redis Cluster (redis+cluster://, sharded pub/sub)", (
     expect(hub).toBeLessThanOrEqual(WORKERS * shards);
     expect(hub).toBeGreaterThanOrEqual(shards);
     expect(total).toBeLessThanOrEqual(WORKERS * shards * 2);
-    const sample = [0, 150, 299];
+    const sample = [0, 1000, 1999];
     for (const i of sample) {
       await publish(`many${i}`, `to many${i}`);
     }
