@@ -16,6 +16,9 @@ const TICK_S = 0.25;
 const PING_EVERY_S = 5;
 const LIVENESS_S = 15;
 const RETRY_WAIT_S = 0.25;
+const REPLIES_PER_YIELD = 64;
+const YIELD_S = 0.001;
+const EXIT_CHECK_S = 0.2;
 
 function writerLoop(this: void, shard: Shard, sock: NgxTcpSocket): void {
   let pingedAt = ngx.now();
@@ -80,6 +83,8 @@ function refused(shard: Shard, err: string): void {
 
 /** Reads until the connection ends; why it ended. */
 function readLoop(shard: Shard, conn: NgxTcpSocket, settings: Settings): string {
+  let sinceYield = 0;
+  let exitCheckedAt = ngx.now();
   for (;;) {
     const [reply, err] = readReply(conn, READ_IDLE_MS, settings.redisTimeoutMs);
     if (reply !== undefined) {
@@ -88,6 +93,18 @@ function readLoop(shard: Shard, conn: NgxTcpSocket, settings: Settings): string 
         dispatch(shard, reply as string[]);
       } else {
         table.remove(shard.sent, 1); // +PONG: a PING on a connection with no subscription left
+      }
+      // as connection.ts: let the woken streams write now and then, and notice a reload under steady traffic
+      sinceYield += 1;
+      if (sinceYield >= REPLIES_PER_YIELD) {
+        sinceYield = 0;
+        ngx.sleep(YIELD_S);
+      }
+      if (shard.lastReplyAt - exitCheckedAt >= EXIT_CHECK_S) {
+        exitCheckedAt = shard.lastReplyAt;
+        if (ngx.worker.exiting()) {
+          return "exiting";
+        }
       }
     } else if (string.sub(err, 1, 12) === "redis error:") {
       shard.lastReplyAt = ngx.now();
@@ -125,6 +142,9 @@ function runShard(this: void, premature: boolean, name: string, shard: Shard): v
   }
   shard.alive = false;
   shards.delete(name);
+  if (why === "exiting") {
+    return; // the router ends every stream
+  }
   const since = math.floor(shard.lastReplyAt * 1000);
   const lost: string[] = [];
   for (const [channel, owner] of shardOf) {
@@ -143,11 +163,9 @@ function runShard(this: void, premature: boolean, name: string, shard: Shard): v
   for (const channel of lost) {
     lose(channel, since);
   }
-  if (why !== "exiting") {
-    ngx.log(ngx.WARN, `pushgate hub: redis shard ${name} lost: ${why}`);
-    registry.countReconnect();
-    hooks.map?.changed();
-  }
+  ngx.log(ngx.WARN, `pushgate hub: redis shard ${name} lost: ${why}`);
+  registry.countReconnect();
+  hooks.map?.changed();
   hooks.routerWake?.post(1);
 }
 
