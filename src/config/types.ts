@@ -24,6 +24,8 @@ export interface RedisAddress {
   url: string;
   /** A seed node of a Redis Cluster (redis+cluster://): the store and hub route by slot. */
   cluster?: boolean;
+  /** A sentinel (redis+sentinel://): the name of the primary it is asked for. */
+  sentinel?: string;
 }
 
 export interface Settings {

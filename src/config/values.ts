@@ -211,6 +211,30 @@ export function parseRedisClusterUrl(url: string): LuaMultiReturn<[RedisAddress[
   return $multi(seeds);
 }
 
+/** The scheme of a Sentinel setting: the sentinels, comma-separated, then /<master name>. */
+export const SENTINEL_SCHEME = "redis+sentinel://";
+
+/**
+ * Parses `redis+sentinel://[:password@]host:port,host:port/<master name>`: the sentinels to ask
+ * for the primary named <master name> (the password is the data nodes').
+ */
+export function parseRedisSentinelUrl(url: string): LuaMultiReturn<[RedisAddress[]] | [undefined, string]> {
+  const slash = lastIndexOfChar(url, "/");
+  const name = url.substring(slash + 1);
+  if (slash < SENTINEL_SCHEME.length || !isName(name, 64)) {
+    return $multi(undefined, `"${url}" does not end with /<master name>`);
+  }
+  const [sentinels, err] = parseRedisClusterUrl(`${CLUSTER_SCHEME}${url.substring(SENTINEL_SCHEME.length, slash)}`);
+  if (sentinels === undefined) {
+    return $multi(undefined, `${err}`.split(CLUSTER_SCHEME).join(SENTINEL_SCHEME));
+  }
+  for (const sentinel of sentinels) {
+    sentinel.cluster = undefined;
+    sentinel.sentinel = name;
+  }
+  return $multi(sentinels);
+}
+
 /** A history pattern: a channel name, the start of one followed by `*`, or `*` alone. */
 function isHistoryPattern(pattern: string): boolean {
   if (pattern === "*") {

@@ -31,13 +31,20 @@ function mapChanged(this: void): void {
   topology.mapChanged(settingsHolder.get());
 }
 
+/** With sentinels: the primary they name now (asked again after a failed connection). */
+function sentinelPrimary(this: void): ReturnType<typeof topology.primaryAddress> {
+  topology.forgetPrimary();
+  return topology.primaryAddress(settingsHolder.get());
+}
+
 /** In a Redis Cluster the hub subscribes each channel on the shard owning its slot. */
 const SHARD_MAP = { ownerOf: channelOwner, changed: mapChanged };
 
 export function start(): void {
   const settings = settingsHolder.get();
   if (settings.mode === "shared") {
-    hub.start(settings, loadFunctions, missedSince, topology.isCluster(settings) ? SHARD_MAP : undefined);
+    const sentinels = settings.redis.length > 0 && settings.redis[0].sentinel !== undefined;
+    hub.start(settings, loadFunctions, missedSince, topology.isCluster(settings) ? SHARD_MAP : undefined, sentinels ? sentinelPrimary : undefined);
   } else if (ngx.worker.id() === 0) {
     ngx.timer.at(0, loadFunctionsLater);
   }

@@ -21,15 +21,22 @@ let sharded = false;
 /**
  * Starts the hub of this worker (init_worker, shared mode): `connectHook` runs on every new
  * connection, `restoredHook` reads from history what the channels in use missed while it was down.
- * With `shardMap` (a Redis Cluster) each channel is subscribed on the shard owning its slot.
+ * With `shardMap` (a Redis Cluster) each channel is subscribed on the shard owning its slot; with
+ * `primary` (sentinels) each connection goes where it names.
  */
-export function start(settings: Settings, connectHook: (this: void) => void, restoredHook: connection.RestoredHook, shardMap?: shards.ShardMap): void {
+export function start(
+  settings: Settings,
+  connectHook: (this: void) => void,
+  restoredHook: connection.RestoredHook,
+  shardMap?: shards.ShardMap,
+  primary?: connection.PrimaryHook,
+): void {
   registry.configure({ messages: settings.queueMessages, bytes: settings.queueBytes, overflow: settings.overflow });
   if (shardMap !== undefined) {
     sharded = true;
     shards.start(settings, shardMap, connectHook, restoredHook);
   } else {
-    connection.start(settings, connectHook, restoredHook);
+    connection.start(settings, connectHook, restoredHook, primary);
   }
 }
 

@@ -24,11 +24,6 @@ export interface Session {
   timeoutMs: number;
 }
 
-/** The Redis that takes commands in standalone mode: the first configured address. */
-export function primaryOf(settings: Settings): RedisAddress {
-  return settings.redis[0];
-}
-
 /** A session for one operation, or UNAVAILABLE (the cause is logged). End it with close(). */
 export function open(settings: Settings): LuaMultiReturn<[Session] | [undefined, Failure]> {
   if (topology.isCluster(settings)) {
@@ -39,8 +34,14 @@ export function open(settings: Settings): LuaMultiReturn<[Session] | [undefined,
     }
     return $multi({ red: undefined, cluster: known, lost: false, timeoutMs: settings.redisTimeoutMs });
   }
-  const [red, err] = redis.connect(primaryOf(settings), settings.redisTimeoutMs);
+  const [address, resolveErr] = topology.primaryAddress(settings);
+  if (address === undefined) {
+    ngx.log(ngx.ERR, resolveErr);
+    return $multi(undefined, UNAVAILABLE);
+  }
+  const [red, err] = redis.connect(address, settings.redisTimeoutMs);
   if (red === undefined) {
+    topology.forgetPrimary();
     ngx.log(ngx.ERR, err);
     return $multi(undefined, UNAVAILABLE);
   }
@@ -77,6 +78,9 @@ export function fcall(
   const [reply, err, lost] = functions.call(session.red, name, keys, args);
   if (err !== undefined) {
     session.lost = lost === true;
+    if (lost === true || string.find(`${err as string}`, "READONLY", 1, true)[0] !== undefined) {
+      topology.forgetPrimary(); // with sentinels: the primary is gone or became a replica
+    }
     return $multi(undefined, `${err as string}`, lost === true);
   }
   if (replicas > 0) {
@@ -158,7 +162,11 @@ function commandServers(settings: Settings, fresh: boolean): LuaMultiReturn<[Red
   if (topology.isCluster(settings)) {
     return topology.primaries(settings, fresh);
   }
-  return $multi([primaryOf(settings)]);
+  const [address, err] = topology.primaryAddress(settings);
+  if (address === undefined) {
+    return $multi(undefined, err);
+  }
+  return $multi([address]);
 }
 
 function pingOne(this: void, red: RestyRedis): LuaMultiReturn<[true] | [undefined, string]> {
@@ -175,7 +183,12 @@ export function ping(settings: Settings): LuaMultiReturn<[true] | [undefined, st
   if (servers === undefined) {
     return $multi(undefined, err);
   }
-  return topology.onEach(servers, settings.redisTimeoutMs, pingOne);
+  const [answered, pingErr] = topology.onEach(servers, settings.redisTimeoutMs, pingOne);
+  if (answered === undefined) {
+    topology.forgetPrimary();
+    return $multi(undefined, pingErr);
+  }
+  return $multi(true);
 }
 
 /**

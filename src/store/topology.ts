@@ -170,3 +170,59 @@ export function mapChanged(settings: Settings): void {
     }
   }
 }
+
+/** The primary the sentinels named last (redis+sentinel://), until a call to it fails. */
+let sentinelPrimary: RedisAddress | undefined;
+
+/** The connector's sentinel module: Debian's name first, then OpenResty's. */
+const SENTINEL_MODULES = ["nginx.redis.sentinel", "resty.redis.sentinel"];
+
+interface SentinelModule {
+  get_master: (this: void, sentinel: RestyRedis, name: string) => LuaMultiReturn<[{ host: string; port: number | string }] | [undefined, string]>;
+}
+
+/**
+ * The Redis that takes commands outside a cluster: the first configured address, or with
+ * sentinels the primary they name now (asked with the Debian-packaged connector's sentinel module).
+ */
+export function primaryAddress(settings: Settings): LuaMultiReturn<[RedisAddress] | [undefined, string]> {
+  const first = settings.redis[0];
+  if (first.sentinel === undefined) {
+    return $multi(first);
+  }
+  if (sentinelPrimary !== undefined) {
+    return $multi(sentinelPrimary);
+  }
+  let mod: SentinelModule | undefined;
+  for (const moduleName of SENTINEL_MODULES) {
+    const [found, loaded] = pcall(require, moduleName);
+    if (found && mod === undefined) {
+      mod = loaded as SentinelModule;
+    }
+  }
+  if (mod === undefined) {
+    return $multi(undefined, `the sentinel module (${SENTINEL_MODULES.join(" or ")}) is missing: install lua-nginx-redis-connector`);
+  }
+  let lastErr = "no sentinel given";
+  for (const sentinel of settings.redis) {
+    const [red, err] = redis.connect({ host: sentinel.host, port: sentinel.port, db: 0, url: sentinel.url }, settings.redisTimeoutMs);
+    if (red === undefined) {
+      lastErr = err;
+    } else {
+      const [master, askErr] = mod.get_master(red, first.sentinel);
+      redis.release(red, master === undefined);
+      if (master !== undefined) {
+        const port = tonumber(master.port) ?? 6379;
+        sentinelPrimary = { host: master.host, port, db: 0, password: first.password, url: `redis://${master.host}:${port}/0` };
+        return $multi(sentinelPrimary);
+      }
+      lastErr = `${askErr}`;
+    }
+  }
+  return $multi(undefined, `failed to ask the sentinels for ${first.sentinel}: ${lastErr}`);
+}
+
+/** A call to the sentinels' primary failed (unreachable, or now a replica): ask them again next time. */
+export function forgetPrimary(): void {
+  sentinelPrimary = undefined;
+}
