@@ -2,16 +2,20 @@
 -- Pushgate's Redis functions. The gateway loads this library (FUNCTION LOAD REPLACE) when it
 -- connects; any backend can then call the functions by name, e.g.
 --   redis-cli FCALL pushgate_publish 3 'pushgate:{abc}:stream' 'pushgate:{abc}:meta' '' abc 'hello' '' 1000 86400000 0
--- Keys carry the channel in a hash tag ({abc}), so a channel's keys live on one Cluster slot.
+-- Keys carry the channel in a hash tag ({abc}), so a channel's keys live on one Cluster slot:
+-- every call touches the keys of one channel only.
 
--- pushgate_publish: keep a message in the channel's capped stream, then PUBLISH it with its id.
+-- pushgate_publish: keep a message in the channel's capped stream, then PUBLISH it with its id
+-- (SPUBLISH in a Redis Cluster, where the gateway subscribes with SSUBSCRIBE).
 --   KEYS[1]  the channel's stream: pushgate:{<channel>}:stream
 --   KEYS[2]  the channel's meta hash pushgate:{<channel>}:meta: `trimmed`, the newest id the caps
 --            removed, and `last`, the newest id published (they tell a resuming client of a gap)
---   KEYS[3]  the idempotency key pushgate:{<channel>}:idem:<key>, or '' for none
+--   KEYS[3]  the idempotency key pushgate:{<channel>}:idem:<key>; '' or left out for none (in a
+--            cluster leave it out: '' is a key of another slot)
 --   ARGV[1]  channel          ARGV[2]  data (any bytes)     ARGV[3]  event name or ''
 --   ARGV[4]  history length (entries kept, at least 1)      ARGV[5]  history age in ms (0: no age bound)
---   ARGV[6]  idempotency window in ms (used with KEYS[2])
+--   ARGV[6]  idempotency window in ms (used with KEYS[3])
+--   ARGV[7]  'SPUBLISH' in a Redis Cluster; 'PUBLISH' or left out otherwise
 --   reply    { id, subscribers, duplicate }: the message id (the stream entry id, from Redis's
 --            clock, monotonic per channel), how many Redis subscriptions received it, and 1 when
 --            the idempotency key had been seen (nothing stored or sent again; id is the first one's)
@@ -21,7 +25,7 @@ local function now_ms()
 end
 
 local function publish(keys, args)
-  local stream, meta, idem = keys[1], keys[2], keys[3]
+  local stream, meta, idem = keys[1], keys[2], keys[3] or ''
   local channel, data, event = args[1], args[2], args[3]
   local length, age_ms, idem_ms = tonumber(args[4]), tonumber(args[5]), tonumber(args[6])
   if idem ~= '' then
@@ -60,7 +64,8 @@ local function publish(keys, args)
   if idem ~= '' then
     redis.call('SET', idem, id, 'PX', idem_ms)
   end
-  local subscribers = redis.call('PUBLISH', channel, '\30PG1\31' .. id .. '\31' .. event .. '\31' .. data)
+  local command = args[7] == 'SPUBLISH' and 'SPUBLISH' or 'PUBLISH'
+  local subscribers = redis.call(command, channel, '\30PG1\31' .. id .. '\31' .. event .. '\31' .. data)
   return { id, subscribers, 0 }
 end
 
@@ -73,14 +78,14 @@ end
 
 -- pushgate_ack: move a user's read position on a channel forward (never back), to an id the
 -- channel has had.
---   KEYS[1]  the user's read positions: pushgate:read:<user> (a hash: channel -> id)
+--   KEYS[1]  the channel's read positions: pushgate:{<channel>}:read (a hash: user -> id)
 --   KEYS[2]  the channel's meta hash pushgate:{<channel>}:meta (its `last`: the newest id published)
---   ARGV[1]  channel          ARGV[2]  id read up to (inclusive)
+--   ARGV[1]  channel          ARGV[2]  id read up to (inclusive)     ARGV[3]  user
 --   reply    the read position after the call; or, when `id` is newer than the channel's last
 --            id (with no `last`: than Redis's clock), the error "INVALID id <id> is newer than ..."
 --            and nothing changes (an older id, even 1-0, is fine: it moves nothing)
 local function ack(keys, args)
-  local positions, meta, channel, id = keys[1], keys[2], args[1], args[2]
+  local positions, meta, channel, id, user = keys[1], keys[2], args[1], args[2], args[3]
   local last = redis.call('HGET', meta, 'last')
   if last then
     if older(last, id) then
@@ -89,11 +94,11 @@ local function ack(keys, args)
   elseif not older(id, tostring(now_ms()) .. '-0') then
     return redis.error_reply('INVALID id ' .. id .. ' is newer than any message of ' .. channel)
   end
-  local current = redis.call('HGET', positions, channel)
+  local current = redis.call('HGET', positions, user)
   if current and not older(current, id) then
     return current
   end
-  redis.call('HSET', positions, channel, id)
+  redis.call('HSET', positions, user, id)
   return id
 end
 
@@ -143,8 +148,8 @@ local function history(keys, args)
 end
 
 -- pushgate_unread: how many kept messages of a channel come after a user's read position.
---   KEYS[1]  the channel's stream     KEYS[2]  the user's read positions
---   ARGV[1]  channel                  ARGV[2]  count at most this many
+--   KEYS[1]  the channel's stream     KEYS[2]  the channel's read positions pushgate:{<channel>}:read
+--   ARGV[1]  user                     ARGV[2]  count at most this many
 --   reply    the number of unread messages
 local function unread(keys, args)
   local position = redis.call('HGET', keys[2], args[1]) or '0-0'

@@ -17,7 +17,11 @@ import {
   list,
   numberIn,
   parseHistoryRule,
+  parseRedisClusterUrl,
+  parseRedisSentinelUrl,
   parseRedisUrl,
+  CLUSTER_SCHEME,
+  SENTINEL_SCHEME,
 } from "./values";
 
 /** "a", "a or b", "a, b or c". */
@@ -33,7 +37,8 @@ const ITEMS_TEXT: Record<ItemKind, string> = {
   listen: "addresses (host:port, [ipv6]:port, *:port or port)",
   ipv4: "IPv4 addresses",
   origin: "origins (http[s]://host[:port])",
-  redis: "redis://[:password@]host[:port][/db] URLs",
+  redis:
+    "redis://[:password@]host[:port][/db] URLs, or one redis+cluster://[:password@]host:port,host:port,... (Redis Cluster seed nodes), or one redis+sentinel://[:password@]host:port,host:port/<master name>",
   pattern: "channel patterns (a channel, prefix* or *)",
   history:
     "pattern=length/seconds rules (pattern: a channel, prefix* or *; length 1-1000000; seconds 0-31536000, 0: no age bound); the last matching rule applies",
@@ -121,6 +126,12 @@ function checkItem(setting: Setting, item: string): LuaMultiReturn<[Value] | [un
 }
 
 function checkList(setting: Setting, text: string): LuaMultiReturn<[Value[]] | [undefined, string?]> {
+  if (setting.item === "redis" && text.startsWith(CLUSTER_SCHEME)) {
+    return parseRedisClusterUrl(text);
+  }
+  if (setting.item === "redis" && text.startsWith(SENTINEL_SCHEME)) {
+    return parseRedisSentinelUrl(text);
+  }
   const items = list(text);
   if (items.length === 0 && setting.empty !== true) {
     return $multi(undefined);
@@ -238,7 +249,14 @@ export function parseSettings(raw: Record<string, string | undefined>): LuaMulti
       return broken(setting, texts[setting.key], detail);
     }
   }
-  return $multi(values as unknown as Settings);
+  const settings = values as unknown as Settings;
+  if (settings.redis.length > 0 && (settings.redis[0].cluster === true || settings.redis[0].sentinel !== undefined) && settings.mode !== "shared") {
+    return $multi(
+      undefined,
+      "invalid setting PUSHGATE_REDIS_URL (redisUrl): a redis+cluster:// or redis+sentinel:// URL needs PUSHGATE_MODE=shared (direct mode subscribes per client)",
+    );
+  }
+  return $multi(settings);
 }
 
 /** The settings back as raw values (what parseSettings reads), e.g. for nginx.conf. */

@@ -64,7 +64,8 @@ export const TABLE: Setting[] = [
     into: "redis",
     doc:
       "the Redis to use. Empty: the launcher uses the Redis that answers at `localRedis`, or starts one there. Several addresses must reach the same " +
-      "pub/sub (one Redis on several addresses, or a primary and its replicas, which receive every `PUBLISH`); `/pub` publishes to the first",
+      "pub/sub (one Redis on several addresses, or a primary and its replicas, which receive every `PUBLISH`); `/pub` publishes to the first. " +
+      "`redis+cluster://[:password@]host:port,host:port`: a Redis Cluster, by its seed nodes (shared mode)",
   },
   {
     key: "localRedis",
@@ -132,6 +133,18 @@ export const TABLE: Setting[] = [
     min: 1,
     max: 31536000,
     doc: "how long a publish's `Idempotency-Key` is remembered (a retry within it is stored once)",
+  },
+  {
+    key: "publishReplicas",
+    env: "PUSHGATE_PUBLISH_REPLICAS",
+    default: "0",
+    kind: "integer",
+    min: 0,
+    max: 5,
+    zero: "answer once the primary has the message",
+    doc:
+      "`/pub` answers only once this many replicas have the message (Redis `WAIT`, within `redisTimeoutMs`), else `503`: a retry with the same `Idempotency-Key` is stored once. " +
+      "With 0, a message acknowledged by a primary that dies before its replica has it is lost",
   },
   {
     key: "heartbeatSeconds",

@@ -22,6 +22,10 @@ export interface RedisAddress {
   db: number;
   password?: string;
   url: string;
+  /** A seed node of a Redis Cluster (redis+cluster://): the store and hub route by slot. */
+  cluster?: boolean;
+  /** A sentinel (redis+sentinel://): the name of the primary it is asked for. */
+  sentinel?: string;
 }
 
 export interface Settings {
@@ -59,6 +63,8 @@ export interface Settings {
   longPollMaxSeconds: number;
   history: HistoryRule[];
   idempotencySeconds: number;
+  /** Replicas that must have a published message before /pub answers (WAIT); 0: none. */
+  publishReplicas: number;
   /** Grants are required when set: HS256 secret of subscriber and publisher tokens. */
   jwtSecret: string;
   jwtPreviousSecret: string;

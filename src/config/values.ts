@@ -198,6 +198,73 @@ export function parseRedisUrl(url: string): LuaMultiReturn<[RedisAddress] | [und
   return $multi({ host, port, db, password: password !== undefined && password.length > 0 ? password : undefined, url });
 }
 
+/** The scheme of a Redis Cluster setting: its seed nodes, comma-separated. */
+export const CLUSTER_SCHEME = "redis+cluster://";
+
+/**
+ * Parses `redis+cluster://[:password@]host:port,host:port,...`: the seed nodes the store asks for
+ * the slot map, each an address with `cluster` set (database 0: a cluster has no other).
+ */
+export function parseRedisClusterUrl(url: string): LuaMultiReturn<[RedisAddress[]] | [undefined, string]> {
+  if (!url.startsWith(CLUSTER_SCHEME)) {
+    return $multi(undefined, `"${url}" does not start with ${CLUSTER_SCHEME}`);
+  }
+  let rest = url.substring(CLUSTER_SCHEME.length);
+  let password: string | undefined;
+  const at = lastIndexOfChar(rest, "@");
+  if (at >= 0) {
+    const userinfo = rest.substring(0, at);
+    const colon = userinfo.indexOf(":");
+    password = colon >= 0 ? userinfo.substring(colon + 1) : userinfo;
+    rest = rest.substring(at + 1);
+  }
+  const seeds: RedisAddress[] = [];
+  for (const item of list(rest)) {
+    const colon = lastIndexOfChar(item, ":");
+    const host = colon >= 0 ? item.substring(0, colon) : item;
+    const port = colon >= 0 ? integerIn(item.substring(colon + 1), 1, 65535) : 6379;
+    if (port === undefined || !isHost(host)) {
+      return $multi(undefined, `"${item}" in "${url}" is not a host:port seed node`);
+    }
+    seeds.push({
+      host,
+      port,
+      db: 0,
+      password: password !== undefined && password.length > 0 ? password : undefined,
+      url: `redis://${host}:${port}/0`,
+      cluster: true,
+    });
+  }
+  if (seeds.length === 0) {
+    return $multi(undefined, `"${url}" names no seed node`);
+  }
+  return $multi(seeds);
+}
+
+/** The scheme of a Sentinel setting: the sentinels, comma-separated, then /<master name>. */
+export const SENTINEL_SCHEME = "redis+sentinel://";
+
+/**
+ * Parses `redis+sentinel://[:password@]host:port,host:port/<master name>`: the sentinels to ask
+ * for the primary named <master name> (the password is the data nodes').
+ */
+export function parseRedisSentinelUrl(url: string): LuaMultiReturn<[RedisAddress[]] | [undefined, string]> {
+  const slash = lastIndexOfChar(url, "/");
+  const name = url.substring(slash + 1);
+  if (slash < SENTINEL_SCHEME.length || !isName(name, 64)) {
+    return $multi(undefined, `"${url}" does not end with /<master name>`);
+  }
+  const [sentinels, err] = parseRedisClusterUrl(`${CLUSTER_SCHEME}${url.substring(SENTINEL_SCHEME.length, slash)}`);
+  if (sentinels === undefined) {
+    return $multi(undefined, `${err}`.split(CLUSTER_SCHEME).join(SENTINEL_SCHEME));
+  }
+  for (const sentinel of sentinels) {
+    sentinel.cluster = undefined;
+    sentinel.sentinel = name;
+  }
+  return $multi(sentinels);
+}
+
 /** A history pattern: a channel name, the start of one followed by `*`, or `*` alone. */
 function isHistoryPattern(pattern: string): boolean {
   if (pattern === "*") {

@@ -1,11 +1,13 @@
 // init_worker_by_lua entry: in shared mode, starts this worker's hub (which loads the Redis
-// functions on every connection); in direct mode, worker 0 loads them at start. In every mode,
+// functions on every connection; in a Redis Cluster, on every primary, and routes channels to
+// their shards by the store's slot map); in direct mode, worker 0 loads them at start. In every mode,
 // statistics.
 
 import * as metrics from "../host/metrics";
 import * as settingsHolder from "../host/settings";
 import * as hub from "../hub/hub";
 import * as pool from "../store/pool";
+import * as topology from "../store/topology";
 import { missedSince } from "../stream/heal";
 import * as presence from "../store/presence";
 import * as status from "./status";
@@ -29,10 +31,28 @@ function loadFunctionsLater(this: void, premature: boolean): void {
   }
 }
 
+function channelOwner(this: void, channel: string): ReturnType<typeof topology.channelOwner> {
+  return topology.channelOwner(settingsHolder.get(), channel);
+}
+
+function mapChanged(this: void): void {
+  topology.mapChanged(settingsHolder.get());
+}
+
+/** With sentinels: the primary they name now (asked again after a failed connection). */
+function sentinelPrimary(this: void): ReturnType<typeof topology.primaryAddress> {
+  topology.forgetPrimary();
+  return topology.primaryAddress(settingsHolder.get());
+}
+
+/** In a Redis Cluster the hub subscribes each channel on the shard owning its slot. */
+const SHARD_MAP = { ownerOf: channelOwner, changed: mapChanged };
+
 export function start(): void {
   const settings = settingsHolder.get();
   if (settings.mode === "shared") {
-    hub.start(settings, hubConnected, missedSince);
+    const sentinels = settings.redis.length > 0 && settings.redis[0].sentinel !== undefined;
+    hub.start(settings, hubConnected, missedSince, topology.isCluster(settings) ? SHARD_MAP : undefined, sentinels ? sentinelPrimary : undefined);
   } else if (ngx.worker.id() === 0) {
     ngx.timer.at(0, loadFunctionsLater);
   }

@@ -36,6 +36,9 @@ let onConnect: ((this: void) => void) | undefined;
 let onRestored: RestoredHook | undefined;
 
 export type RestoredHook = (this: void, channels: string[], after: Record<string, string>) => fanout.Missed;
+/** Where to connect now, when it can change (a primary named by sentinels). */
+export type PrimaryHook = (this: void) => LuaMultiReturn<[Settings["redis"][number]] | [undefined, string]>;
+let primaryOf: PrimaryHook | undefined;
 let writerWake: NgxSemaphore | undefined;
 let sock: NgxTcpSocket | undefined;
 let connected = false;
@@ -236,12 +239,14 @@ function run(this: void, premature: boolean): void {
   }
   const settings = config!;
   // Spread workers over the configured addresses (a primary and its replicas all carry PUBLISH).
-  const address = settings.redis[(ngx.worker.id() ?? 0) % settings.redis.length];
+  const fixed = settings.redis[(ngx.worker.id() ?? 0) % settings.redis.length];
   let everConnected = false;
   let backoff = BACKOFF_MIN_S;
   while (!ngx.worker.exiting()) {
     const startedAt = ngx.now();
-    const why = serveConnection(settings, address, everConnected);
+    // with sentinels: the primary they name now (asked again on every connection)
+    const [address, resolveErr] = primaryOf !== undefined ? primaryOf() : [fixed, undefined];
+    const why = address !== undefined ? serveConnection(settings, address, everConnected) : `${resolveErr}`;
     if (why === "exiting") {
       break;
     }
@@ -271,8 +276,9 @@ function run(this: void, premature: boolean): void {
  * Starts this worker's connection (init_worker, shared mode). `connectHook` runs on each new
  * connection; `restoredHook` reads what was missed after a reconnect.
  */
-export function start(settings: Settings, connectHook: (this: void) => void, restoredHook: RestoredHook): void {
+export function start(settings: Settings, connectHook: (this: void) => void, restoredHook: RestoredHook, primary?: PrimaryHook): void {
   config = settings;
+  primaryOf = primary;
   onConnect = connectHook;
   onRestored = restoredHook;
   const [sema, err] = semaphore.new(0);

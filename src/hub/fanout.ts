@@ -47,6 +47,16 @@ export function noticeAll(code: string): void {
   }
 }
 
+/** Queues a notice (a code of NOTICE_TEXT) for the subscribers of `channel`. */
+export function noticeChannel(channel: string, code: string): void {
+  const state = registry.stateOf(channel);
+  if (state !== undefined) {
+    for (const [subscriber] of state.subscribers) {
+      noticeTo(subscriber, code, NOTICE_TEXT[code]);
+    }
+  }
+}
+
 /** Fans a message Redis delivered out to the channel's queues. */
 export function deliver(channel: string, payload: string): void {
   counters.messages += 1;

@@ -107,6 +107,36 @@ export function resumePositions(lostAtMs: number): LuaMultiReturn<[string[], Rec
   return $multi(names, after);
 }
 
+/** Where one channel in use resumes (as resumePositions()); undefined when it has no subscriber. */
+export function resumePositionOf(channel: string, lostAtMs: number): string | undefined {
+  const state = channels.get(channel);
+  if (state === undefined || state.count === 0) {
+    return undefined;
+  }
+  return state.lastId ?? `${math.max(0, lostAtMs - CLOCK_MARGIN_MS)}-0`;
+}
+
+/**
+ * In a cluster, one shard stopped carrying `channel` (its connection ended, its slot moved): it
+ * is to be subscribed again (where reconcile() says). False when nobody uses it any more.
+ */
+export function channelLost(channel: string): boolean {
+  const state = channels.get(channel);
+  if (state === undefined) {
+    return false;
+  }
+  state.onRedis = false;
+  state.inFlight = 0;
+  if (state.count > 0) {
+    dirty.set(channel, true);
+    return true;
+  }
+  channels.delete(channel);
+  channelCount -= 1;
+  dirty.delete(channel);
+  return false;
+}
+
 /** A new connection carries nothing yet: every channel in use is to be subscribed again. */
 export function resubscribeAll(): void {
   for (const [channel] of channels) {

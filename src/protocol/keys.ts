@@ -1,5 +1,6 @@
-// Redis key names of a channel's durable state (see redis/pushgate.lua). The channel sits in a
-// hash tag, so all keys of one channel map to one Redis Cluster slot.
+// Redis key names of a channel's durable state (see redis/pushgate.lua, and README's list of
+// keys). The channel sits in a hash tag, so all keys of one channel map to one Redis Cluster slot
+// and one function call never touches two slots.
 
 export function streamKey(channel: string): string {
   return `pushgate:{${channel}}:stream`;
@@ -13,9 +14,9 @@ export function idempotencyKey(channel: string, key: string): string {
   return `pushgate:{${channel}}:idem:${key}`;
 }
 
-/** A user's read positions: a hash channel -> id read up to. */
-export function readKey(user: string): string {
-  return `pushgate:read:${user}`;
+/** A channel's read positions: a hash user -> id read up to (in the channel's slot). */
+export function readKey(channel: string): string {
+  return `pushgate:{${channel}}:read`;
 }
 
 /** Idempotency keys: 1 to 128 visible ASCII characters. */

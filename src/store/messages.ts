@@ -1,5 +1,5 @@
 // A channel's durable messages in Redis: publish (keep in the channel's capped stream, then
-// PUBLISH with its id: pushgate_publish in redis/pushgate.lua) and history (what came after a
+// PUBLISH, or SPUBLISH in a cluster, with its id: pushgate_publish in redis/pushgate.lua) and history (what came after a
 // position, or the last N: pushgate_history). One history rule decides what both keep and read.
 
 import { historyRuleFor, Settings } from "../config/schema";
@@ -7,6 +7,7 @@ import type { Failure } from "../protocol/failure";
 import type { PublishOptions, Published } from "../protocol/published";
 import { idempotencyKey, metaKey, streamKey } from "../protocol/keys";
 import * as pool from "./pool";
+import { isCluster } from "./topology";
 
 /** One kept message. */
 export interface StoredMessage {
@@ -27,13 +28,27 @@ export function historyOf(settings: Settings, channel: string): { length: number
 /** Publishes `data` to `channel` (already validated and allowed). */
 export function publish(settings: Settings, channel: string, data: string, options: PublishOptions): LuaMultiReturn<[Published] | [undefined, Failure]> {
   const rule = historyOf(settings, channel);
-  const idem = options.idempotencyKey !== undefined ? idempotencyKey(channel, options.idempotencyKey) : "";
+  // Without an idempotency key the key is left out: '' would be a key of another cluster slot.
+  const keys = [streamKey(channel), metaKey(channel)];
+  if (options.idempotencyKey !== undefined) {
+    keys.push(idempotencyKey(channel, options.idempotencyKey));
+  }
   const [reply, failure] = pool.call(
     settings,
     "publish",
     "pushgate_publish",
-    [streamKey(channel), metaKey(channel), idem],
-    [channel, data, options.event ?? "", `${rule.length}`, `${rule.seconds * 1000}`, `${settings.idempotencySeconds * 1000}`],
+    keys,
+    [
+      channel,
+      data,
+      options.event ?? "",
+      `${rule.length}`,
+      `${rule.seconds * 1000}`,
+      `${settings.idempotencySeconds * 1000}`,
+      isCluster(settings) ? "SPUBLISH" : "PUBLISH",
+    ],
+    false,
+    settings.publishReplicas,
   );
   if (reply === undefined) {
     return $multi(undefined, failure);
@@ -56,8 +71,8 @@ export function history(
   into: StoredMessage[],
   perChannel = 0,
 ): LuaMultiReturn<[string[]] | [undefined, Failure]> {
-  const [red, failure] = pool.acquire(settings);
-  if (red === undefined) {
+  const [session, failure] = pool.open(settings);
+  if (session === undefined) {
     return $multi(undefined, failure);
   }
   const gaps: string[] = [];
@@ -69,12 +84,13 @@ export function history(
       if (perChannel > 0) {
         count = math.min(count, perChannel);
       }
-      const [reply, callFailure] = pool.callOn(
-        red,
+      const [reply, callFailure] = pool.callIn(
+        session,
         "read history",
         "pushgate_history",
         [streamKey(channel), metaKey(channel)],
         [position ?? "", `${count}`, `${rule.seconds * 1000}`],
+        true,
       );
       if (reply === undefined) {
         return $multi(undefined, callFailure);
@@ -88,6 +104,6 @@ export function history(
       }
     }
   }
-  pool.release(red);
+  pool.close(session);
   return $multi(gaps);
 }

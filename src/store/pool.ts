@@ -1,46 +1,161 @@
-// The store's connections: one bounded pool per worker towards the Redis that takes commands
-// (standalone today: the first configured address), and the one prologue every store operation
-// shares — take a connection, call a Redis function, hand the connection back or close it when
-// the call broke it, and say "unavailable" when Redis cannot be reached.
+// The store's connections and the one prologue every store operation shares: open a session
+// (standalone: a pooled connection to the one Redis that takes commands; cluster: this worker's
+// slot map, each command then going to the primary owning its key's slot, see topology.ts), call
+// Redis functions and commands in it, close it (handing the connection back, or closing it when
+// a call broke it), and say "unavailable" when Redis cannot be reached.
 
 import type { RedisAddress, Settings } from "../config/schema";
 import * as metrics from "../host/metrics";
 import * as redis from "../host/redis";
 import { Failure, UNAVAILABLE } from "../protocol/failure";
+import * as cluster from "./cluster/client";
 import * as functions from "./functions";
+import * as topology from "./topology";
 
 /** A reply of one of Pushgate's Redis functions: strings, integers and arrays of them. */
 export type Reply = string | number | Reply[];
 
-/** The Redis that takes commands: the first configured address (the others carry pub/sub). */
-export function primaryOf(settings: Settings): RedisAddress {
-  return settings.redis[0];
+/** One store operation's way to Redis: a connection (standalone) or the cluster state. */
+export interface Session {
+  red: RestyRedis | undefined;
+  cluster: cluster.ClusterState | undefined;
+  /** A call broke the connection: close() closes it instead of pooling it. */
+  lost: boolean;
+  /** How long a WAIT for replicas may take (ms). */
+  timeoutMs: number;
 }
 
-/** A pooled connection to the primary, or UNAVAILABLE (the cause is logged). Hand it back with release(). */
-export function acquire(settings: Settings): LuaMultiReturn<[RestyRedis] | [undefined, Failure]> {
-  const [red, err] = redis.connect(primaryOf(settings), settings.redisTimeoutMs);
+/** A session for one operation, or UNAVAILABLE (the cause is logged). End it with close(). */
+export function open(settings: Settings): LuaMultiReturn<[Session] | [undefined, Failure]> {
+  if (topology.isCluster(settings)) {
+    const [known, err] = topology.clusterOf(settings);
+    if (known === undefined) {
+      ngx.log(ngx.ERR, err);
+      return $multi(undefined, UNAVAILABLE);
+    }
+    return $multi({ red: undefined, cluster: known, lost: false, timeoutMs: settings.redisTimeoutMs });
+  }
+  const [address, resolveErr] = topology.primaryAddress(settings);
+  if (address === undefined) {
+    ngx.log(ngx.ERR, resolveErr);
+    return $multi(undefined, UNAVAILABLE);
+  }
+  const [red, err] = redis.connect(address, settings.redisTimeoutMs);
   if (red === undefined) {
+    topology.forgetPrimary();
     ngx.log(ngx.ERR, err);
     metrics.redisError("connect");
     return $multi(undefined, UNAVAILABLE);
   }
-  return $multi(red);
+  return $multi({ red, cluster: undefined, lost: false, timeoutMs: settings.redisTimeoutMs });
 }
 
-/** Hands a connection back to the pool; `lost`: the connection broke, close it instead. */
+/**
+ * A raw pooled connection to the one Redis that takes commands, for what a session does not
+ * carry yet (pipelines, SCAN: presence and the server API). Standalone and Sentinel only: in a
+ * cluster it answers unavailable. Hand it back with release().
+ */
+export function acquire(settings: Settings): LuaMultiReturn<[RestyRedis] | [undefined, Failure]> {
+  if (topology.isCluster(settings)) {
+    ngx.log(ngx.ERR, "presence and the server API's pipelines do not run on a redis cluster yet");
+    return $multi(undefined, UNAVAILABLE);
+  }
+  const [session, failure] = open(settings);
+  if (session === undefined) {
+    return $multi(undefined, failure);
+  }
+  if (session.red === undefined) {
+    return $multi(undefined, UNAVAILABLE);
+  }
+  return $multi(session.red);
+}
+
+/** Hands back a connection from acquire(); `lost`: a call broke it, close it instead. */
 export function release(red: RestyRedis, lost = false): void {
   redis.release(red, lost);
 }
 
+/** Ends a session: hands its connection back to the pool, or closes it when a call broke it. */
+export function close(session: Session): void {
+  if (session.red !== undefined) {
+    redis.release(session.red, session.lost);
+    session.red = undefined;
+  }
+}
+
 /**
- * Calls Redis function `name` on a connection taken with acquire(). On failure the connection is
- * already released (or closed) and the cause logged as "failed to <verb>".
+ * FCALL `name`: the reply, or undefined, the error and whether Redis could not be reached (then
+ * the session is spent: close it). In a cluster every key of the call hashes to the slot of
+ * `keys[0]`; `idempotent`: a call lost with its connection may be sent again there.
  */
-export function callOn(red: RestyRedis, verb: string, name: string, keys: string[], args: string[]): LuaMultiReturn<[Reply] | [undefined, Failure]> {
-  const [reply, err, lost] = functions.call(red, name, keys, args);
+export function fcall(
+  session: Session,
+  name: string,
+  keys: string[],
+  args: string[],
+  idempotent: boolean,
+  replicas = 0,
+): LuaMultiReturn<[RedisReply] | [undefined, string, boolean]> {
+  if (session.cluster !== undefined) {
+    return topology.routedCall(session.cluster, name, keys, args, idempotent, replicas);
+  }
+  if (session.red === undefined || session.lost) {
+    return $multi(undefined, "the connection is lost", true);
+  }
+  const [reply, err, lost] = functions.call(session.red, name, keys, args);
   if (err !== undefined) {
-    release(red, lost === true);
+    session.lost = lost === true;
+    if (lost === true || string.find(`${err as string}`, "READONLY", 1, true)[0] !== undefined) {
+      topology.forgetPrimary(); // with sentinels: the primary is gone or became a replica
+    }
+    return $multi(undefined, `${err as string}`, lost === true);
+  }
+  if (replicas > 0) {
+    const [waited, waitErr, waitLost] = topology.waitForReplicas(session.red, replicas, session.timeoutMs);
+    if (waited === undefined) {
+      session.lost = waitLost;
+      return $multi(undefined, waitErr, false);
+    }
+  }
+  return $multi(reply as RedisReply);
+}
+
+/** A read-only resty.redis command `name` (lower case) on `key`: what resty.redis returns. */
+export function command(session: Session, key: string, name: string, args: string[]): LuaMultiReturn<[RedisReply] | [undefined | false, string]> {
+  if (session.cluster !== undefined) {
+    return cluster.command(session.cluster, key, true, name, args);
+  }
+  if (session.red === undefined || session.lost) {
+    return $multi(undefined, "the connection is lost");
+  }
+  const method = (
+    session.red as unknown as LuaTable<string, (this: RestyRedis, ...words: string[]) => LuaMultiReturn<[RedisReply] | [undefined | false, string]>>
+  ).get(name);
+  const [reply, err] = method.call(session.red, ...args);
+  if (reply === undefined || reply === false) {
+    session.lost = reply === undefined;
+    return $multi(reply === undefined ? undefined : (false as const), `${err as string}`);
+  }
+  return $multi(reply);
+}
+
+/**
+ * Calls Redis function `name` in a session (and waits for `replicas` replicas to have its writes).
+ * On failure the session is already closed and the
+ * cause logged as "failed to <verb>".
+ */
+export function callIn(
+  session: Session,
+  verb: string,
+  name: string,
+  keys: string[],
+  args: string[],
+  idempotent: boolean,
+  replicas = 0,
+): LuaMultiReturn<[Reply] | [undefined, Failure]> {
+  const [reply, err] = fcall(session, name, keys, args, idempotent, replicas);
+  if (err !== undefined) {
+    close(session);
     ngx.log(ngx.ERR, `failed to ${verb}: ${err}`);
     metrics.redisError(verb);
     return $multi(undefined, UNAVAILABLE);
@@ -48,44 +163,75 @@ export function callOn(red: RestyRedis, verb: string, name: string, keys: string
   return $multi(reply as Reply);
 }
 
-/** One Redis function call on a pooled connection: acquire, call, release. */
-export function call(settings: Settings, verb: string, name: string, keys: string[], args: string[]): LuaMultiReturn<[Reply] | [undefined, Failure]> {
-  const [red, failure] = acquire(settings);
-  if (red === undefined) {
+/** One Redis function call in its own session: open, call, close. */
+export function call(
+  settings: Settings,
+  verb: string,
+  name: string,
+  keys: string[],
+  args: string[],
+  idempotent = false,
+  replicas = 0,
+): LuaMultiReturn<[Reply] | [undefined, Failure]> {
+  const [session, failure] = open(settings);
+  if (session === undefined) {
     return $multi(undefined, failure);
   }
-  const [reply, callFailure] = callOn(red, verb, name, keys, args);
+  const [reply, callFailure] = callIn(session, verb, name, keys, args, idempotent, replicas);
   if (reply === undefined) {
     return $multi(undefined, callFailure);
   }
-  release(red);
+  close(session);
   return $multi(reply);
 }
 
-/** Whether the primary answers a PING; undefined and why when it does not. */
-export function ping(settings: Settings): LuaMultiReturn<[true] | [undefined, string]> {
-  const [red, err] = redis.connect(primaryOf(settings), settings.redisTimeoutMs);
-  if (red === undefined) {
+/** The Redis servers that take commands: the one primary, or every primary of the cluster. */
+function commandServers(settings: Settings, fresh: boolean): LuaMultiReturn<[RedisAddress[]] | [undefined, string]> {
+  if (topology.isCluster(settings)) {
+    return topology.primaries(settings, fresh);
+  }
+  const [address, err] = topology.primaryAddress(settings);
+  if (address === undefined) {
     return $multi(undefined, err);
   }
-  const [pong, pingErr] = red.ping();
-  redis.release(red, pong === undefined);
+  return $multi([address]);
+}
+
+function pingOne(this: void, red: RestyRedis): LuaMultiReturn<[true] | [undefined, string]> {
+  const [pong, err] = red.ping();
   if (pong === undefined || pong === false) {
-    return $multi(undefined, `redis did not answer PING: ${pingErr}`);
+    return $multi(undefined, `redis did not answer PING: ${err}`);
   }
   return $multi(true);
 }
 
-/** Loads Pushgate's functions into the primary (at start, and after the hub reconnects). */
+/** Whether Redis (every primary of a cluster) answers a PING; undefined and why when not. */
+export function ping(settings: Settings): LuaMultiReturn<[true] | [undefined, string]> {
+  const [servers, err] = commandServers(settings, false);
+  if (servers === undefined) {
+    return $multi(undefined, err);
+  }
+  const [answered, pingErr] = topology.onEach(servers, settings.redisTimeoutMs, pingOne);
+  if (answered === undefined) {
+    topology.forgetPrimary();
+    return $multi(undefined, pingErr);
+  }
+  return $multi(true);
+}
+
+/**
+ * Loads Pushgate's functions into Redis (every primary of a cluster, asking it for its primaries
+ * first): at start, and after the hub reconnects. A primary promoted later gets them from the
+ * FCALL that misses them (functions.call), and replicas from replication.
+ */
 export function loadFunctions(settings: Settings): LuaMultiReturn<[true] | [undefined, string]> {
-  const [red, err] = redis.connect(primaryOf(settings), settings.redisTimeoutMs);
-  if (red === undefined) {
+  const [servers, err] = commandServers(settings, true);
+  if (servers === undefined) {
     return $multi(undefined, `failed to load the pushgate functions: ${err}`);
   }
-  const [loaded, loadErr] = functions.loadLibrary(red);
-  redis.release(red, loaded === undefined);
+  const [loaded, loadErr] = topology.onEach(servers, settings.redisTimeoutMs, functions.loadLibrary);
   if (loaded === undefined) {
-    return $multi(undefined, loadErr);
+    return $multi(undefined, `failed to load the pushgate functions: ${loadErr}`);
   }
   return $multi(true);
 }

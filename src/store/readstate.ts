@@ -1,11 +1,12 @@
-// Read state in Redis: a user's read position per channel (pushgate_ack in redis/pushgate.lua
-// moves it forward only, and never past the channel's last message), the positions a stream without a cursor resumes from, and how many
-// kept messages come after them (pushgate_unread).
+// Read state in Redis: each user's read position per channel, kept in the channel's read hash
+// (pushgate:{<channel>}:read, field: the user, in the channel's cluster slot). pushgate_ack in
+// redis/pushgate.lua moves it forward only, and never past the channel's last message; the
+// positions a stream without a cursor resumes from; and how many kept messages come after them
+// (pushgate_unread). Read positions kept before this layout (pushgate:read:<user>) are not read.
 
 import type { Settings } from "../config/schema";
 import { Failure, UNAVAILABLE } from "../protocol/failure";
 import { metaKey, readKey, streamKey } from "../protocol/keys";
-import * as functions from "./functions";
 import { historyOf } from "./messages";
 import * as pool from "./pool";
 
@@ -17,16 +18,16 @@ const REFUSED_PREFIX = "INVALID ";
  * An id newer than the channel's last message is refused, atomically in Redis: `invalid`.
  */
 export function acknowledge(settings: Settings, user: string, channel: string, id: string): LuaMultiReturn<[string] | [undefined, Failure]> {
-  const [red, acquireFailure] = pool.acquire(settings);
-  if (red === undefined) {
-    return $multi(undefined, acquireFailure);
+  const [session, openFailure] = pool.open(settings);
+  if (session === undefined) {
+    return $multi(undefined, openFailure);
   }
-  const [position, err, lost] = functions.call(red, "pushgate_ack", [readKey(user), metaKey(channel)], [channel, id]);
+  // moving forward to one id twice moves it once: safe to send again after a lost connection
+  const [position, err, lost] = pool.fcall(session, "pushgate_ack", [readKey(channel), metaKey(channel)], [channel, id, user], true);
+  pool.close(session);
   if (err === undefined) {
-    pool.release(red);
     return $multi(position as string);
   }
-  pool.release(red, lost === true);
   const message = `${err}`;
   if (lost !== true && string.sub(message, 1, REFUSED_PREFIX.length) === REFUSED_PREFIX) {
     return $multi(undefined, { kind: "invalid", message: string.sub(message, REFUSED_PREFIX.length + 1) });
@@ -37,47 +38,48 @@ export function acknowledge(settings: Settings, user: string, channel: string, i
 
 /** `user`'s read position on each of `channels` (absent where there is none). */
 export function positions(settings: Settings, user: string, channels: string[]): LuaMultiReturn<[Record<string, string>] | [undefined, Failure]> {
-  const [red, failure] = pool.acquire(settings);
-  if (red === undefined) {
+  const [session, failure] = pool.open(settings);
+  if (session === undefined) {
     return $multi(undefined, failure);
   }
-  const [read, err] = red.hmget(readKey(user), ...channels);
-  if (read === undefined || read === false) {
-    pool.release(red, read === undefined);
-    ngx.log(ngx.ERR, "failed to read positions: ", `${err}`);
-    return $multi(undefined, UNAVAILABLE);
-  }
-  pool.release(red);
   const found: Record<string, string> = {};
-  for (let i = 0; i < channels.length; i++) {
-    const position = read[i];
+  for (const channel of channels) {
+    const key = readKey(channel);
+    const [position, err] = pool.command(session, key, "hget", [key, user]);
+    if (position === undefined || position === false) {
+      pool.close(session);
+      ngx.log(ngx.ERR, "failed to read positions: ", `${err}`);
+      return $multi(undefined, UNAVAILABLE);
+    }
     if (typeof position === "string") {
-      found[channels[i]] = position;
+      found[channel] = position;
     }
   }
+  pool.close(session);
   return $multi(found);
 }
 
 /** How many kept messages of each of `channels` come after `user`'s read position, in order. */
 export function unread(settings: Settings, user: string, channels: string[]): LuaMultiReturn<[number[]] | [undefined, Failure]> {
-  const [red, failure] = pool.acquire(settings);
-  if (red === undefined) {
+  const [session, failure] = pool.open(settings);
+  if (session === undefined) {
     return $multi(undefined, failure);
   }
   const counts: number[] = [];
   for (const channel of channels) {
-    const [count, callFailure] = pool.callOn(
-      red,
+    const [count, callFailure] = pool.callIn(
+      session,
       "count unread",
       "pushgate_unread",
-      [streamKey(channel), readKey(user)],
-      [channel, `${historyOf(settings, channel).length}`],
+      [streamKey(channel), readKey(channel)],
+      [user, `${historyOf(settings, channel).length}`],
+      true,
     );
     if (count === undefined) {
       return $multi(undefined, callFailure);
     }
     counts.push(count as number);
   }
-  pool.release(red);
+  pool.close(session);
   return $multi(counts);
 }

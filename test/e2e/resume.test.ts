@@ -219,10 +219,12 @@ describe.each(MODES)("%s mode", (mode) => {
     await sleep(100);
     expect(messages(laptop).map((m) => m.id)).toEqual([sent[1]]);
     laptop.close();
-    // a broadcast is one stream, however many users read it
+    // a broadcast is one stream, however many users read it; their read positions are fields of
+    // one hash in the channel's slot
     const keys = (await stack.client.sendCommand(["KEYS", "pushgate:{broadcast}*"])) as string[];
     const messageKeys = keys.filter((key) => !/:p(conn|user)(:|$)/.test(key)); // presence keys count connections, not messages
-    expect(messageKeys.sort()).toEqual(["pushgate:{broadcast}:meta", "pushgate:{broadcast}:stream"]);
+    expect(messageKeys.sort()).toEqual(["pushgate:{broadcast}:meta", "pushgate:{broadcast}:read", "pushgate:{broadcast}:stream"]);
+    expect(await stack.client.sendCommand(["HGET", "pushgate:{broadcast}:read", user])).toBe(broadcast);
     expect(await keptAfter(stack, "broadcast", "0-0")).toEqual([broadcast]);
   });
 

@@ -73,7 +73,8 @@ interface ClusterCalls {
 /** A resty.redis command method, looked up by name. */
 type RedisCommand = (this: RestyRedis, ...args: string[]) => LuaMultiReturn<[RedisReply] | [undefined | false, string]>;
 
-function addressFor(state: ClusterState, name: string, host: string, port: number): RedisAddress {
+/** The connection address of node `name` (made once per node). */
+export function addressFor(state: ClusterState, name: string, host: string, port: number): RedisAddress {
   let address = state.addresses.get(name);
   if (address === undefined) {
     address = { host, port, db: 0, password: state.password, url: `redis://${name}/0` };
