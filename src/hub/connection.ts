@@ -45,9 +45,8 @@ let connected = false;
 let lastReplyAt = 0;
 let lastPingAt = 0;
 
-/** Sends the SUBSCRIBE and UNSUBSCRIBE the registry asks for, and a PING now and then. */
-function sendPending(now: number): LuaMultiReturn<[true] | [undefined, string]> {
-  const [subscribe, unsubscribe] = registry.reconcile(now);
+/** What reconcile() asks for, as RESP commands: a SUBSCRIBE and an UNSUBSCRIBE, each when it has channels. */
+function subscriptionCommands(subscribe: string[], unsubscribe: string[]): string[][] {
   const commands: string[][] = [];
   if (subscribe.length > 0) {
     table.insert(subscribe, 1, "SUBSCRIBE");
@@ -57,6 +56,13 @@ function sendPending(now: number): LuaMultiReturn<[true] | [undefined, string]> 
     table.insert(unsubscribe, 1, "UNSUBSCRIBE");
     commands.push(encodeCommand(unsubscribe));
   }
+  return commands;
+}
+
+/** Sends the SUBSCRIBE and UNSUBSCRIBE the registry asks for, and a PING now and then. */
+function sendPending(now: number): LuaMultiReturn<[true] | [undefined, string]> {
+  const [subscribe, unsubscribe] = registry.reconcile(now);
+  const commands = subscriptionCommands(subscribe, unsubscribe);
   if (now - lastPingAt >= PING_EVERY_S) {
     lastPingAt = now;
     commands.push(encodeCommand(["PING"]));
@@ -109,15 +115,7 @@ function resubscribe(conn: NgxTcpSocket, settings: Settings): LuaMultiReturn<[st
   if (pending === 0) {
     return $multi(early);
   }
-  const commands: string[][] = [];
-  if (subscribe.length > 0) {
-    table.insert(subscribe, 1, "SUBSCRIBE");
-    commands.push(encodeCommand(subscribe));
-  }
-  if (unsubscribe.length > 0) {
-    table.insert(unsubscribe, 1, "UNSUBSCRIBE");
-    commands.push(encodeCommand(unsubscribe));
-  }
+  const commands = subscriptionCommands(subscribe, unsubscribe);
   const [sent, sendErr] = conn.send(commands);
   if (sent === undefined) {
     return $multi(undefined, sendErr);

@@ -42,7 +42,8 @@ describe.each(MODES)("%s mode", (mode) => {
     expect(
       await eventually(async () => {
         text = (await fetchText(`${stack.base}/metrics`)).body;
-        return (valueOf(text, "pushgate_delivery_latency_seconds_count") ?? 0) >= 5;
+        // each worker flushes on its own second: wait for the publishes' worker too
+        return (valueOf(text, "pushgate_delivery_latency_seconds_count") ?? 0) >= 5 && (valueOf(text, 'pushgate_publishes_total{result="ok"}') ?? 0) >= 5;
       }, 4000),
     ).toBe(true);
     const answer = await fetchText(`${stack.base}/metrics`);
