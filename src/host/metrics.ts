@@ -24,6 +24,11 @@ for (let i = 0; i <= LATENCY_BUCKETS.length; i++) {
 }
 let latencySumMs = 0;
 let latencyMoved = false;
+/** Deliveries not flushed yet (a plain number: this counts every message to every client). */
+let deliveredCount = 0;
+/** The id of the last delivery, and the publish time read from it. */
+let lastId: string | undefined;
+let lastPublishedMs: number | undefined;
 
 function add(sample: string, delta: number): void {
   pending.set(sample, (pending.get(sample) ?? 0) + delta);
@@ -71,9 +76,14 @@ export function streamClosed(): void {
 
 /** A durable message written to a client (stream/pump): counted, and its latency since the publish (the id's ms part, Redis's clock). */
 export function delivered(id: string): void {
-  add("pushgate_messages_delivered_total", 1);
-  const dash = string.find(id, "-", 1, true)[0];
-  const publishedMs = tonumber(dash !== undefined ? string.sub(id, 1, dash - 1) : id);
+  deliveredCount += 1;
+  // The hub hands one message to every subscriber in turn: read its publish time once.
+  if (id !== lastId) {
+    lastId = id;
+    const dash = string.find(id, "-", 1, true)[0];
+    lastPublishedMs = tonumber(dash !== undefined ? string.sub(id, 1, dash - 1) : id);
+  }
+  const publishedMs = lastPublishedMs;
   if (publishedMs !== undefined) {
     const ms = math.max(0, ngx.now() * 1000 - publishedMs);
     const bucket = latencyBucket(ms);
@@ -106,6 +116,10 @@ export function flush(): void {
   const dict = ngx.shared.get(DICT);
   if (dict === undefined) {
     return;
+  }
+  if (deliveredCount > 0) {
+    add("pushgate_messages_delivered_total", deliveredCount);
+    deliveredCount = 0;
   }
   for (const [sample, delta] of pending) {
     dict.incr(sample, delta, 0);
