@@ -9,7 +9,6 @@ import * as messages from "../store/messages";
 import type { StoredMessage } from "../store/messages";
 import type { Transport } from "../transport/transport";
 import { sendBacklog, Stream } from "./open";
-import type { Tracker } from "./resume";
 
 /** Messages per channel a catching-up stream reads from history at a time (bounds its memory). */
 const CATCH_UP_BATCH = 100;
@@ -79,7 +78,8 @@ const RECONNECT_BACKOFF_MAX_S = 1;
  * notice per channel it no longer reaches back for, then per channel a `recovered` notice and
  * the messages the stream has not sent. False when the client is gone.
  */
-function sendRecovered(transport: Transport, tracker: Tracker, gaps: string[], kept: StoredMessage[]): boolean {
+function sendRecovered(transport: Transport, stream: Stream, gaps: string[], kept: StoredMessage[]): boolean {
+  const tracker = stream.tracker;
   for (const channel of gaps) {
     const [written] = transport.notice("gap", missedGapText(channel));
     if (written === undefined) {
@@ -94,8 +94,20 @@ function sendRecovered(transport: Transport, tracker: Tracker, gaps: string[], k
       end += 1;
     }
     const [noticed] = transport.notice("recovered", recoveredText(end - i, channel));
-    if (noticed === undefined || !sendBacklog(transport, tracker, { entries: kept.slice(i, end), gaps: [] })) {
+    if (noticed === undefined) {
       return false;
+    }
+    for (let k = i; k < end; k++) {
+      const entry = kept[k];
+      // a WebSocket hello that came meanwhile holds its channels: these go after its own backlog, as live ones do
+      const held = stream.hello !== undefined && stream.hello.defer(entry.channel, entry.data, entry.id, entry.event);
+      if (!held && tracker.accept(entry.channel, entry.id)) {
+        const event = entry.event !== "" ? entry.event : undefined;
+        const [written] = transport.message(entry.channel, entry.data, entry.id, event, tracker.cursor(entry.id));
+        if (written === undefined) {
+          return false;
+        }
+      }
     }
     i = end;
   }
@@ -140,5 +152,5 @@ export function recover(transport: Transport, settings: Settings, stream: Stream
     ngx.log(ngx.WARN, "a stream could not read what it missed: ", failure.message);
     return "redis-lost";
   }
-  return sendRecovered(transport, tracker, gaps, kept) ? "go" : undefined;
+  return sendRecovered(transport, stream, gaps, kept) ? "go" : undefined;
 }

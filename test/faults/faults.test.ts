@@ -136,7 +136,11 @@ async function faultRun(stack: Stack): Promise<void> {
   console.log(
     `faults (${stack.settings.mode}): ${JSON.stringify(totals)}; reload line delays ms: ${delays.map((d) => `max ${Math.max(...d)} of ${d.length}`).join(", ")}`,
   );
-  expect(Object.entries(report).filter(([, t]) => t.lost + t.doubled + t.reordered > 0)).toEqual([]);
+  const offenders = Object.entries(report).filter(([, t]) => t.lost + t.doubled + t.reordered > 0);
+  if (offenders.length > 0) {
+    console.log(`faults (${stack.settings.mode}) offenders: ${JSON.stringify(offenders)}`);
+  }
+  expect(offenders).toEqual([]);
   expect(totals).toEqual({ lost: 0, doubled: 0, reordered: 0 });
   expect(delays.length).toBe(2);
   expect(delays.every((d) => d.length > 0)).toBe(true);

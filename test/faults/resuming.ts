@@ -61,12 +61,22 @@ export abstract class ResumingClient {
 /** GET /sub, chunked JSON lines; reconnects with ?since=. */
 export class ChunkedClient extends ResumingClient {
   private response: IncomingMessage | undefined;
+  /** Which connection is current: a dropped one may report its end twice (error, close), and only once may it start the next. */
+  private generation = 0;
 
   start(): void {
+    const generation = ++this.generation;
+    const again = (delayMs: number): void => {
+      if (generation === this.generation) {
+        this.generation += 1; // this connection is over: nothing of it starts another
+        this.connected = false;
+        this.later(() => this.start(), delayMs);
+      }
+    };
     const request = get(`${this.base}/sub?key=${this.channels.join(",")}&since=${this.since()}`, { agent: false }, (res) => {
       if (res.statusCode !== 200) {
         res.resume();
-        res.on("end", () => this.later(() => this.start(), 200));
+        res.on("end", () => again(200));
         return;
       }
       this.response = res;
@@ -89,18 +99,11 @@ export class ChunkedClient extends ResumingClient {
           newline = buffered.indexOf("\n");
         }
       });
-      const again = (): void => {
-        this.connected = false;
-        this.later(() => this.start());
-      };
-      res.on("end", again);
+      res.on("end", () => again(100));
       res.on("error", () => undefined);
-      res.on("close", () => this.connected && again());
+      res.on("close", () => again(100));
     });
-    request.on("error", () => {
-      this.connected = false;
-      this.later(() => this.start(), 200);
-    });
+    request.on("error", () => again(200));
   }
 
   stop(): void {
