@@ -68,7 +68,6 @@ export function isHost(s: string): boolean {
   return true;
 }
 
-/** 1 to `max` characters of A-Z a-z 0-9 _ - (a cookie name). */
 /** 1 to `max` printable ASCII characters without space, comma, quote, semicolon, braces, `$` or `]` (safe in nginx.conf and the rendered settings). */
 export function isPlainText(s: string, max: number): boolean {
   if (s.length < 1 || s.length > max) {
@@ -99,6 +98,7 @@ export function isKeyFileItem(s: string): boolean {
   return isName(s.substring(0, equals), 64) && isPlainText(s.substring(equals + 1), 4096);
 }
 
+/** 1 to `max` characters of A-Z a-z 0-9 _ - (a cookie name). */
 export function isName(s: string, max: number): boolean {
   if (s.length < 1 || s.length > max) {
     return false;

@@ -9,23 +9,8 @@ import * as redis from "../host/redis";
 import { encodeCommand, readReply } from "../host/resp";
 import * as fanout from "./fanout";
 import * as registry from "./registry";
+import { EXIT_CHECK_S, LIVENESS_S, PING_EVERY_S, READ_IDLE_MS, REPLIES_PER_YIELD, WRITER_TICK_S, YIELD_S } from "./timing";
 
-/** Reader wakes this often to check shutdown and liveness (ms): a reload ends the streams sooner than a second. */
-const READ_IDLE_MS = 250;
-/** Writer wakes this often to unsubscribe emptied channels and ping (s). */
-const WRITER_TICK_S = 0.25;
-/** The writer pings an idle connection this often (s); no reply within LIVENESS_S means it is dead. */
-const PING_EVERY_S = 5;
-const LIVENESS_S = 15;
-/**
- * After this many replies in a row the reader yields, so the streams it woke can write before it
- * reads on (a cosocket read returns without yielding while Redis has more buffered). It yields with a 1 ms sleep: ngx.sleep(0) needs a patch of
- * OpenResty's nginx, and without it logs a warning on every call.
- */
-const REPLIES_PER_YIELD = 64;
-const YIELD_S = 0.001;
-/** How often a busy reader looks whether the worker is exiting (s): streams end within a second of a reload. */
-const EXIT_CHECK_S = 0.2;
 const BACKOFF_MIN_S = 0.1;
 const BACKOFF_MAX_S = 5;
 

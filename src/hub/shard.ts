@@ -11,15 +11,9 @@ import { encodeCommand, readReply } from "../host/resp";
 import { hooks, lose, newSemaphore, rerouteLater, restore, Shard, shardOf, shards } from "./carried";
 import * as fanout from "./fanout";
 import * as registry from "./registry";
+import { EXIT_CHECK_S, LIVENESS_S, PING_EVERY_S, READ_IDLE_MS, REPLIES_PER_YIELD, WRITER_TICK_S, YIELD_S } from "./timing";
 
-const READ_IDLE_MS = 250;
-const TICK_S = 0.25;
-const PING_EVERY_S = 5;
-const LIVENESS_S = 15;
 const RETRY_WAIT_S = 0.25;
-const REPLIES_PER_YIELD = 64;
-const YIELD_S = 0.001;
-const EXIT_CHECK_S = 0.2;
 
 function writerLoop(this: void, shard: Shard, sock: NgxTcpSocket): void {
   let pingedAt = ngx.now();
@@ -43,7 +37,7 @@ function writerLoop(this: void, shard: Shard, sock: NgxTcpSocket): void {
         return;
       }
     }
-    shard.wake.wait(TICK_S);
+    shard.wake.wait(WRITER_TICK_S);
   }
 }
 
