@@ -303,7 +303,19 @@ function newestChange(root: string, dirs: string[]): number {
 }
 
 const COPIED = ["build/src", "build/bench", "dist", "nginx"];
-const NEEDED = ["build/bench/run.js", "build/bench/loadgen.js", "build/src/cli/gateway.js", "dist/init.lua", "dist/sub-location.lua", "dist/pub-location.lua"];
+/** What a build must hold: the harness, the launcher, and the Lua entries (in either layout, to measure older revisions). */
+const HARNESS = ["build/bench/run.js", "build/bench/loadgen.js", "build/src/cli/gateway.js"];
+const LUA_LAYOUTS = [
+  ["dist/pushgate/entry/init.lua", "dist/pushgate/entry/sub.lua", "dist/pushgate/entry/pub.lua"],
+  ["dist/init.lua", "dist/sub-location.lua", "dist/pub-location.lua"],
+];
+
+/** The needed paths missing under `root` (the Lua entries of the layout it comes closest to). */
+function missingIn(root: string, withHarness: boolean): string[] {
+  const absent = (paths: string[]): string[] => paths.filter((path) => !existsSync(join(root, path)));
+  const lua = LUA_LAYOUTS.map(absent).reduce((best, next) => (next.length < best.length ? next : best));
+  return [...(withHarness ? absent(HARNESS) : absent(HARNESS.filter((path) => !path.startsWith("build/bench")))), ...lua];
+}
 
 /**
  * Copies what a run needs into `copy` once the build has been still for 5 s (a rebuild in the
@@ -313,14 +325,14 @@ async function copyBuild(copy: string): Promise<void> {
   const deadline = Date.now() + 180000;
   for (;;) {
     const before = newestChange(ROOT, COPIED);
-    const missing = NEEDED.filter((path) => !existsSync(join(ROOT, path)));
+    const missing = missingIn(ROOT, true);
     if (missing.length === 0 && Date.now() > before + 5000) {
       rmSync(copy, { recursive: true, force: true });
       for (const dir of COPIED) {
         cpSync(join(ROOT, dir), join(copy, dir), { recursive: true });
       }
       cpSync(join(ROOT, "bench"), join(copy, "bench"), { recursive: true, filter: (path) => !path.includes("/bench/results") });
-      if (newestChange(ROOT, COPIED) === before && NEEDED.every((path) => existsSync(join(copy, path)))) {
+      if (newestChange(ROOT, COPIED) === before && missingIn(copy, true).length === 0) {
         return;
       }
     }
@@ -351,7 +363,7 @@ function buildRef(ref: string, copy: string): string {
   }
   symlinkSync(join(ROOT, "node_modules"), join(copy, "node_modules"));
   const build = spawnSync("bash", ["scripts/build"], { cwd: copy, encoding: "utf8" });
-  const missing = NEEDED.filter((path) => !path.startsWith("build/bench") && !existsSync(join(copy, path)));
+  const missing = missingIn(copy, false);
   if (missing.length > 0) {
     throw new Error(`--ref ${ref}: its build failed (${missing.join(", ")} missing): ${`${build.stdout}${build.stderr}`.trim().slice(-2000)}`);
   }
