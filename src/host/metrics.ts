@@ -53,7 +53,6 @@ function transportOfRequest(): string {
 /** A stream opened (stream/open): counts the connect and the open stream of its transport. */
 export function streamOpened(): void {
   const transport = transportOfRequest();
-  ngx.ctx.set("pushgate_transport", transport);
   add(`pushgate_connects_total{transport="${transport}"}`, 1);
   const gauge = `pushgate_streams_open{transport="${transport}"}`;
   gauges.set(gauge, (gauges.get(gauge) ?? 0) + 1);
@@ -66,7 +65,8 @@ export function ending(reason: string): void {
 
 /** A stream's slot released (stream/finish): counts the disconnect by why it ended. */
 export function streamClosed(): void {
-  const transport = (ngx.ctx.get("pushgate_transport") as string | undefined) ?? transportOfRequest();
+  // read again from the request, not kept from streamOpened: ngx.ctx would cost every stream a table
+  const transport = transportOfRequest();
   const ended = ngx.ctx.get("pushgate_ending") as string | undefined;
   const reason = ended ?? (transport === "longpoll" ? "answered" : "client-gone");
   add(`pushgate_disconnects_total{reason="${reason}",transport="${transport}"}`, 1);

@@ -14,15 +14,16 @@ import * as pool from "./pool";
 /** Entries live 2.5 refreshes (PUSHGATE_PRESENCE_REFRESH_SECONDS): one lost refresh does not drop a live connection. */
 const TTL_REFRESHES = 2.5;
 const SYNC_S = 0.2;
-const CTX_KEY = "pushgate_presence";
 
-interface Tracked {
-  user: string;
-  channels: LuaTable<string, true>;
-}
-
-/** This worker's live connections, by connection id. */
-const live = new LuaTable<string, Tracked>();
+/**
+ * This worker's live connections, each keyed by its stream's subscription (a table the stream
+ * holds anyway): its number, its user (when it has one) and its channels (one channel as a plain
+ * string, the common case; a set for more). Three flat tables, no record per stream: an idle
+ * stream costs three hash slots here.
+ */
+const numberOf = new LuaTable<object, number>();
+const userOf = new LuaTable<object, string>();
+const channelsOf = new LuaTable<object, string | LuaTable<string, true>>();
 /** Joins and leaves not sent yet: [op, connection, user, channel ("" for the user's own entry)]. */
 let changes: Array<[string, string, string, string]> = [];
 /** Users to settle: [when (s), user, channel]. */
@@ -42,65 +43,105 @@ function queue(op: string, id: string, user: string, channel: string): void {
   changes.push([op, id, user, channel]);
 }
 
-/** A stream opened with `channels` as `user` (stream/open): tracked until untrack(). */
-export function track(user: string | undefined, channels: string[]): void {
-  if (tag === "") {
-    tag = `${ngx.worker.pid()}.${math.floor(ngx.now() * 1000)}.${math.random(1, 1000000)}`;
-  }
-  sequence += 1;
-  const id = `${tag}.${sequence}`;
-  const name = user ?? "";
-  ngx.ctx.set(CTX_KEY, id);
-  const tracked: Tracked = { user: name, channels: new LuaTable() };
-  live.set(id, tracked);
-  if (name !== "") {
-    queue("join", id, name, "");
-  }
-  addChannels(channels);
+/** The connection's id in Redis: unique per worker start, built when a change is sent. */
+function idOf(n: number): string {
+  return `${tag}.${n}`;
 }
 
-/** The stream of this request gained channels (WebSocket subscribe). */
-export function addChannels(channels: string[]): void {
-  const id = ngx.ctx.get(CTX_KEY) as string | undefined;
-  const tracked = id !== undefined ? live.get(id) : undefined;
-  if (id === undefined || tracked === undefined) {
-    return;
-  }
-  for (const channel of channels) {
-    tracked.channels.set(channel, true);
-    queue("join", id, tracked.user, channel);
-  }
-}
-
-/** The stream of this request dropped channels (WebSocket unsubscribe). */
-export function removeChannels(channels: string[]): void {
-  const id = ngx.ctx.get(CTX_KEY) as string | undefined;
-  const tracked = id !== undefined ? live.get(id) : undefined;
-  if (id === undefined || tracked === undefined) {
-    return;
-  }
-  for (const channel of channels) {
-    if (tracked.channels.get(channel) !== undefined) {
-      tracked.channels.delete(channel);
-      queue("leave", id, tracked.user, channel);
+/** Queues `op` for every channel of a connection. */
+function queueChannels(op: string, id: string, user: string, held: string | LuaTable<string, true>): void {
+  if (typeof held === "string") {
+    queue(op, id, user, held);
+  } else {
+    for (const [channel] of held) {
+      queue(op, id, user, channel);
     }
   }
 }
 
-/** The stream of this request ended (stream/finish). */
-export function untrack(): void {
-  const id = ngx.ctx.get(CTX_KEY) as string | undefined;
-  const tracked = id !== undefined ? live.get(id) : undefined;
-  if (id === undefined || tracked === undefined) {
+/** A stream opened with `channels` as `user` (stream/open): tracked by `key` until untrack(key). */
+export function track(key: object, user: string | undefined, channels: string[]): void {
+  if (tag === "") {
+    tag = `${ngx.worker.pid()}.${math.floor(ngx.now() * 1000)}.${math.random(1, 1000000)}`;
+  }
+  sequence += 1;
+  numberOf.set(key, sequence);
+  if (user !== undefined && user !== "") {
+    userOf.set(key, user);
+    queue("join", idOf(sequence), user, "");
+  }
+  addChannels(key, channels);
+}
+
+/** The stream tracked by `key` gained channels (WebSocket subscribe). */
+export function addChannels(key: object, channels: string[]): void {
+  const n = numberOf.get(key);
+  if (n === undefined || channels.length === 0) {
     return;
   }
-  live.delete(id);
-  for (const [channel] of tracked.channels) {
-    queue("leave", id, tracked.user, channel);
+  const user = userOf.get(key) ?? "";
+  const id = idOf(n);
+  let held = channelsOf.get(key);
+  for (const channel of channels) {
+    if (held === undefined) {
+      held = channel;
+      channelsOf.set(key, channel);
+    } else if (typeof held === "string") {
+      if (held === channel) {
+        continue;
+      }
+      const set = new LuaTable<string, true>();
+      set.set(held, true);
+      set.set(channel, true);
+      held = set;
+      channelsOf.set(key, set);
+    } else {
+      held.set(channel, true);
+    }
+    queue("join", id, user, channel);
   }
-  if (tracked.user !== "") {
-    queue("leave", id, tracked.user, "");
+}
+
+/** The stream tracked by `key` dropped channels (WebSocket unsubscribe). */
+export function removeChannels(key: object, channels: string[]): void {
+  const n = numberOf.get(key);
+  const held = channelsOf.get(key);
+  if (n === undefined || held === undefined) {
+    return;
   }
+  const user = userOf.get(key) ?? "";
+  for (const channel of channels) {
+    if (typeof held === "string") {
+      if (held === channel) {
+        channelsOf.delete(key);
+        queue("leave", idOf(n), user, channel);
+        return;
+      }
+    } else if (held.get(channel) !== undefined) {
+      held.delete(channel);
+      queue("leave", idOf(n), user, channel);
+    }
+  }
+}
+
+/** The stream tracked by `key` ended (stream/finish). */
+export function untrack(key: object): void {
+  const n = numberOf.get(key);
+  if (n === undefined) {
+    return;
+  }
+  const id = idOf(n);
+  const user = userOf.get(key) ?? "";
+  const held = channelsOf.get(key);
+  if (held !== undefined) {
+    queueChannels("leave", id, user, held);
+  }
+  if (user !== "") {
+    queue("leave", id, user, "");
+  }
+  numberOf.delete(key);
+  userOf.delete(key);
+  channelsOf.delete(key);
 }
 
 function notifies(settings: Settings, channel: string): string {
@@ -168,12 +209,15 @@ function refresh(this: void, premature: boolean): void {
   if (premature) {
     return;
   }
-  for (const [id, tracked] of live) {
-    if (tracked.user !== "") {
-      queue("join", id, tracked.user, "");
+  for (const [key, n] of numberOf) {
+    const id = idOf(n);
+    const user = userOf.get(key) ?? "";
+    if (user !== "") {
+      queue("join", id, user, "");
     }
-    for (const [channel] of tracked.channels) {
-      queue("join", id, tracked.user, channel);
+    const held = channelsOf.get(key);
+    if (held !== undefined) {
+      queueChannels("join", id, user, held);
     }
   }
 }

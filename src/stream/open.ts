@@ -82,7 +82,7 @@ export function open(settings: Settings, request: StreamRequest): LuaMultiReturn
     backlog = read.entries.length > 0 || read.gaps.length > 0 ? read : undefined;
   }
   metrics.streamOpened();
-  presence.track(identity.user, channels);
+  presence.track(subscription, identity.user, channels);
   return $multi({ mode, subscription, identity, tracker: new Tracker([...channels], resume.after), backlog, hello: undefined, ended: false });
 }
 
@@ -109,7 +109,7 @@ export function finish(stream: Stream, settings: Settings): void {
   if (!stream.ended) {
     stream.ended = true;
     metrics.streamClosed();
-    presence.untrack();
+    presence.untrack(stream.subscription);
     limits.closeConnection(settings, stream.identity.user);
   }
 }

@@ -68,7 +68,7 @@ class LiveSession implements Session {
     }
     this.count += fresh.length;
     this.stream.tracker.add(fresh);
-    presence.addChannels(fresh);
+    presence.addChannels(this.stream.subscription, fresh);
     return $multi(true);
   }
 
@@ -174,7 +174,7 @@ class LiveSession implements Session {
       this.count -= gone.length;
       this.stream.mode.remove(this.stream.subscription, gone);
       this.stream.tracker.remove(gone);
-      presence.removeChannels(gone);
+      presence.removeChannels(this.stream.subscription, gone);
     }
   }
 }
