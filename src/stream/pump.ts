@@ -79,10 +79,15 @@ export function pump(transport: Transport, settings: Settings, stream: Stream): 
       idleMs = 0;
       if (stream.revoked !== undefined && stream.revoked.has(a)) {
         // a channel a refresh took away: what was on its way is not delivered
-      } else if (id === "") {
-        const [written] = event !== "" ? transport.notice(event, b) : transport.message(a, b, undefined); // join and leave (store/presence)
+      } else if (id === "" && event === "") {
+        const [written] = transport.message(a, b, undefined); // a plain PUBLISH: no id
         if (written === undefined) {
           return; // the client is gone
+        }
+      } else if (id === "") {
+        const [written] = transport.notice(event, b); // join and leave (store/presence)
+        if (written === undefined) {
+          return;
         }
       } else if (hello !== undefined && hello.defer(a, b, id, event)) {
         // its channel's backlog goes first
