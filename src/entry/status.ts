@@ -9,7 +9,7 @@ import { constantTimeEquals } from "../auth/compare";
 import type { Settings } from "../config/schema";
 import * as hub from "../hub/hub";
 import { Failure } from "../protocol/failure";
-import type { GatewayStatus, RedisState, WorkerStatus } from "../protocol/status";
+import type { GatewayStatus, HubStats, RedisState, WorkerStatus } from "../protocol/status";
 import { uriArgs } from "../host/http";
 import * as metrics from "../host/metrics";
 import * as problems from "../host/problems";
@@ -25,18 +25,23 @@ const PUBLISH_EVERY_S = 1;
 /** An entry older than this belonged to a worker that is gone (reload). */
 const ENTRY_TTL_S = 5;
 
-/** Whether this worker's hub held its Redis connection at the last report (undefined: never yet). */
+/** This worker's hub at the last tick: whether it held its Redis connection (undefined: never yet), its reconnects. */
 let hubWasConnected: boolean | undefined;
+let hubReconnects = 0;
 
 /** Notes the hub losing its Redis connection, and getting it back, among the recent problems. */
-function noteHub(connected: boolean): void {
-  if (hubWasConnected === true && !connected) {
-    problems.note("error", `hub of worker ${ngx.worker.id() ?? 0}: lost its redis connection`);
-  } else if (hubWasConnected === false && connected) {
-    problems.note("warn", `hub of worker ${ngx.worker.id() ?? 0}: connected to redis again`);
+function noteHub(stats: HubStats): void {
+  const worker = ngx.worker.id() ?? 0;
+  // the hub counts a reconnect when its connection is lost: seen even when it came back between two ticks
+  if (stats.reconnects > hubReconnects || (hubWasConnected === true && !stats.connected)) {
+    problems.note("error", `hub of worker ${worker}: lost its redis connection`);
   }
-  if (connected || hubWasConnected !== undefined) {
-    hubWasConnected = connected;
+  if (hubWasConnected === false && stats.connected) {
+    problems.note("warn", `hub of worker ${worker}: connected to redis again`);
+  }
+  hubReconnects = stats.reconnects;
+  if (stats.connected || hubWasConnected !== undefined) {
+    hubWasConnected = stats.connected;
   }
 }
 
@@ -48,17 +53,25 @@ function publish(this: void, premature: boolean): void {
   if (dict === undefined) {
     return;
   }
-  const [connections, users] = presence.localCounts();
-  metrics.setGauge("pushgate_presence_connections", connections);
-  metrics.setGauge("pushgate_presence_users", users);
   const stats = hub.stats();
-  if (settingsHolder.get().mode === "shared") {
-    noteHub(stats.connected);
-  }
   // luaKb: the worker's Lua heap, garbage not yet collected included (what idle streams cost in Lua)
   const luaKb = math.floor(collectgarbage("count"));
   const entry: WorkerStatus = { worker: ngx.worker.id() ?? 0, pid: ngx.worker.pid(), luaKb, ...stats };
   dict.set(`worker:${ngx.worker.id() ?? 0}`, cjson.encode(entry), ENTRY_TTL_S);
+}
+
+/** The timer's work: this worker's entry, its presence gauges (a walk of its connections: here, not per request) and its hub's changes. */
+function tick(this: void, premature: boolean): void {
+  if (premature) {
+    return;
+  }
+  const [connections, users] = presence.localCounts();
+  metrics.setGauge("pushgate_presence_connections", connections);
+  metrics.setGauge("pushgate_presence_users", users);
+  if (settingsHolder.get().mode === "shared") {
+    noteHub(hub.stats());
+  }
+  publish(false);
 }
 
 /** Writes this worker's entry now (the hub just connected: readiness need not wait for the timer). */
@@ -69,7 +82,7 @@ export function report(): void {
 /** init_worker: start publishing this worker's statistics. */
 export function start(): void {
   publish(false);
-  const [ok, err] = ngx.timer.every(PUBLISH_EVERY_S, publish);
+  const [ok, err] = ngx.timer.every(PUBLISH_EVERY_S, tick);
   if (ok === undefined) {
     ngx.log(ngx.ERR, "failed to start the statistics timer: ", err);
   }

@@ -131,8 +131,19 @@ describe("the status page", () => {
     // and back: the page reads Redis as answering again, the hubs connected
     await page.waitForSelector('#redis[data-state="ok"]', { timeout: 10000 });
     expect(await eventually(async () => (await stack.status()).workers.every((w) => w.connected), 10000)).toBe(true);
+    expect(await eventually(async () => (await text(page, "#errors")).includes("connected to redis again"), 8000, 100)).toBe(true);
     await page.close();
   }, 30000);
+
+  test("a failed Redis command is listed too", async () => {
+    await stack.client.set("pushgate:{admin:wrong}:stream", "a string where the channel's stream should be");
+    const status = await publish(stack.base, "admin:wrong", "refused by redis");
+    expect(status).toBeGreaterThanOrEqual(500);
+    const page = await browser.context.newPage();
+    await page.goto(`${stack.base}/admin/`);
+    expect(await eventually(async () => (await text(page, "#errors")).includes("redis publish failed"), 8000, 100)).toBe(true);
+    await page.close();
+  });
 });
 
 describe("with credentials on", () => {
@@ -143,6 +154,18 @@ describe("with credentials on", () => {
       expect((await fetchText(`${stack.base}/status`, { headers: { Authorization: "Bearer not-the-key-not-the-key-not-the-key" } })).status).toBe(401);
       expect((await fetchText(`${stack.base}/status`, { headers: { Authorization: `Bearer ${ADMIN_KEY}` } })).status).toBe(200);
       expect((await fetchText(`${stack.base}/status`, { headers: { Authorization: `Bearer ${PUBLISHER_KEY}` } })).status).toBe(200);
+      // refusals are recent problems; repeats before a worker's flush (once a second) are merged
+      for (let i = 0; i < 10; i++) {
+        expect((await fetchText(`${stack.base}/metrics`)).status).toBe(401);
+      }
+      const refused = await eventually(async () => {
+        const listed = (await stack.status()).errors.filter((e) => e.message === "unauthorized: a request to /metrics was refused for its credential");
+        return listed.reduce((sum, e) => sum + e.count, 0) === 10;
+      }, 4000);
+      expect(refused).toBe(true);
+      const listed = (await stack.status()).errors.filter((e) => e.message.includes("/metrics was refused"));
+      expect(listed.length).toBeLessThan(10);
+      expect(listed.every((e) => e.level === "warn" && e.at > 0)).toBe(true);
 
       const browser = await launchChromium();
       try {
