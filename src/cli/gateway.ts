@@ -63,6 +63,7 @@ export function renderConfig(settings: Settings, nginx: string): string {
     log_level: settings.logLevel,
     lua_path: `${resolve(ROOT, "dist")}/?.lua`,
     demo_dir: resolve(ROOT, "demo"),
+    admin_dir: resolve(ROOT, "admin"),
     client_dir: resolve(ROOT, "client/dist"),
     settings_json: settingsJson(settings),
     listen_directives: listen.join("\n"),

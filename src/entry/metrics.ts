@@ -1,16 +1,13 @@
 // content_by_lua of GET /metrics: the gateway's metrics in the Prometheus text format, in both
 // modes. The counters every worker flushes to the shared dict (host/metrics.ts), and the hub
 // counters each worker writes for /status (shared mode). With credentials on, only for the
-// publisher key, as /status.
+// publisher key or the admin key, as /status.
 
-import { uriArgs } from "../host/http";
 import * as metrics from "../host/metrics";
 import * as settingsHolder from "../host/settings";
-import * as access from "../policy/access";
 import { family, histogram, label, Sample } from "../protocol/metrics";
 import { failWith } from "./answer";
-import { credentialsOf } from "./request";
-import { workerEntries } from "./status";
+import { forAdmin, workerEntries } from "./status";
 
 type Kind = "counter" | "gauge";
 
@@ -24,7 +21,14 @@ const FAMILIES: Array<[string, Kind, string]> = [
   ["pushgate_auth_failures_total", "counter", "Requests refused for their credential, by reason."],
   ["pushgate_refusals_total", "counter", "Requests refused, by kind."],
   ["pushgate_redis_errors_total", "counter", "Redis connects and commands that failed, by operation."],
+  ["pushgate_presence_connections", "gauge", "Connections with a user that this gateway tracks in presence."],
+  ["pushgate_presence_users", "gauge", "Distinct users with a connection, counted per worker and summed (a user on two workers counts twice)."],
 ];
+
+/** Families answered with 0 before anything counted them, so a dashboard finds them from the start. */
+function zeroAtStart(name: string): boolean {
+  return name === "pushgate_messages_delivered_total" || name.startsWith("pushgate_presence_");
+}
 
 /** The samples of `name` among `samples` ("name" or "name{labels}"), sorted by labels. */
 function samplesOf(samples: LuaTable<string, number>, name: string): Sample[] {
@@ -43,15 +47,28 @@ function samplesOf(samples: LuaTable<string, number>, name: string): Sample[] {
 /** The text of every family. */
 export function render(mode: string): string[] {
   const out: string[] = [];
-  const [samples, counts, sumMs] = metrics.read();
+  const [samples, latency, redisTime] = metrics.read();
   for (const [name, kind, help] of FAMILIES) {
     const found = samplesOf(samples, name);
-    if (found.length === 0 && name === "pushgate_messages_delivered_total") {
+    if (found.length === 0 && zeroAtStart(name)) {
       found.push({ labels: "", value: 0 });
     }
     family(out, name, kind, help, found);
   }
-  histogram(out, "pushgate_delivery_latency_seconds", "Time from publish (the message id, Redis's clock) to the write to a client.", counts, sumMs / 1000);
+  histogram(
+    out,
+    "pushgate_delivery_latency_seconds",
+    "Time from publish (the message id, Redis's clock) to the write to a client.",
+    latency.counts,
+    latency.sumMs / 1000,
+  );
+  histogram(
+    out,
+    "pushgate_redis_command_duration_seconds",
+    "Time each store operation held its Redis connection: its commands' round trips, connecting excluded.",
+    redisTime.counts,
+    redisTime.sumMs / 1000,
+  );
   const hubConnected: Sample[] = [];
   const hub = { channels: 0, subscribers: 0, messages: 0, reconnects: 0, dropped: 0, overflows: 0 };
   const entries = workerEntries();
@@ -88,7 +105,7 @@ export function render(mode: string): string[] {
 
 export function handle(): void {
   const settings = settingsHolder.get();
-  const [allowed, refusal] = access.forOperator(settings, credentialsOf(settings, uriArgs()));
+  const [allowed, refusal] = forAdmin(settings);
   if (allowed === undefined) {
     return failWith(settings, refusal);
   }

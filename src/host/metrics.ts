@@ -3,8 +3,12 @@
 // (one dict write per sample that moved, not one per message), so GET /metrics sees all workers.
 // Counters live in the dict under their sample ("name{labels}") and only grow; gauges are per
 // worker ("g<worker>|sample", expiring when the worker is gone) and summed when read.
+// Two histograms share the buckets: publish → delivery latency ("h|") and the time each store
+// operation holds its Redis connection ("r|", host/redis.ts). The flush also hands the recent
+// problems (host/problems.ts) to the dict.
 
 import { latencyBucket, LATENCY_BUCKETS } from "../protocol/metrics";
+import * as problems from "./problems";
 
 const DICT = "pushgate_metrics";
 const FLUSH_EVERY_S = 1;
@@ -12,6 +16,8 @@ const FLUSH_EVERY_S = 1;
 const GAUGE_TTL_S = 5;
 /** Histogram samples in the dict: "h|<bucket>" counts, "h|sum" the sum in ms. */
 export const HISTOGRAM_PREFIX = "h|";
+/** The Redis command histogram's samples: "r|<bucket>", "r|sum" (ms). */
+export const REDIS_PREFIX = "r|";
 
 /** Counter deltas not flushed yet, by sample. */
 const pending = new LuaTable<string, number>();
@@ -24,6 +30,13 @@ for (let i = 0; i <= LATENCY_BUCKETS.length; i++) {
 }
 let latencySumMs = 0;
 let latencyMoved = false;
+/** The Redis command histogram: counts per bucket and their sum (ms), as the latency's. */
+const redisCounts: number[] = [];
+for (let i = 0; i <= LATENCY_BUCKETS.length; i++) {
+  redisCounts[i] = 0;
+}
+let redisSumMs = 0;
+let redisMoved = false;
 /** Deliveries not flushed yet (a plain number: this counts every message to every client). */
 let deliveredCount = 0;
 /** The id of the last delivery, and the publish time read from it. */
@@ -102,13 +115,41 @@ export function published(failureKind: string | undefined): void {
 export function refused(kind: string): void {
   if (kind === "unauthorized" || kind === "forbidden") {
     add(`pushgate_auth_failures_total{reason="${kind}"}`, 1);
+    problems.note("warn", `${kind}: a request to ${ngx.var.get("uri") ?? "?"} was refused for its credential`);
   }
   add(`pushgate_refusals_total{kind="${kind}"}`, 1);
 }
 
-/** A Redis command or connect failed (store/pool): by what failed. */
-export function redisError(what: string): void {
+/** A Redis command or connect failed (store/pool): by what failed, and in the recent problems. */
+export function redisError(what: string, cause?: string): void {
   add(`pushgate_redis_errors_total{operation="${what}"}`, 1);
+  if (what !== "connect") {
+    // a failed connect is noted with its cause by host/redis.ts
+    problems.note("error", cause !== undefined ? `redis ${what} failed: ${cause}` : `redis ${what} failed`);
+  }
+}
+
+/** A store operation held its Redis connection for `ms` (host/redis.ts: from connect to release). */
+export function redisCommand(ms: number): void {
+  const bucket = latencyBucket(ms);
+  redisCounts[bucket] += 1;
+  redisSumMs += ms;
+  redisMoved = true;
+}
+
+/** A per-worker gauge set from a timer (not from a request), e.g. the presence counts. */
+export function setGauge(sample: string, value: number): void {
+  gauges.set(sample, value);
+}
+
+function flushHistogram(dict: NgxSharedDict, prefix: string, counts: number[], sumMs: number): void {
+  for (let i = 0; i <= LATENCY_BUCKETS.length; i++) {
+    if (counts[i] > 0) {
+      dict.incr(`${prefix}${i}`, counts[i], 0);
+      counts[i] = 0;
+    }
+  }
+  dict.incr(`${prefix}sum`, sumMs, 0);
 }
 
 /** Writes this worker's counts to the shared dict. */
@@ -131,15 +172,15 @@ export function flush(): void {
   }
   if (latencyMoved) {
     latencyMoved = false;
-    for (let i = 0; i <= LATENCY_BUCKETS.length; i++) {
-      if (latencyCounts[i] > 0) {
-        dict.incr(`${HISTOGRAM_PREFIX}${i}`, latencyCounts[i], 0);
-        latencyCounts[i] = 0;
-      }
-    }
-    dict.incr(`${HISTOGRAM_PREFIX}sum`, latencySumMs, 0);
+    flushHistogram(dict, HISTOGRAM_PREFIX, latencyCounts, latencySumMs);
     latencySumMs = 0;
   }
+  if (redisMoved) {
+    redisMoved = false;
+    flushHistogram(dict, REDIS_PREFIX, redisCounts, redisSumMs);
+    redisSumMs = 0;
+  }
+  problems.flush(dict);
 }
 
 function flushTimer(this: void, premature: boolean): void {
@@ -156,29 +197,48 @@ export function start(): void {
   }
 }
 
-/** Every sample in the dict (this worker flushed first): counters and summed gauges by sample, the histogram. */
-export function read(): LuaMultiReturn<[LuaTable<string, number>, number[], number]> {
-  flush();
-  const samples = new LuaTable<string, number>();
+/** A histogram as read from the dict: counts per bucket (not cumulative) and their sum (ms). */
+export interface Histogram {
+  counts: number[];
+  sumMs: number;
+}
+
+function emptyHistogram(): Histogram {
   const counts: number[] = [];
   for (let i = 0; i <= LATENCY_BUCKETS.length; i++) {
     counts[i] = 0;
   }
-  let sumMs = 0;
+  return { counts, sumMs: 0 };
+}
+
+function readBucket(histogram: Histogram, which: string, value: number): void {
+  if (which === "sum") {
+    histogram.sumMs = value;
+  } else {
+    histogram.counts[tonumber(which) ?? LATENCY_BUCKETS.length] = value;
+  }
+}
+
+/**
+ * Every sample in the dict (this worker flushed first): counters and summed gauges by sample, the
+ * delivery latency histogram and the Redis command one.
+ */
+export function read(): LuaMultiReturn<[LuaTable<string, number>, Histogram, Histogram]> {
+  flush();
+  const samples = new LuaTable<string, number>();
+  const latency = emptyHistogram();
+  const redisTime = emptyHistogram();
   const dict = ngx.shared.get(DICT);
   if (dict === undefined) {
-    return $multi(samples, counts, sumMs);
+    return $multi(samples, latency, redisTime);
   }
   for (const key of dict.get_keys(0)) {
     const [value] = dict.get(key);
-    if (typeof value === "number") {
+    if (typeof value === "number" && !key.startsWith(problems.PREFIX)) {
       if (key.startsWith(HISTOGRAM_PREFIX)) {
-        const which = key.substring(HISTOGRAM_PREFIX.length);
-        if (which === "sum") {
-          sumMs = value;
-        } else {
-          counts[tonumber(which) ?? LATENCY_BUCKETS.length] = value;
-        }
+        readBucket(latency, key.substring(HISTOGRAM_PREFIX.length), value);
+      } else if (key.startsWith(REDIS_PREFIX)) {
+        readBucket(redisTime, key.substring(REDIS_PREFIX.length), value);
       } else if (key.startsWith("g")) {
         const bar = key.indexOf("|");
         const sample = key.substring(bar + 1);
@@ -188,5 +248,5 @@ export function read(): LuaMultiReturn<[LuaTable<string, number>, number[], numb
       }
     }
   }
-  return $multi(samples, counts, sumMs);
+  return $multi(samples, latency, redisTime);
 }

@@ -1,9 +1,13 @@
 // The one place that finds lua-resty-redis (OpenResty: `resty.redis`, Debian: `nginx.redis`) and
 // opens connections to a Redis address: pooled resty.redis clients for request/response commands
 // (the store's), and raw cosockets for connections in subscribe mode (the hub's and direct
-// mode's), which speak RESP through host/resp.ts.
+// mode's), which speak RESP through host/resp.ts. Every store operation takes its connection
+// here and hands it back here, so the time between the two is what Redis took for it: the
+// pushgate_redis_command_duration_seconds histogram (host/metrics.ts).
 
 import type { RedisAddress } from "../config/schema";
+import * as metrics from "./metrics";
+import * as problems from "./problems";
 import { encodeCommand, readReply } from "./resp";
 
 /** Where lua-resty-redis lives: OpenResty's name first, then Debian's. */
@@ -32,6 +36,24 @@ function restyRedis(): RestyRedisModule {
 const COMMAND_POOL_SIZE = 1;
 const COMMAND_POOL_BACKLOG = 4096;
 const POOL_IDLE_MS = 60000;
+/** The field of a resty.redis client (a Lua table of its own) holding when it was handed out (s). */
+const SINCE = "pushgate_since";
+
+function markSince(red: RestyRedis): void {
+  ngx.update_time(); // a pooled connection comes back without yielding: the cached time may be old
+  (red as unknown as LuaTable<string, number>).set(SINCE, ngx.now());
+}
+
+/** Counts the time `red` was held (connect → release) in the Redis command histogram. */
+function observeHeld(red: RestyRedis): void {
+  const fields = red as unknown as LuaTable<string, number | undefined>;
+  const since = fields.get(SINCE);
+  if (since !== undefined) {
+    fields.delete(SINCE);
+    ngx.update_time();
+    metrics.redisCommand((ngx.now() - since) * 1000);
+  }
+}
 
 function where(address: RedisAddress): string {
   return `${address.host}:${address.port}`;
@@ -50,7 +72,9 @@ export function connect(address: RedisAddress, timeoutMs: number): LuaMultiRetur
   const options = { pool: `${where(address)}/${address.db}`, pool_size: COMMAND_POOL_SIZE, backlog: COMMAND_POOL_BACKLOG };
   const [connected, connectErr] = red.connect(address.host, address.port, options);
   if (connected === undefined) {
-    return $multi(undefined, `failed to connect to redis at ${where(address)}: ${connectErr}`);
+    const message = `failed to connect to redis at ${where(address)}: ${connectErr}`;
+    problems.note("error", message);
+    return $multi(undefined, message);
   }
   const [reused] = red.get_reused_times();
   if (reused === 0) {
@@ -69,6 +93,7 @@ export function connect(address: RedisAddress, timeoutMs: number): LuaMultiRetur
       }
     }
   }
+  markSince(red);
   return $multi(red);
 }
 
@@ -77,6 +102,7 @@ export function connect(address: RedisAddress, timeoutMs: number): LuaMultiRetur
  * closed instead: a broken connection must not be reused.
  */
 export function release(red: RestyRedis, lost = false): void {
+  observeHeld(red);
   if (lost) {
     red.close();
     return;
@@ -111,7 +137,9 @@ export function connectSubscriber(address: RedisAddress, timeoutMs: number, sour
   }
   const [connected, connectErr] = sock.connect(address.host, address.port);
   if (connected === undefined) {
-    return $multi(undefined, `failed to connect to redis at ${where(address)}: ${connectErr}`);
+    const message = `failed to connect to redis at ${where(address)}: ${connectErr}`;
+    problems.note("error", message);
+    return $multi(undefined, message);
   }
   if (address.password !== undefined) {
     const [, authErr] = command(sock, ["AUTH", address.password], timeoutMs);

@@ -261,3 +261,20 @@ export function ofUser(settings: Settings, user: string): LuaMultiReturn<[UserPr
   const values = reply as unknown as [number, number];
   return $multi({ connections: values[0], lastSeen: values[1] });
 }
+
+/** This worker's tracked connections with a user, and its distinct users (read once a second for the metrics, not per message). */
+export function localCounts(): LuaMultiReturn<[number, number]> {
+  let connections = 0;
+  let users = 0;
+  const seen = new LuaTable<string, true>();
+  for (const [, tracked] of live) {
+    if (tracked.user !== "") {
+      connections += 1;
+      if (!seen.has(tracked.user)) {
+        seen.set(tracked.user, true);
+        users += 1;
+      }
+    }
+  }
+  return $multi(connections, users);
+}

@@ -1,6 +1,7 @@
 // GET /metrics end to end: the Prometheus text format checked by promtool, the counters moving
-// with real traffic in both modes, the publisher key when credentials are on, and one scrape by
-// a real Prometheus whose HTTP API gives a gateway metric back.
+// with real traffic in both modes (Redis command times and presence counts included), the
+// publisher or admin key when credentials are on, and one scrape by a real Prometheus whose HTTP
+// API gives a gateway metric back.
 
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -69,6 +70,43 @@ describe.each(MODES)("%s mode", (mode) => {
     expect(valueOf(text, 'pushgate_disconnects_total{reason="client-gone",transport="chunked"}')).toBeGreaterThanOrEqual(1);
   });
 
+  test("times the store's Redis commands and counts presence per worker", async () => {
+    const streams = [
+      await new Stream(`${stack.base}/sub?key=metrics:p&user=ann`).open(),
+      await new Stream(`${stack.base}/sub?key=metrics:p&user=ann`).open(),
+      await new Stream(`${stack.base}/sub?key=metrics:p&user=ben`).open(),
+      await new Stream(`${stack.base}/sub?key=metrics:p`).open(), // no user: not in presence
+    ];
+    for (let i = 0; i < 3; i++) {
+      expect(await publish(stack.base, "metrics:p", `p${i}`)).toBe(200);
+    }
+    let text = "";
+    expect(
+      await eventually(async () => {
+        text = (await fetchText(`${stack.base}/metrics`)).body;
+        return valueOf(text, "pushgate_presence_connections") === 3 && (valueOf(text, "pushgate_redis_command_duration_seconds_count") ?? 0) >= 3;
+      }, 4000),
+    ).toBe(true);
+    expect(promtoolCheck(text)).toEqual([0, ""]);
+    // ann's two streams count once per worker that holds one
+    expect([2, 3]).toContain(valueOf(text, "pushgate_presence_users"));
+    const count = valueOf(text, "pushgate_redis_command_duration_seconds_count") ?? 0;
+    expect(valueOf(text, 'pushgate_redis_command_duration_seconds_bucket{le="+Inf"}')).toBe(count);
+    // loopback Redis: every store operation within 10 s, and the sum is a real duration
+    expect(valueOf(text, 'pushgate_redis_command_duration_seconds_bucket{le="10"}')).toBe(count);
+    expect(valueOf(text, "pushgate_redis_command_duration_seconds_sum")).toBeGreaterThan(0);
+    expect(valueOf(text, "pushgate_redis_command_duration_seconds_sum")).toBeLessThan(count * 10);
+    for (const s of streams) {
+      s.close();
+    }
+    expect(
+      await eventually(async () => {
+        text = (await fetchText(`${stack.base}/metrics`)).body;
+        return valueOf(text, "pushgate_presence_connections") === 0 && valueOf(text, "pushgate_presence_users") === 0;
+      }, 4000),
+    ).toBe(true);
+  });
+
   test("refusals are counted by kind", async () => {
     expect((await fetchText(`${stack.base}/sub?key=metrics:b&since=not-a-cursor`)).status).toBe(400);
     let text = "";
@@ -83,9 +121,11 @@ describe.each(MODES)("%s mode", (mode) => {
 });
 
 describe("with credentials on", () => {
-  test("/metrics needs the publisher key; a wrong key counts as an auth failure", async () => {
-    await withStack({ settings: { publisherKey: "metrics-secret-key-0123456789-abcdefgh" } }, async (stack) => {
+  test("/metrics needs the publisher key or the admin key; a wrong key counts as an auth failure", async () => {
+    const adminKey = "metrics-admin-key-0123456789-abcdefghij";
+    await withStack({ settings: { publisherKey: "metrics-secret-key-0123456789-abcdefgh", adminKey } }, async (stack) => {
       expect((await fetchText(`${stack.base}/metrics`)).status).toBe(401);
+      expect((await fetchText(`${stack.base}/metrics`, { headers: { Authorization: `Bearer ${adminKey}` } })).status).toBe(200);
       expect((await publish(stack.base, "metrics:x", "no key")) === 401).toBe(true);
       const auth = { Authorization: "Bearer metrics-secret-key-0123456789-abcdefgh" };
       let text = "";
