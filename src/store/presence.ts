@@ -24,6 +24,10 @@ const SYNC_S = 0.2;
 const numberOf = new LuaTable<object, number>();
 const userOf = new LuaTable<object, string>();
 const channelsOf = new LuaTable<object, string | LuaTable<string, true>>();
+/** Connections per user on this worker, and the totals the metrics read. */
+const connectionsOf = new LuaTable<string, number>();
+let userConnections = 0;
+let distinctUsers = 0;
 /** Joins and leaves not sent yet: [op, connection, user, channel ("" for the user's own entry)]. */
 let changes: Array<[string, string, string, string]> = [];
 /** Users to settle: [when (s), user, channel]. */
@@ -68,6 +72,12 @@ export function track(key: object, user: string | undefined, channels: string[])
   numberOf.set(key, sequence);
   if (user !== undefined && user !== "") {
     userOf.set(key, user);
+    const held = connectionsOf.get(user) ?? 0;
+    connectionsOf.set(user, held + 1);
+    userConnections += 1;
+    if (held === 0) {
+      distinctUsers += 1;
+    }
     queue("join", idOf(sequence), user, "");
   }
   addChannels(key, channels);
@@ -138,6 +148,14 @@ export function untrack(key: object): void {
   }
   if (user !== "") {
     queue("leave", id, user, "");
+    const left = (connectionsOf.get(user) ?? 1) - 1;
+    userConnections -= 1;
+    if (left > 0) {
+      connectionsOf.set(user, left);
+    } else {
+      connectionsOf.delete(user);
+      distinctUsers -= 1;
+    }
   }
   numberOf.delete(key);
   userOf.delete(key);
@@ -262,19 +280,7 @@ export function ofUser(settings: Settings, user: string): LuaMultiReturn<[UserPr
   return $multi({ connections: values[0], lastSeen: values[1] });
 }
 
-/** This worker's tracked connections with a user, and its distinct users (read once a second for the metrics, not per message). */
+/** This worker's tracked connections with a user, and its distinct users (kept as they change: read once a second for the metrics). */
 export function localCounts(): LuaMultiReturn<[number, number]> {
-  let connections = 0;
-  let users = 0;
-  const seen = new LuaTable<string, true>();
-  for (const [, tracked] of live) {
-    if (tracked.user !== "") {
-      connections += 1;
-      if (!seen.has(tracked.user)) {
-        seen.set(tracked.user, true);
-        users += 1;
-      }
-    }
-  }
-  return $multi(connections, users);
+  return $multi(userConnections, distinctUsers);
 }
