@@ -44,7 +44,10 @@ describe("offline and unread events in pushgate:events", () => {
   }
 
   async function online(base: string, user: string): Promise<boolean> {
-    const answer = await fetchText(`${base}/api`, { method: "POST", body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "online", params: { users: [user] } }) });
+    const answer = await fetchText(`${base}/api`, {
+      method: "POST",
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "online", params: { users: [user] } }),
+    });
     return (JSON.parse(answer.body) as { result: Record<string, { online: boolean }> }).result[user].online;
   }
 
