@@ -48,17 +48,26 @@ export function markDue(session: pool.Session, triples: string[]): boolean {
 
 /** After a publish: a message to an inbox falls due for an unread event (when they are on). */
 export function published(settings: Settings, channel: string, id: string): void {
-  if (settings.unreadNotifySeconds <= 0 || string.sub(channel, 1, INBOX_PREFIX.length) !== INBOX_PREFIX) {
+  publishedMany(settings, [channel], [id]);
+}
+
+/**
+ * After many publishes (channels[i] got ids[i]): the messages to inboxes fall due for unread
+ * events, in one call. Meant for pipelined publishing too (broadcast, publish_many).
+ */
+export function publishedMany(settings: Settings, channels: string[], ids: string[]): void {
+  if (settings.unreadNotifySeconds <= 0) {
     return;
   }
-  pool.call(
-    settings,
-    "schedule unread events",
-    "pushgate_events_unread_due",
-    [UNREAD_DUE_KEY],
-    [`${math.floor(settings.unreadNotifySeconds * 1000)}`, `${channel} ${id}`],
-    true,
-  );
+  const args = [`${math.floor(settings.unreadNotifySeconds * 1000)}`];
+  for (let i = 0; i < channels.length; i++) {
+    if (string.sub(channels[i], 1, INBOX_PREFIX.length) === INBOX_PREFIX && ids[i] !== undefined) {
+      args.push(`${channels[i]} ${ids[i]}`);
+    }
+  }
+  if (args.length > 1) {
+    pool.call(settings, "schedule unread events", "pushgate_events_unread_due", [UNREAD_DUE_KEY], args, true);
+  }
 }
 
 /** Looks at one due user and claims their offline event; false when Redis failed. */

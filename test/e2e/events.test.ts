@@ -2,7 +2,7 @@
 // sharing one Redis: an offline event exactly once after the grace when a user's last connection
 // ends (on either gateway; none when the user is back within the grace; once when the gateway
 // holding the connection is killed with SIGKILL), an unread event once for an inbox message left
-// unread and none for one acknowledged in time, and README's redis-cli XREADGROUP run as printed.
+// unread (published with POST /pub or the API's publish) and none for one acknowledged in time, and README's redis-cli XREADGROUP run as printed.
 // Refresh 1 s and graces of 1 s keep it fast.
 
 import { mkdtempSync, rmSync } from "node:fs";
@@ -105,14 +105,23 @@ describe("offline and unread events in pushgate:events", () => {
     const acked = await fetchText(`${secondBase}/ack?channel=user:eve&id=${readId}&user=eve`, { method: "POST" });
     expect(acked.status).toBe(200);
     await publish("room:1", "not an inbox");
+    // the API's publish takes the same path
+    const api = await fetchText(`${secondBase}/api`, {
+      method: "POST",
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "publish", params: { channel: "user:fay", data: "from the api" } }),
+    });
+    const apiId = (JSON.parse(api.body) as { result: { id: string } }).result.id;
 
     expect(await eventually(async () => (await eventsOf("unread", "dee")).length > 0, 6000, 100)).toBe(true);
     const [event] = await eventsOf("unread", "dee");
     expect(event).toMatchObject({ type: "unread", user: "dee", channel: "user:dee", id: unreadId });
     expect(Number(event.at)).toBeGreaterThanOrEqual(Number(unreadId.split("-")[0]) + 1000);
+    expect(await eventually(async () => (await eventsOf("unread", "fay")).length > 0, 6000, 100)).toBe(true);
+    expect((await eventsOf("unread", "fay"))[0]).toMatchObject({ channel: "user:fay", id: apiId });
     await sleep(2500);
     expect((await eventsOf("unread", "dee")).length).toBe(1);
-    expect((await events()).filter((e) => e.type === "unread" && e.user !== "dee")).toEqual([]);
+    expect((await eventsOf("unread", "fay")).length).toBe(1);
+    expect((await events()).filter((e) => e.type === "unread" && e.user !== "dee" && e.user !== "fay")).toEqual([]);
   }, 20000);
 
   test("README's XREADGROUP reads an offline event as printed", async () => {
