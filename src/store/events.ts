@@ -48,7 +48,9 @@ export function markDue(session: pool.Session, triples: string[]): boolean {
 
 /** After a publish: a message to an inbox falls due for an unread event (when they are on). */
 export function published(settings: Settings, channel: string, id: string): void {
-  publishedMany(settings, [channel], [id]);
+  if (settings.unreadNotifySeconds > 0 && string.sub(channel, 1, INBOX_PREFIX.length) === INBOX_PREFIX) {
+    publishedMany(settings, [channel], [id]);
+  }
 }
 
 /**
@@ -121,8 +123,11 @@ function claimUnread(session: pool.Session, settings: Settings, member: string):
   return true;
 }
 
+/** A sweep still running when the timer fires again (Redis slow): the next one waits for its turn. */
+let sweeping = false;
+
 function sweep(this: void, premature: boolean): void {
-  if (premature) {
+  if (premature || sweeping) {
     return;
   }
   const settings = settingsHolder.get();
@@ -130,10 +135,12 @@ function sweep(this: void, premature: boolean): void {
   if (session === undefined) {
     return;
   }
+  sweeping = true;
   const [pending, err] = pool.fcall(session, "pushgate_events_pending", [OFFLINE_DUE_KEY, UNREAD_DUE_KEY], [`${SWEEP_LIMIT}`], true);
   if (pending === undefined) {
     ngx.log(ngx.WARN, "failed to read due events: ", `${err}`);
     pool.close(session);
+    sweeping = false;
     return;
   }
   const [offline, unread] = pending as unknown as [string[], string[]];
@@ -145,6 +152,7 @@ function sweep(this: void, premature: boolean): void {
     ok = claimUnread(session, settings, unread[i]);
   }
   pool.close(session);
+  sweeping = false;
 }
 
 /** init_worker: worker 0 of each gateway sweeps for due events (when either kind is on). */
