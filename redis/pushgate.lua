@@ -174,15 +174,16 @@ redis.register_function{ function_name = 'pushgate_unread', callback = unread, f
 -- Join and leave go to the channel as envelopes without an id and with the event join or leave:
 -- "\x1ePG1\x1f\x1f<join|leave>\x1f{"channel":"<channel>","user":"<user>"}"; streams send them as notices.
 
-local function presence_notice(channel, kind, user)
+local function presence_notice(channel, kind, user, command)
   local text = '{"channel":' .. cjson.encode(channel) .. ',"user":' .. cjson.encode(user) .. '}'
-  redis.call('PUBLISH', channel, '\30PG1\31\31' .. kind .. '\31' .. text)
+  redis.call(command == 'SPUBLISH' and 'SPUBLISH' or 'PUBLISH', channel, '\30PG1\31\31' .. kind .. '\31' .. text)
 end
 
 -- pushgate_presence_join: add or refresh a connection of a channel.
 --   KEYS[1]  pconn     KEYS[2]  puser     KEYS[3]  puser:<user> ('' for an anonymous connection)
 --   ARGV[1]  connection id    ARGV[2]  user ('' for anonymous)    ARGV[3]  ttl in ms
 --   ARGV[4]  channel, or '' for no join notice
+--   ARGV[5]  'SPUBLISH' in a Redis Cluster (the channel's slot is its keys' slot); 'PUBLISH' or left out otherwise
 --   reply    1 when the user was not present in the channel (a join), else 0
 local function presence_join(keys, args)
   local now = now_ms()
@@ -199,7 +200,7 @@ local function presence_join(keys, args)
   redis.call('PEXPIRE', keys[2], tonumber(args[3]) * 2)
   if before == nil or before < now then
     if args[4] ~= '' then
-      presence_notice(args[4], 'join', args[2])
+      presence_notice(args[4], 'join', args[2], args[5])
     end
     return 1
   end
@@ -229,6 +230,7 @@ end
 
 -- pushgate_presence_settle: after the grace, a user still without a connection in the channel has left.
 --   KEYS[1]  puser     KEYS[2]  puser:<user>      ARGV[1]  user    ARGV[2]  channel, or '' for no leave notice
+--   ARGV[3]  'SPUBLISH' in a Redis Cluster; 'PUBLISH' or left out otherwise
 --   reply    1 when the user left (removed now: once, whichever gateway settles first), else 0
 local function presence_settle(keys, args)
   local now = now_ms()
@@ -240,7 +242,7 @@ local function presence_settle(keys, args)
     return 0
   end
   if args[2] ~= '' then
-    presence_notice(args[2], 'leave', args[1])
+    presence_notice(args[2], 'leave', args[1], args[3])
   end
   return 1
 end
@@ -291,6 +293,100 @@ redis.register_function('pushgate_presence_leave', presence_leave)
 redis.register_function('pushgate_presence_settle', presence_settle)
 redis.register_function('pushgate_presence_channel', presence_channel)
 redis.register_function('pushgate_presence_user', presence_user)
+
+-- Offline and unread events for backends: entries of the capped stream pushgate:events, read with
+-- a consumer group (XREADGROUP). Each occurrence is claimed once, atomically, by whichever gateway
+-- sweeps first: the claim removes the due entry and appends the event in one call. The keys share
+-- the stream's cluster slot (the hash tag {pushgate:events} hashes as the plain key pushgate:events):
+--   pushgate:events                     stream  type offline: user, at, lastSeen; type unread: user, channel, id, at
+--   {pushgate:events}:offline           zset    user -> when the user counts as offline (ms) unless back
+--   {pushgate:events}:unread            zset    '<channel> <id>' -> when the inbox message counts as unread (ms)
+
+-- pushgate_events_due: users seen connected, or whose connection on a gateway just ended.
+--   KEYS[1]  {pushgate:events}:offline
+--   ARGV     triples op, user, delay in ms: 'up' moves the user's due time to now + delay unless
+--            it is later already (a live connection: its expiry plus the grace); 'down' sets it to
+--            now + delay (the grace after a user's last connection on this gateway ended)
+--   reply    the number of triples
+local function events_due(keys, args)
+  local now = now_ms()
+  for i = 1, #args - 2, 3 do
+    local due = now + tonumber(args[i + 2])
+    if args[i] == 'up' then
+      redis.call('ZADD', keys[1], 'GT', due, args[i + 1]) -- GT adds a new user too
+    else
+      redis.call('ZADD', keys[1], due, args[i + 1])
+    end
+  end
+  return #args / 3
+end
+
+-- pushgate_events_unread_due: inbox messages to check for being read, each due `delay` after it
+-- was published (its id's time).
+--   KEYS[1]  {pushgate:events}:unread       ARGV[1]  delay in ms     ARGV[2..]  '<channel> <id>'
+--   reply    the number of messages
+local function events_unread_due(keys, args)
+  local delay = tonumber(args[1])
+  for i = 2, #args do
+    local ms = tonumber(string.match(args[i], ' (%d+)%-%d+$'))
+    redis.call('ZADD', keys[1], 'NX', ms + delay, args[i])
+  end
+  return #args - 1
+end
+
+-- pushgate_events_pending: what is due now (Redis's clock), for a sweep.
+--   KEYS[1]  {pushgate:events}:offline      KEYS[2]  {pushgate:events}:unread     ARGV[1]  at most this many of each
+--   reply    { { user, due, ... }, { '<channel> <id>', due, ... } }
+local function events_pending(keys, args)
+  local now = now_ms()
+  local limit = tonumber(args[1])
+  return {
+    redis.call('ZRANGEBYSCORE', keys[1], '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit),
+    redis.call('ZRANGEBYSCORE', keys[2], '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit),
+  }
+end
+
+-- pushgate_events_offline: claims a due user: the offline event, once.
+--   KEYS[1]  {pushgate:events}:offline      KEYS[2]  pushgate:events
+--   ARGV[1]  user     ARGV[2]  the due time the sweep read (the claim holds only if it is unchanged)
+--   ARGV[3]  the user's connections on every gateway, as the sweep found them just before
+--   ARGV[4]  last seen (ms)     ARGV[5]  the stream's length (MAXLEN ~)    ARGV[6]  delay in ms
+--            before looking again at a user still connected
+--   reply    1 when the event was appended, else 0
+local function events_offline(keys, args)
+  local due = redis.call('ZSCORE', keys[1], args[1])
+  if not due or tonumber(due) ~= tonumber(args[2]) then
+    return 0 -- back meanwhile (a join moved it), or claimed by another gateway
+  end
+  local now = now_ms()
+  if tonumber(args[3]) > 0 then
+    redis.call('ZADD', keys[1], now + tonumber(args[6]), args[1])
+    return 0
+  end
+  redis.call('ZREM', keys[1], args[1])
+  redis.call('XADD', keys[2], 'MAXLEN', '~', tonumber(args[5]), '*', 'type', 'offline', 'user', args[1], 'at', now, 'lastSeen', args[4])
+  return 1
+end
+
+-- pushgate_events_unread: claims a due inbox message: the unread event, once, unless it was read.
+--   KEYS[1]  {pushgate:events}:unread       KEYS[2]  pushgate:events
+--   ARGV[1]  '<channel> <id>'   ARGV[2]  user   ARGV[3]  '1' when the user has read it (the sweep
+--   looked just before)    ARGV[4]  the stream's length (MAXLEN ~)
+--   reply    1 when the event was appended, else 0
+local function events_unread(keys, args)
+  if redis.call('ZREM', keys[1], args[1]) == 0 or args[3] == '1' then
+    return 0
+  end
+  local channel, id = string.match(args[1], '^(%S+) (%S+)$')
+  redis.call('XADD', keys[2], 'MAXLEN', '~', tonumber(args[4]), '*', 'type', 'unread', 'user', args[2], 'channel', channel, 'id', id, 'at', now_ms())
+  return 1
+end
+
+redis.register_function('pushgate_events_due', events_due)
+redis.register_function('pushgate_events_unread_due', events_unread_due)
+redis.register_function{ function_name = 'pushgate_events_pending', callback = events_pending, flags = { 'no-writes' } }
+redis.register_function('pushgate_events_offline', events_offline)
+redis.register_function('pushgate_events_unread', events_unread)
 
 -- pushgate_history_page: a page of a channel's kept messages, for the server API.
 --   KEYS[1]  the channel's stream

@@ -84,11 +84,6 @@ export function info(settings: Settings, workers: WorkerStatus[], version: strin
   return $multi(`{"version":${quoteJson(version)},"mode":${quoteJson(settings.mode)},"workers":[${out.join(",")}]}`);
 }
 
-interface ScanCalls {
-  scan(this: ScanCalls, ...args: string[]): LuaMultiReturn<[[string, string[]]] | [undefined | false, string]>;
-  fcall(this: ScanCalls, ...args: string[]): unknown;
-}
-
 /** At most this many channels in one channels answer. */
 const MAX_CHANNELS_LISTED = 1000;
 
@@ -102,30 +97,14 @@ export function channels(settings: Settings, params: Params): Result {
   if (string.find(glob, "[%[%]%?\\{}]")[0] !== undefined || !isValidPattern(glob)) {
     return $multi(undefined, invalidParam("pattern", "must be a channel, a prefix followed by * or *"));
   }
-  const [red, failure] = pool.acquire(settings);
-  if (red === undefined) {
-    return $multi(undefined, rpcError(FAILURE_CODES[failure.kind], failure.message));
+  const [listed, failure] = pool.keysMatching(settings, `pushgate:{${glob}}:pconn`, MAX_CHANNELS_LISTED);
+  if (listed === undefined) {
+    return $multi(undefined, rpcError(FAILURE_CODES[failure.kind], `failed to list channels: ${failure.message}`));
   }
-  const calls = red as unknown as ScanCalls;
   const names: string[] = [];
-  let cursor = "0";
-  let truncated = false;
-  do {
-    const [page, err] = calls.scan(cursor, "MATCH", `pushgate:{${glob}}:pconn`, "COUNT", "1000");
-    if (page === undefined || page === false) {
-      pool.release(red, page === undefined);
-      return $multi(undefined, rpcError(FAILURE_CODES.unavailable, `failed to list channels: ${err}`));
-    }
-    cursor = page[0];
-    for (const key of page[1]) {
-      if (names.length >= MAX_CHANNELS_LISTED) {
-        truncated = true;
-      } else {
-        names.push(string.sub(key, 11, key.length - 7));
-      }
-    }
-  } while (cursor !== "0" && !truncated);
-  pool.release(red);
+  for (const key of listed.keys) {
+    names.push(string.sub(key, 11, key.length - 7));
+  }
   names.sort();
   const out: string[] = [];
   for (const name of names) {
@@ -134,5 +113,5 @@ export function channels(settings: Settings, params: Params): Result {
       out.push(`{"channel":${quoteJson(name)},"connections":${found.connections},"users":${found.users}}`);
     }
   }
-  return $multi(`{"channels":[${out.join(",")}],"truncated":${truncated}}`);
+  return $multi(`{"channels":[${out.join(",")}],"truncated":${listed.truncated}}`);
 }

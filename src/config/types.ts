@@ -60,6 +60,9 @@ export interface Settings {
   presenceNotify: string[];
   presenceGraceSeconds: number;
   presenceRefreshSeconds: number;
+  offlineGraceSeconds: number;
+  unreadNotifySeconds: number;
+  eventsMaxLength: number;
   longPollMaxSeconds: number;
   history: HistoryRule[];
   idempotencySeconds: number;

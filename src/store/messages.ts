@@ -6,6 +6,7 @@ import { historyRuleFor, Settings } from "../config/schema";
 import type { Failure } from "../protocol/failure";
 import type { PublishOptions, Published } from "../protocol/published";
 import { idempotencyKey, metaKey, streamKey } from "../protocol/keys";
+import * as events from "./events";
 import * as pool from "./pool";
 import { isCluster } from "./topology";
 
@@ -54,6 +55,9 @@ export function publish(settings: Settings, channel: string, data: string, optio
     return $multi(undefined, failure);
   }
   const [id, subscribers, duplicate] = reply as [string, number, number];
+  if (duplicate !== 1) {
+    events.published(settings, channel, id); // an inbox message may fall due for an unread event
+  }
   return $multi({ id, subscribers, duplicate: duplicate === 1 });
 }
 

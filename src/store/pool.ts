@@ -51,14 +51,28 @@ export function open(settings: Settings): LuaMultiReturn<[Session] | [undefined,
 }
 
 /**
- * A raw pooled connection to the one Redis that takes commands, for what a session does not
- * carry yet (pipelines, SCAN: presence and the server API). Standalone and Sentinel only: in a
- * cluster it answers unavailable. Hand it back with release().
+ * A raw pooled connection, for what a session does not carry (pipelines): to the one Redis that
+ * takes commands; in a cluster, to the primary owning `key`'s slot (the caller keeps every key of
+ * its commands in that slot; a cluster with no key answers unavailable). Hand it back with release().
  */
-export function acquire(settings: Settings): LuaMultiReturn<[RestyRedis] | [undefined, Failure]> {
+export function acquire(settings: Settings, key?: string): LuaMultiReturn<[RestyRedis] | [undefined, Failure]> {
   if (topology.isCluster(settings)) {
-    ngx.log(ngx.ERR, "presence and the server API's pipelines do not run on a redis cluster yet");
-    return $multi(undefined, UNAVAILABLE);
+    if (key === undefined) {
+      ngx.log(ngx.ERR, "a pipeline in a redis cluster needs the key whose slot it runs in");
+      return $multi(undefined, UNAVAILABLE);
+    }
+    const [owner, ownerErr] = topology.channelOwner(settings, key);
+    if (owner === undefined) {
+      ngx.log(ngx.ERR, ownerErr);
+      return $multi(undefined, UNAVAILABLE);
+    }
+    const [red, err] = redis.connect(owner, settings.redisTimeoutMs);
+    if (red === undefined) {
+      ngx.log(ngx.ERR, err);
+      metrics.redisError("connect");
+      return $multi(undefined, UNAVAILABLE);
+    }
+    return $multi(red);
   }
   const [session, failure] = open(settings);
   if (session === undefined) {
@@ -68,6 +82,49 @@ export function acquire(settings: Settings): LuaMultiReturn<[RestyRedis] | [unde
     return $multi(undefined, UNAVAILABLE);
   }
   return $multi(session.red);
+}
+
+interface ScanCall {
+  scan(this: ScanCall, ...args: string[]): LuaMultiReturn<[[string, string[]]] | [undefined | false, string]>;
+}
+
+/**
+ * The keys matching `match` (SCAN MATCH) on the one Redis, or on every primary of a cluster: at
+ * most `max`, and whether there were more.
+ */
+export function keysMatching(settings: Settings, match: string, max: number): LuaMultiReturn<[{ keys: string[]; truncated: boolean }] | [undefined, Failure]> {
+  const [servers, err] = commandServers(settings, false);
+  if (servers === undefined) {
+    ngx.log(ngx.ERR, `failed to list keys: ${err}`);
+    return $multi(undefined, UNAVAILABLE);
+  }
+  const found: string[] = [];
+  for (const address of servers) {
+    const [red, connectErr] = redis.connect(address, settings.redisTimeoutMs);
+    if (red === undefined) {
+      ngx.log(ngx.ERR, `failed to list keys: ${connectErr}`);
+      return $multi(undefined, UNAVAILABLE);
+    }
+    let cursor = "0";
+    do {
+      const [page, scanErr] = (red as unknown as ScanCall).scan(cursor, "MATCH", match, "COUNT", "1000");
+      if (page === undefined || page === false) {
+        redis.release(red, page === undefined);
+        ngx.log(ngx.ERR, `failed to list keys: ${scanErr}`);
+        return $multi(undefined, UNAVAILABLE);
+      }
+      cursor = page[0];
+      for (const key of page[1]) {
+        if (found.length >= max) {
+          redis.release(red);
+          return $multi({ keys: found, truncated: true });
+        }
+        found.push(key);
+      }
+    } while (cursor !== "0");
+    redis.release(red);
+  }
+  return $multi({ keys: found, truncated: false });
 }
 
 /** Hands back a connection from acquire(); `lost`: a call broke it, close it instead. */

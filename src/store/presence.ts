@@ -8,8 +8,10 @@ import type { Settings } from "../config/schema";
 import { grantAllows } from "../auth/grant";
 import * as settingsHolder from "../host/settings";
 import { Failure } from "../protocol/failure";
-import * as functions from "./functions";
+import * as events from "./events";
+import { userKeys } from "./events";
 import * as pool from "./pool";
+import { isCluster } from "./topology";
 
 /** Entries live 2.5 refreshes (PUSHGATE_PRESENCE_REFRESH_SECONDS): one lost refresh does not drop a live connection. */
 const TTL_REFRESHES = 2.5;
@@ -35,12 +37,18 @@ let settles: Array<[number, string, string]> = [];
 let tag = "";
 let sequence = 0;
 
+/** A channel's presence keys; an anonymous connection's have no third (no '': in a cluster it is a key of another slot). */
 function channelKeys(channel: string, user: string): string[] {
-  return [`pushgate:{${channel}}:pconn`, `pushgate:{${channel}}:puser`, user === "" ? "" : `pushgate:{${channel}}:puser:${user}`];
+  const keys = [`pushgate:{${channel}}:pconn`, `pushgate:{${channel}}:puser`];
+  if (user !== "") {
+    keys.push(`pushgate:{${channel}}:puser:${user}`);
+  }
+  return keys;
 }
 
-function userKeys(user: string): string[] {
-  return [`pushgate:user:{${user}}:conns`, `pushgate:user:{${user}}:seen`];
+/** Join and leave notices go out with SPUBLISH in a Redis Cluster, where the hub subscribes with SSUBSCRIBE. */
+function publishWord(settings: Settings): string {
+  return isCluster(settings) ? "SPUBLISH" : "PUBLISH";
 }
 
 function queue(op: string, id: string, user: string, channel: string): void {
@@ -166,47 +174,68 @@ function notifies(settings: Settings, channel: string): string {
   return settings.presenceNotify.length > 0 && grantAllows(settings.presenceNotify, channel) ? channel : "";
 }
 
-function callFor(red: RestyRedis, settings: Settings, change: [string, string, string, string]): LuaMultiReturn<[RedisReply] | [undefined, string, boolean]> {
+function callFor(
+  session: pool.Session,
+  settings: Settings,
+  change: [string, string, string, string],
+): LuaMultiReturn<[RedisReply] | [undefined, string, boolean]> {
   const [op, id, user, channel] = change;
   const ttl = `${math.floor(settings.presenceRefreshSeconds * TTL_REFRESHES * 1000)}`;
   if (channel === "") {
-    return functions.call(red, "pushgate_presence_user", userKeys(user), [op, id, ttl]);
+    return pool.fcall(session, "pushgate_presence_user", userKeys(user), [op, id, ttl], true);
   } else if (op === "join") {
-    return functions.call(red, "pushgate_presence_join", channelKeys(channel, user), [id, user, ttl, notifies(settings, channel)]);
+    return pool.fcall(session, "pushgate_presence_join", channelKeys(channel, user), [id, user, ttl, notifies(settings, channel), publishWord(settings)], true);
   }
-  return functions.call(red, "pushgate_presence_leave", channelKeys(channel, user), [id, user, `${math.floor(settings.presenceGraceSeconds * 1000)}`]);
+  return pool.fcall(session, "pushgate_presence_leave", channelKeys(channel, user), [id, user, `${math.floor(settings.presenceGraceSeconds * 1000)}`], true);
 }
 
-/** Sends one change; a leave that was a user's last connection in a channel is settled after the grace. */
-function send(red: RestyRedis, settings: Settings, change: [string, string, string, string]): boolean {
-  const [reply, err] = callFor(red, settings, change);
+/**
+ * Sends one change; a leave that was a user's last connection in a channel is settled after the
+ * grace. A user's own entry adds a due time for offline events to `due` (events.ts).
+ */
+function send(session: pool.Session, settings: Settings, change: [string, string, string, string], due: string[]): boolean {
+  const [reply, err] = callFor(session, settings, change);
   if (reply === undefined) {
     ngx.log(ngx.WARN, "failed to update presence: ", `${err}`);
     return false;
   }
-  if (change[0] === "leave" && change[3] !== "" && reply === 1) {
-    settles.push([ngx.now() + settings.presenceGraceSeconds, change[2], change[3]]);
+  const [op, , user, channel] = change;
+  if (op === "leave" && channel !== "" && reply === 1) {
+    settles.push([ngx.now() + settings.presenceGraceSeconds, user, channel]);
+  }
+  if (channel === "" && settings.offlineGraceSeconds > 0) {
+    const graceMs = settings.offlineGraceSeconds * 1000;
+    if (op === "join") {
+      due.push("up", user, `${math.floor(settings.presenceRefreshSeconds * TTL_REFRESHES * 1000 + graceMs)}`);
+    } else if ((reply as unknown as [number, number])[0] === 0) {
+      due.push("down", user, `${math.floor(graceMs)}`);
+    }
   }
   return true;
 }
 
+/** Sends the pending changes and settles who is due, in one session (each call routed to its slot in a cluster). */
 function sync(this: void, premature: boolean): void {
   const now = ngx.now();
-  const due = settles.length > 0 && settles[0][0] <= now;
-  if (premature || (changes.length === 0 && !due)) {
+  const settleDue = settles.length > 0 && settles[0][0] <= now;
+  if (premature || (changes.length === 0 && !settleDue)) {
     return;
   }
   const settings = settingsHolder.get();
-  const [red] = pool.acquire(settings);
-  if (red === undefined) {
+  const [session] = pool.open(settings);
+  if (session === undefined) {
     changes = [];
     return;
   }
   const batch = changes;
   changes = [];
   let ok = true;
+  const due: string[] = [];
   for (const change of batch) {
-    ok = ok && send(red, settings, change);
+    ok = ok && send(session, settings, change, due);
+  }
+  if (ok && due.length > 0) {
+    ok = events.markDue(session, due);
   }
   const later: Array<[number, string, string]> = [];
   for (const settle of settles) {
@@ -215,12 +244,12 @@ function sync(this: void, premature: boolean): void {
       later.push(settle);
     } else {
       const keys = channelKeys(channel, user);
-      const [reply] = functions.call(red, "pushgate_presence_settle", [keys[1], keys[2]], [user, notifies(settings, channel)]);
+      const [reply] = pool.fcall(session, "pushgate_presence_settle", [keys[1], keys[2]], [user, notifies(settings, channel), publishWord(settings)], true);
       ok = reply !== undefined;
     }
   }
   settles = later;
-  pool.release(red, !ok);
+  pool.close(session);
 }
 
 function refresh(this: void, premature: boolean): void {
@@ -244,6 +273,7 @@ function refresh(this: void, premature: boolean): void {
 export function start(settings: Settings): void {
   ngx.timer.every(SYNC_S, sync);
   ngx.timer.every(settings.presenceRefreshSeconds, refresh);
+  events.start(settings);
 }
 
 export interface ChannelPresence {

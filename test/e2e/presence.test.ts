@@ -1,12 +1,17 @@
 // Presence across two gateways sharing one Redis: who is in a channel and who is online, join and
 // leave notices debounced by the grace, and a gateway killed with SIGKILL dropping out by itself
-// (its entries expire: refresh 1 s here, so within about 2.5 s).
+// (its entries expire: refresh 1 s here, so within about 2.5 s). Then the same on a real Redis
+// Cluster: presence, presence_stats, online, channels and unread through POST /api, join notices
+// (SPUBLISH there) and an offline event.
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Cluster, startCluster } from "../../src/cli/cluster";
 import { Gateway, startGateway } from "../../src/cli/gateway";
 import { parseSettings } from "../../src/config/schema";
+import { keySlot } from "../../src/protocol/slot";
 import type { GatewayStatus } from "../../src/protocol/status";
 import { SseClient, WsClient } from "./clients";
 import { eventually, fetchText, freePort, luaErrors, sleep, Stack, startStack, Stream } from "./harness";
@@ -153,4 +158,101 @@ describe("presence on two gateways", () => {
     expect(online.carol.online).toBe(false);
     carol.close();
   }, 20000);
+});
+
+describe("presence and the server API on a Redis Cluster", () => {
+  let cluster: Cluster;
+  let gateway: Gateway;
+  let base: string;
+  let dir: string;
+  /** Channels and users spread over the cluster's three primaries. */
+  const rooms = ["room:a", "room:b", "room:c", "room:d"];
+
+  beforeAll(async () => {
+    cluster = await startCluster({ primaries: 3, replicasPerPrimary: 0 });
+    dir = mkdtempSync(join(tmpdir(), "pushgate-cluster-"));
+    const port = await freePort();
+    const [settings, err] = parseSettings({
+      listen: `127.0.0.1:${port}`,
+      redisUrl: cluster.url,
+      runtimeDir: join(dir, "nginx"),
+      workers: "2",
+      offlineGraceSeconds: "1",
+      ...SETTINGS,
+    });
+    if (settings === undefined) {
+      throw new Error(err);
+    }
+    gateway = await startGateway(settings, "ignore");
+    base = `http://127.0.0.1:${port}`;
+  }, 60000);
+
+  afterAll(async () => {
+    const errors = gateway !== undefined ? luaErrors(readFileSync(gateway.errorLog, "utf8")) : [];
+    await gateway?.stop();
+    await cluster?.stop();
+    rmSync(dir, { recursive: true, force: true });
+    expect(errors).toEqual([]);
+  });
+
+  test("presence, presence_stats, online, channels and unread answer across the cluster's slots; join notices and offline events work there", async () => {
+    // the channels' keys live on more than one primary (16384 slots, three ranges)
+    expect(new Set(rooms.map((room) => Math.floor(keySlot(room) / 5462))).size).toBeGreaterThan(1);
+    const observer = await new Stream(`${base}/sub?key=room:a`).open();
+    const streams: Stream[] = [];
+    for (const [i, room] of rooms.entries()) {
+      streams.push(await new Stream(`${base}/sub?key=${room},room:a&user=u${i}`).open());
+    }
+    expect(await eventually(async () => (await rpc<Presence>(base, "presence_stats", { channel: "room:a" })).connections === rooms.length + 1, 8000)).toBe(
+      true,
+    );
+    expect(await rpc<Presence>(base, "presence", { channel: "room:a" })).toEqual({
+      channel: "room:a",
+      connections: 5,
+      users: 4,
+      userIds: ["u0", "u1", "u2", "u3"],
+      next: null,
+    });
+    expect(await rpc<Presence>(base, "presence_stats", { channel: "room:c" })).toEqual({ channel: "room:c", connections: 1, users: 1 });
+    const online = await rpc<Record<string, { online: boolean; connections: number }>>(base, "online", { users: ["u0", "u1", "u2", "u3", "nobody"] });
+    for (const user of ["u0", "u1", "u2", "u3"]) {
+      expect(online[user]).toMatchObject({ online: true, connections: 1 });
+    }
+    expect(online.nobody).toMatchObject({ online: false, connections: 0 });
+    // every primary is scanned
+    expect(await rpc(base, "channels", { pattern: "room:*" })).toEqual({
+      channels: [
+        { channel: "room:a", connections: 5, users: 4 },
+        { channel: "room:b", connections: 1, users: 1 },
+        { channel: "room:c", connections: 1, users: 1 },
+        { channel: "room:d", connections: 1, users: 1 },
+      ],
+      truncated: false,
+    });
+    // join notices go out with SPUBLISH, where the hub listens
+    expect(await eventually(() => presenceNotices(observer).length >= 4)).toBe(true);
+    expect(presenceNotices(observer).sort()).toEqual(["join u0", "join u1", "join u2", "join u3"]);
+
+    const published = await fetchText(`${base}/pub?channel=user:u1`, { method: "POST", body: "hi" });
+    expect(published.status).toBe(200);
+    expect(await rpc(base, "unread", { user: "u1", channels: ["user:u1", "room:b"] })).toEqual({ user: "u1", unread: { "user:u1": 1, "room:b": 0 } });
+
+    // u2 leaves: a leave notice after the grace, and one offline event in the stream's slot
+    streams[2].close();
+    expect(await eventually(() => presenceNotices(observer).includes("leave u2"), 6000)).toBe(true);
+    const seed = cluster.primaries()[0];
+    const offline = async (): Promise<string[]> => {
+      const run = spawnSync("redis-cli", ["-c", "-h", seed.host, "-p", `${seed.port}`, "--no-raw", "XRANGE", "pushgate:events", "-", "+"], {
+        encoding: "utf8",
+      });
+      return run.stdout.split("\n").filter((line) => line.includes('"u2"'));
+    };
+    expect(await eventually(async () => (await offline()).length > 0, 8000, 200)).toBe(true);
+    await sleep(2000);
+    expect((await offline()).length).toBe(1);
+    for (const stream of streams) {
+      stream.close();
+    }
+    observer.close();
+  }, 40000);
 });
