@@ -55,3 +55,56 @@ export function call(red: RestyRedis, name: string, keys: string[], args: string
   }
   return $multi(reply);
 }
+
+/** One call of a batch: the function's name, its keys, its args. */
+export type FunctionCall = [string, string[], string[]];
+
+/** A reply of callMany(): the reply, or false and the error for a call Redis refused. */
+export type BatchReply = RedisReply | [false, string];
+
+/** True when a reply of callMany() is a refusal; its error is the second field. */
+export function refused(reply: BatchReply): reply is [false, string] {
+  return type(reply) === "table" && (reply as unknown[])[0] === false;
+}
+
+function sendBatch(red: RestyRedis, calls: FunctionCall[]): LuaMultiReturn<[BatchReply[]] | [undefined, string]> {
+  const fcalls = red as unknown as FunctionCalls;
+  red.init_pipeline(calls.length);
+  for (const [name, keys, args] of calls) {
+    const words = [name, `${keys.length}`];
+    for (const key of keys) {
+      words.push(key);
+    }
+    for (const arg of args) {
+      words.push(arg);
+    }
+    fcalls.fcall(...words);
+  }
+  const [replies, err] = red.commit_pipeline();
+  if (replies === undefined) {
+    return $multi(undefined, `${err}`);
+  }
+  return $multi(replies as unknown as BatchReply[]);
+}
+
+/**
+ * FCALLs `calls` in one pipeline (one write, one round trip), loading the library first when
+ * Redis lacks it. The replies in order, a refused call's as [false, error]; undefined and the
+ * error when the connection is lost (close it). For calls that may run twice (idempotent): after
+ * a library load the whole batch is sent again.
+ */
+export function callMany(red: RestyRedis, calls: FunctionCall[]): LuaMultiReturn<[BatchReply[]] | [undefined, string]> {
+  const [replies, err] = sendBatch(red, calls);
+  if (replies === undefined) {
+    return $multi(undefined, err);
+  }
+  const first = replies[0];
+  if (first !== undefined && refused(first) && string.find(first[1], "Function not found", 1, true)[0] !== undefined) {
+    const [loaded, loadErr] = loadLibrary(red);
+    if (loaded === undefined) {
+      return $multi(undefined, loadErr);
+    }
+    return sendBatch(red, calls);
+  }
+  return $multi(replies);
+}

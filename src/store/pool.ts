@@ -141,6 +141,39 @@ export function close(session: Session): void {
 }
 
 /**
+ * Many idempotent FCALLs in one session: pipelined in one round trip on one Redis (standalone,
+ * Sentinel), each routed to its key's slot in a cluster. The replies in order (a refused call's
+ * as [false, error], see functions.refused), or undefined and the error when Redis could not be
+ * reached: the session is spent then, close it.
+ */
+export function fcallMany(session: Session, calls: functions.FunctionCall[]): LuaMultiReturn<[functions.BatchReply[]] | [undefined, string]> {
+  if (session.cluster !== undefined) {
+    const replies: functions.BatchReply[] = [];
+    for (const [name, keys, args] of calls) {
+      const [reply, err, lost] = topology.routedCall(session.cluster, name, keys, args, true, 0);
+      if (reply !== undefined) {
+        replies.push(reply);
+      } else if (lost === true) {
+        return $multi(undefined, `${err}`);
+      } else {
+        replies.push([false, `${err}`]);
+      }
+    }
+    return $multi(replies);
+  }
+  if (session.red === undefined || session.lost) {
+    return $multi(undefined, "the connection is lost");
+  }
+  const [replies, err] = functions.callMany(session.red, calls);
+  if (replies === undefined) {
+    session.lost = true;
+    topology.forgetPrimary(); // with sentinels: the primary may be gone
+    return $multi(undefined, err);
+  }
+  return $multi(replies);
+}
+
+/**
  * FCALL `name`: the reply, or undefined, the error and whether Redis could not be reached (then
  * the session is spent: close it). In a cluster every key of the call hashes to the slot of
  * `keys[0]`; `idempotent`: a call lost with its connection may be sent again there.

@@ -10,6 +10,7 @@ import * as settingsHolder from "../host/settings";
 import { Failure } from "../protocol/failure";
 import * as events from "./events";
 import { userKeys } from "./events";
+import { BatchReply, FunctionCall, refused } from "./functions";
 import * as pool from "./pool";
 import { isCluster } from "./topology";
 
@@ -174,30 +175,26 @@ function notifies(settings: Settings, channel: string): string {
   return settings.presenceNotify.length > 0 && grantAllows(settings.presenceNotify, channel) ? channel : "";
 }
 
-function callFor(
-  session: pool.Session,
-  settings: Settings,
-  change: [string, string, string, string],
-): LuaMultiReturn<[RedisReply] | [undefined, string, boolean]> {
+/** The Redis function call of one change. */
+function callFor(settings: Settings, change: [string, string, string, string]): FunctionCall {
   const [op, id, user, channel] = change;
   const ttl = `${math.floor(settings.presenceRefreshSeconds * TTL_REFRESHES * 1000)}`;
   if (channel === "") {
-    return pool.fcall(session, "pushgate_presence_user", userKeys(user), [op, id, ttl], true);
+    return ["pushgate_presence_user", userKeys(user), [op, id, ttl]];
   } else if (op === "join") {
-    return pool.fcall(session, "pushgate_presence_join", channelKeys(channel, user), [id, user, ttl, notifies(settings, channel), publishWord(settings)], true);
+    return ["pushgate_presence_join", channelKeys(channel, user), [id, user, ttl, notifies(settings, channel), publishWord(settings)]];
   }
-  return pool.fcall(session, "pushgate_presence_leave", channelKeys(channel, user), [id, user, `${math.floor(settings.presenceGraceSeconds * 1000)}`], true);
+  return ["pushgate_presence_leave", channelKeys(channel, user), [id, user, `${math.floor(settings.presenceGraceSeconds * 1000)}`]];
 }
 
 /**
- * Sends one change; a leave that was a user's last connection in a channel is settled after the
- * grace. A user's own entry adds a due time for offline events to `due` (events.ts).
+ * What follows a sent change: a leave that was a user's last connection in a channel is settled
+ * after the grace; a user's own entry adds a due time for offline events to `due` (events.ts).
  */
-function send(session: pool.Session, settings: Settings, change: [string, string, string, string], due: string[]): boolean {
-  const [reply, err] = callFor(session, settings, change);
-  if (reply === undefined) {
-    ngx.log(ngx.WARN, "failed to update presence: ", `${err}`);
-    return false;
+function afterReply(settings: Settings, change: [string, string, string, string], reply: BatchReply, due: string[]): void {
+  if (refused(reply)) {
+    ngx.log(ngx.WARN, "failed to update presence: ", reply[1]);
+    return;
   }
   const [op, , user, channel] = change;
   if (op === "leave" && channel !== "" && reply === 1) {
@@ -211,28 +208,39 @@ function send(session: pool.Session, settings: Settings, change: [string, string
       due.push("down", user, `${math.floor(graceMs)}`);
     }
   }
-  return true;
 }
 
-/** Sends the pending changes and settles who is due, in one session (each call routed to its slot in a cluster). */
-function sync(this: void, premature: boolean): void {
-  const now = ngx.now();
-  const settleDue = settles.length > 0 && settles[0][0] <= now;
-  if (premature || (changes.length === 0 && !settleDue)) {
-    return;
-  }
-  const settings = settingsHolder.get();
+/** Changes sent per pipeline (one round trip each; a cluster routes each call to its slot). */
+const BATCH = 256;
+/** A sync is running: the timer's next tick leaves what came meanwhile to the one after it. */
+let syncing = false;
+
+/** Sends the pending changes, BATCH per round trip, and settles who is due, in one session. False when Redis could not be reached. */
+function syncNow(settings: Settings, now: number): boolean {
   const [session] = pool.open(settings);
   if (session === undefined) {
-    changes = [];
-    return;
+    changes = []; // the joins come back with the next refresh; the leaves' entries expire
+    return false;
   }
   const batch = changes;
   changes = [];
   let ok = true;
   const due: string[] = [];
-  for (const change of batch) {
-    ok = ok && send(session, settings, change, due);
+  for (let from = 0; ok && from < batch.length; from += BATCH) {
+    const upto = math.min(batch.length, from + BATCH);
+    const calls: FunctionCall[] = [];
+    for (let i = from; i < upto; i++) {
+      calls.push(callFor(settings, batch[i]));
+    }
+    const [replies, err] = pool.fcallMany(session, calls);
+    if (replies === undefined) {
+      ngx.log(ngx.WARN, "failed to update presence: ", err);
+      ok = false;
+    } else {
+      for (let i = from; i < upto; i++) {
+        afterReply(settings, batch[i], replies[i - from], due);
+      }
+    }
   }
   if (ok && due.length > 0) {
     ok = events.markDue(session, due);
@@ -250,6 +258,21 @@ function sync(this: void, premature: boolean): void {
   }
   settles = later;
   pool.close(session);
+  return ok;
+}
+
+function sync(this: void, premature: boolean): void {
+  const now = ngx.now();
+  const settleDue = settles.length > 0 && settles[0][0] <= now;
+  if (premature || syncing || (changes.length === 0 && !settleDue)) {
+    return;
+  }
+  syncing = true;
+  const [ran, err] = pcall(syncNow, settingsHolder.get(), now);
+  syncing = false;
+  if (!ran) {
+    ngx.log(ngx.ERR, "presence sync failed: ", `${err}`);
+  }
 }
 
 function refresh(this: void, premature: boolean): void {
