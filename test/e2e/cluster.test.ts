@@ -15,6 +15,8 @@ import { Cluster, parseClusterNodes, redisCall, startCluster } from "../../src/c
 import { freePort, Gateway, startGateway } from "../../src/cli/gateway";
 import { parseSettings } from "../../src/config/schema";
 import { keySlot } from "../../src/protocol/slot";
+import { createCluster } from "redis";
+import { channelCommander, publishDurable } from "../../sdk";
 import { SseClient, WsClient } from "./clients";
 import { eventually, fetchText, luaErrors, sleep, Stream } from "./harness";
 
@@ -231,6 +233,37 @@ describe("the gateway on a Redis Cluster (redis+cluster://, sharded pub/sub)", (
       ...channels.map((c) => [c, undefined, "plain spublish"]),
     ]);
     stream.close();
+  });
+
+  test("the SDK's publishDurable through a node-redis cluster client, with and without an idempotency key, reaches subscribers on every shard", async () => {
+    const channels = oneChannelPerShard(owner, "sdk", 3);
+    const stream = await new Stream(`${base}/sub?key=${channels.join(",")}`).open();
+    await sleep(500);
+    const client = createCluster({ rootNodes: cluster.primaries().map((n) => ({ url: `redis://${n.host}:${n.port}` })) });
+    await client.connect();
+    try {
+      const ids: string[] = [];
+      for (const channel of channels) {
+        // no idempotency key: only the channel's two keys are passed (a '' key would answer CROSSSLOT)
+        const plain = await publishDurable(channelCommander(client, channel), channel, `sdk ${channel}`, { sharded: true });
+        const keyed = await publishDurable(channelCommander(client, channel), channel, "keyed", { sharded: true, idempotencyKey: `k-${channel}` });
+        const again = await publishDurable(channelCommander(client, channel), channel, "keyed", { sharded: true, idempotencyKey: `k-${channel}` });
+        expect(again).toEqual({ id: keyed.id, subscribers: 0, duplicate: true });
+        expect(plain.duplicate).toBe(false);
+        ids.push(plain.id, keyed.id);
+      }
+      await stream.waitForMessages(6);
+      await sleep(200);
+      expect(messages(stream).map((m) => [m.channel, m.id, m.data])).toEqual(
+        channels.flatMap((c, i) => [
+          [c, ids[2 * i], `sdk ${c}`],
+          [c, ids[2 * i + 1], "keyed"],
+        ]),
+      );
+    } finally {
+      await client.quit();
+      stream.close();
+    }
   });
 
   test("with 2,000 subscribers: one subscribe connection per worker and shard, two connections per worker on each shard at most", async () => {
