@@ -1,6 +1,7 @@
 // A channel's durable messages in Redis: publish (keep in the channel's capped stream, then
 // PUBLISH, or SPUBLISH in a cluster, with its id: pushgate_publish in redis/pushgate.lua) and history (what came after a
 // position, or the last N: pushgate_history). One history rule decides what both keep and read.
+// publishEach carries the server API's batches where a pipeline cannot go (a cluster).
 
 import { historyRuleFor, Settings } from "../config/schema";
 import type { Failure } from "../protocol/failure";
@@ -55,6 +56,41 @@ export function publish(settings: Settings, channel: string, data: string, optio
   }
   const [id, subscribers, duplicate] = reply as [string, number, number];
   return $multi({ id, subscribers, duplicate: duplicate === 1 });
+}
+
+/**
+ * Publishes each [channel, data, event] of a batch (already validated and allowed) in one session,
+ * one routed call per message (a cluster sends each to the primary owning its channel's slot), in
+ * order: for each, what was published or the error that channel met (the others still go out).
+ * Unavailable when no session opens.
+ */
+export function publishEach(settings: Settings, items: Array<[string, string, string]>): LuaMultiReturn<[Array<Published | string>] | [undefined, Failure]> {
+  const [session, failure] = pool.open(settings);
+  if (session === undefined) {
+    return $multi(undefined, failure);
+  }
+  const publishVerb = isCluster(settings) ? "SPUBLISH" : "PUBLISH";
+  const idemMs = `${settings.idempotencySeconds * 1000}`;
+  const out: Array<Published | string> = [];
+  for (const [channel, data, event] of items) {
+    const rule = historyOf(settings, channel);
+    const [reply, err] = pool.fcall(
+      session,
+      "pushgate_publish",
+      [streamKey(channel), metaKey(channel)],
+      [channel, data, event, `${rule.length}`, `${rule.seconds * 1000}`, idemMs, publishVerb],
+      false,
+    );
+    if (reply === undefined) {
+      ngx.log(ngx.ERR, `failed to publish to ${channel}: ${err}`);
+      out.push(`${err}`);
+    } else {
+      const [id, subscribers] = reply as [string, number];
+      out.push({ id, subscribers, duplicate: false });
+    }
+  }
+  pool.close(session);
+  return $multi(out);
 }
 
 /**

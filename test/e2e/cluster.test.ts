@@ -17,6 +17,7 @@ import { parseSettings } from "../../src/config/schema";
 import { keySlot } from "../../src/protocol/slot";
 import { createCluster } from "redis";
 import { channelCommander, publishDurable } from "../../sdk";
+import { PushgateApi } from "../../sdk/api";
 import { SseClient, WsClient } from "./clients";
 import { eventually, fetchText, luaErrors, sleep, Stream } from "./harness";
 
@@ -264,6 +265,30 @@ describe("the gateway on a Redis Cluster (redis+cluster://, sharded pub/sub)", (
       await client.quit();
       stream.close();
     }
+  });
+
+  test("the server API on a cluster: publish, broadcast, publish_many and history reach channels on every shard", async () => {
+    const channels = oneChannelPerShard(owner, "api", 3);
+    const stream = await new Stream(`${base}/sub?key=${channels.join(",")}`).open();
+    await sleep(500);
+    const api = new PushgateApi(base);
+    const one = await api.publish({ channel: channels[0], data: "one", idempotencyKey: "api-once" });
+    expect(await api.publish({ channel: channels[0], data: "one", idempotencyKey: "api-once" })).toMatchObject({ id: one.id, duplicate: true });
+    const all = await api.broadcast({ channels, data: "to all", event: "news" });
+    expect(all.map((r) => [r.channel, r.error])).toEqual(channels.map((c) => [c, undefined]));
+    const many = await api.publishMany({ items: channels.map((c) => ({ channel: c, data: `own ${c}` })) });
+    expect(many.map((r) => [r.channel, r.error])).toEqual(channels.map((c) => [c, undefined]));
+    await stream.waitForMessages(7);
+    await sleep(200);
+    for (const [i, channel] of channels.entries()) {
+      const delivered = messages(stream).filter((m) => m.channel === channel);
+      const expected = [...(i === 0 ? [["one", one.id]] : []), ["to all", all[i].id], [`own ${channel}`, many[i].id]];
+      expect(delivered.map((m) => [m.data, m.id])).toEqual(expected);
+      const kept = await api.history({ channel });
+      expect(kept.messages.map((m) => [m.data, m.id])).toEqual(expected);
+    }
+    expect((await api.history({ channel: channels[1], reverse: true, limit: 1 })).messages.map((m) => m.data)).toEqual([`own ${channels[1]}`]);
+    stream.close();
   });
 
   test("with 2,000 subscribers: one subscribe connection per worker and shard, two connections per worker on each shard at most", async () => {
