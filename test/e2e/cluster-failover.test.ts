@@ -16,6 +16,7 @@ import { Cluster, ClusterNodeEntry, parseClusterNodes, redisCall, startCluster }
 import { freePort, Gateway, startGateway } from "../../src/cli/gateway";
 import { parseSettings } from "../../src/config/schema";
 import { keySlot } from "../../src/protocol/slot";
+import { PushgateApi } from "../../sdk/api";
 import { SseClient, WsClient } from "./clients";
 import { eventually, fetchText, luaErrors, sleep, Stream } from "./harness";
 
@@ -80,6 +81,8 @@ describe("zero loss on a Redis Cluster while publishing: slot migration, and fai
   let gateway: Gateway;
   let base: string;
   let dir: string;
+  /** Every test's clients, closed after it however it ended. */
+  const open: Watchers[] = [];
   /** Answers other than 200 that publishUntilTaken retried. */
   let refused = 0;
 
@@ -102,6 +105,10 @@ describe("zero loss on a Redis Cluster while publishing: slot migration, and fai
     gateway = await startGateway(settings, "ignore");
     base = `http://127.0.0.1:${port}`;
     expect(await eventually(async () => (await fetchText(`${base}/healthz`)).status === 200, 10000)).toBe(true);
+  });
+
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((watchers) => watchers.close()));
   });
 
   afterAll(async () => {
@@ -130,6 +137,28 @@ describe("zero loss on a Redis Cluster while publishing: slot migration, and fai
       }
     }
     throw new Error(`no primary serves slot ${slot}`);
+  }
+
+  /** Moves `slot` from its owner to another primary, `during` called between MIGRATE and SETSLOT NODE; the target's address. */
+  async function moveSlot(slot: number, channel: string, during: () => Promise<void> = async () => undefined): Promise<string> {
+    const all = await primaries();
+    const sourceAddress = await ownerOf(slot);
+    const source = all.find((n) => n.address === sourceAddress)!;
+    const target = all.find((n) => n.address !== source.address)!;
+    const [sourceHost, sourcePort] = source.address.split(":");
+    const [targetHost, targetPort] = target.address.split(":");
+    expect(await redisCall(targetHost, Number(targetPort), ["CLUSTER", "SETSLOT", slot, "IMPORTING", source.id])).toBe("OK");
+    expect(await redisCall(sourceHost, Number(sourcePort), ["CLUSTER", "SETSLOT", slot, "MIGRATING", target.id])).toBe("OK");
+    await during();
+    const keys = (await redisCall(sourceHost, Number(sourcePort), ["CLUSTER", "GETKEYSINSLOT", slot, 1000])) as string[];
+    expect(keys).toContain(`pushgate:{${channel}}:stream`);
+    expect(await redisCall(sourceHost, Number(sourcePort), ["MIGRATE", targetHost, targetPort, "", 0, 5000, "KEYS", ...keys])).toBe("OK");
+    await during();
+    for (const name of [target.address, source.address, ...all.map((n) => n.address).filter((a) => a !== target.address && a !== source.address)]) {
+      const [host, port] = name.split(":");
+      expect(await redisCall(host, Number(port), ["CLUSTER", "SETSLOT", slot, "NODE", target.id])).toBe("OK");
+    }
+    return target.address;
   }
 
   /** POST /pub until the gateway acknowledges it (503 while the shard fails over), one Idempotency-Key per message. */
@@ -172,33 +201,39 @@ describe("zero loss on a Redis Cluster while publishing: slot migration, and fai
   test("the channel's slot moves to another primary while messages are published: every acknowledged one arrives once, in order, to every client", async () => {
     const channel = "migrating-1";
     const slot = keySlot(channel);
-    const all = await primaries();
-    const sourceAddress = await ownerOf(slot);
-    const source = all.find((n) => n.address === sourceAddress)!;
-    const target = all.find((n) => n.address !== source.address)!;
-    const [sourceHost, sourcePort] = source.address.split(":");
-    const [targetHost, targetPort] = target.address.split(":");
     const watchers = await Watchers.open(base, channel);
+    open.push(watchers);
     await sleep(300);
     let published = false;
     const publishing = publishAll(channel, "moving", 40).then((acked) => ((published = true), acked));
     await sleep(300);
-    expect(await redisCall(targetHost, Number(targetPort), ["CLUSTER", "SETSLOT", slot, "IMPORTING", source.id])).toBe("OK");
-    expect(await redisCall(sourceHost, Number(sourcePort), ["CLUSTER", "SETSLOT", slot, "MIGRATING", target.id])).toBe("OK");
-    await sleep(200); // publishing meanwhile: new keys (idempotency keys) go to the target by ASK
-    const keys = (await redisCall(sourceHost, Number(sourcePort), ["CLUSTER", "GETKEYSINSLOT", slot, 1000])) as string[];
-    expect(keys).toContain(`pushgate:{${channel}}:stream`);
-    expect(await redisCall(sourceHost, Number(sourcePort), ["MIGRATE", targetHost, targetPort, "", 0, 5000, "KEYS", ...keys])).toBe("OK");
-    await sleep(200);
-    for (const name of [target.address, source.address, ...all.map((n) => n.address).filter((a) => a !== target.address && a !== source.address)]) {
-      const [host, port] = name.split(":");
-      expect(await redisCall(host, Number(port), ["CLUSTER", "SETSLOT", slot, "NODE", target.id])).toBe("OK");
-    }
+    // publishing meanwhile: new keys (idempotency keys) go to the target by ASK
+    const target = await moveSlot(slot, channel, () => sleep(200));
     expect(published).toBe(false); // the slot moved while messages were published
     const acked = await publishing;
-    expect(await ownerOf(slot)).toBe(target.address);
+    expect(await ownerOf(slot)).toBe(target);
     await expectEveryoneGot(watchers, acked);
-    await watchers.close();
+  });
+
+  test("broadcast and publish_many after a slot moved unknown to the gateway: the node's pipeline answers MOVED, those calls go again to the new owner", async () => {
+    const api = new PushgateApi(base);
+    const channels = ["batch-a", "batch-b", "batch-c", "batch-d", "batch-e", "batch-f"];
+    const moved = channels[0];
+    await api.broadcast({ channels, data: "first" }); // every channel's keys exist
+    // no stream of this gateway subscribes the channel: nothing tells it the slot moved
+    const target = await moveSlot(keySlot(moved), moved);
+    const all = await api.broadcast({ channels, data: "after the move" });
+    expect(all.map((r) => [r.channel, r.error])).toEqual(channels.map((c) => [c, undefined]));
+    const many = await api.publishMany({ items: channels.map((c) => ({ channel: c, data: `own ${c}` })) });
+    expect(many.map((r) => [r.channel, r.error])).toEqual(channels.map((c) => [c, undefined]));
+    expect(await ownerOf(keySlot(moved))).toBe(target);
+    for (const [i, channel] of channels.entries()) {
+      expect((await api.history({ channel })).messages.map((m) => [m.data, m.id])).toEqual([
+        ["first", expect.stringMatching(/^\d+-\d+$/) as string],
+        ["after the move", all[i].id],
+        [`own ${channel}`, many[i].id],
+      ]);
+    }
   });
 
   test("the channel's primary is killed while messages are published and retried: with PUSHGATE_PUBLISH_REPLICAS=1 every acknowledged one arrives once, in order, to every client", async () => {
@@ -206,6 +241,7 @@ describe("zero loss on a Redis Cluster while publishing: slot migration, and fai
     const victimAddress = await ownerOf(keySlot(channel));
     const victim = cluster.primaries().find((n) => `${n.host}:${n.port}` === victimAddress)!;
     const watchers = await Watchers.open(base, channel);
+    open.push(watchers);
     await sleep(300);
     const publishing = publishAll(channel, "failover", 40);
     await sleep(300);
@@ -215,6 +251,5 @@ describe("zero loss on a Redis Cluster while publishing: slot migration, and fai
     const acked = await publishing;
     expect(refused).toBeGreaterThan(0); // publishing met the failover and retried
     await expectEveryoneGot(watchers, acked);
-    await watchers.close();
   });
 });
