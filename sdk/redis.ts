@@ -29,7 +29,26 @@ export interface RedisCommander {
   sendCommand(args: Array<string | Buffer>): Promise<unknown>;
 }
 
+/** A Redis Cluster client that routes a command by its first key; a node-redis cluster client (createCluster) has it. */
+export interface RedisClusterCommander {
+  sendCommand(firstKey: string, isReadonly: boolean, args: Array<string | Buffer>): Promise<unknown>;
+}
+
+/**
+ * A RedisCommander for publishDurable on `channel` through a cluster client: every command goes
+ * to the primary owning the channel's slot (its keys all carry the channel as hash tag).
+ */
+export function channelCommander(cluster: RedisClusterCommander, channel: string): RedisCommander {
+  const key = streamKey(channel);
+  return { sendCommand: (args) => cluster.sendCommand(key, false, args) };
+}
+
 export interface DurableOptions {
+  /**
+   * The gateway runs on a Redis Cluster (redis+cluster://): the message goes out with SPUBLISH, as
+   * the gateway subscribes there with SSUBSCRIBE. Give `client` as channelCommander(cluster, channel).
+   */
+  sharded?: boolean;
   /** Event name (1 to 64 of A-Z a-z 0-9 _ - . :). */
   event?: string;
   /** A retry with the same key within `idempotencySeconds` is stored and sent once. */
@@ -63,20 +82,24 @@ export async function publishDurable(client: RedisCommander, channel: string, da
   if (options.idempotencyKey !== undefined && !isValidIdempotencyKey(options.idempotencyKey)) {
     throw new TypeError("invalid idempotency key: 1 to 128 visible ASCII characters");
   }
-  const idem = options.idempotencyKey !== undefined ? idempotencyKey(channel, options.idempotencyKey) : "";
+  // Every key is of the channel's slot: without an idempotency key that key is left out ('' would
+  // be a key of slot 0, and a cluster would answer CROSSSLOT), as the gateway's own publish does.
+  const keys = [streamKey(channel), metaKey(channel)];
+  if (options.idempotencyKey !== undefined) {
+    keys.push(idempotencyKey(channel, options.idempotencyKey));
+  }
   const args: Array<string | Buffer> = [
     "FCALL",
     "pushgate_publish",
-    "3",
-    streamKey(channel),
-    metaKey(channel),
-    idem,
+    `${keys.length}`,
+    ...keys,
     channel,
     data,
     options.event ?? "",
     `${options.historyLength ?? 1000}`,
     `${(options.historySeconds ?? 86400) * 1000}`,
     `${(options.idempotencySeconds ?? 86400) * 1000}`,
+    options.sharded === true ? "SPUBLISH" : "PUBLISH",
   ];
   let reply: unknown;
   try {

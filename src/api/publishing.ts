@@ -1,5 +1,7 @@
 // The publishing methods of the server API: publish (the one publishing path, as POST /pub),
-// broadcast and publish_many (pipelined: every FCALL in one write, one round trip), history.
+// broadcast and publish_many (pipelined: every FCALL in one write, one round trip; in a Redis
+// Cluster one routed call per message through the store's session, store/messages.publishEach),
+// history (routed by the channel's slot in a cluster).
 
 import type { Settings } from "../config/schema";
 import { quoteJson } from "../host/json";
@@ -9,8 +11,10 @@ import { FAILURE_CODES, invalidParam, RpcError, rpcError, UNAVAILABLE } from "..
 import { isValidIdempotencyKey, metaKey, streamKey } from "../protocol/keys";
 import { publishAs } from "../stream/publish";
 import * as functions from "../store/functions";
-import { historyOf } from "../store/messages";
+import { historyOf, publishEach } from "../store/messages";
+import * as events from "../store/events";
 import * as pool from "../store/pool";
+import { isCluster } from "../store/topology";
 import * as param from "./params";
 import type { Params } from "./params";
 
@@ -71,8 +75,35 @@ export function publish(settings: Settings, publisher: access.Publisher, params:
   return $multi(`{"channel":${quoteJson(channel)},"id":${quoteJson(published.id)},"subscribers":${published.subscribers}${duplicate}}`);
 }
 
+/** Publishes every [channel, data, event] one routed call each (a cluster): the same answer as pipelined. */
+function oneByOne(settings: Settings, items: Array<[string, string, string]>): Result {
+  const [results, failure] = publishEach(settings, items);
+  if (results === undefined) {
+    return $multi(undefined, rpcError(UNAVAILABLE, failure.message));
+  }
+  const out: string[] = [];
+  const stored: string[] = [];
+  const ids: string[] = [];
+  for (let i = 0; i < items.length; i++) {
+    const result = results[i];
+    const channel = quoteJson(items[i][0]);
+    if (typeof result === "string") {
+      out.push(`{"channel":${channel},"error":${quoteJson(result)}}`);
+    } else {
+      out.push(`{"channel":${channel},"id":${quoteJson(result.id)},"subscribers":${result.subscribers}}`);
+      stored.push(items[i][0]);
+      ids.push(result.id);
+    }
+  }
+  events.publishedMany(settings, stored, ids); // inbox messages may fall due for unread events
+  return $multi(`[${out.join(",")}]`);
+}
+
 /** Publishes every [channel, data, event] in one pipeline: a JSON array of {channel, id, subscribers} or {channel, error}. */
 function pipelined(settings: Settings, items: Array<[string, string, string]>): Result {
+  if (isCluster(settings)) {
+    return oneByOne(settings, items);
+  }
   const [red, failure] = pool.acquire(settings);
   if (red === undefined) {
     return $multi(undefined, rpcError(UNAVAILABLE, failure.message));
@@ -85,10 +116,9 @@ function pipelined(settings: Settings, items: Array<[string, string, string]>): 
       const rule = historyOf(settings, channel);
       (red as unknown as Fcall).fcall(
         "pushgate_publish",
-        "3",
+        "2",
         streamKey(channel),
         metaKey(channel),
-        "",
         channel,
         data,
         event,
@@ -113,6 +143,8 @@ function pipelined(settings: Settings, items: Array<[string, string, string]>): 
   }
   pool.release(red);
   const out: string[] = [];
+  const stored: string[] = [];
+  const ids: string[] = [];
   for (let i = 0; i < items.length; i++) {
     const reply = (replies ?? [])[i] as unknown[];
     const channel = quoteJson(items[i][0]);
@@ -120,8 +152,11 @@ function pipelined(settings: Settings, items: Array<[string, string, string]>): 
       out.push(`{"channel":${channel},"error":${quoteJson(`${reply[1] as string}`)}}`);
     } else {
       out.push(`{"channel":${channel},"id":${quoteJson(reply[0] as string)},"subscribers":${reply[1] as number}}`);
+      stored.push(items[i][0]);
+      ids.push(reply[0] as string);
     }
   }
+  events.publishedMany(settings, stored, ids); // inbox messages may fall due for unread events
   return $multi(`[${out.join(",")}]`);
 }
 

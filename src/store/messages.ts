@@ -1,11 +1,13 @@
 // A channel's durable messages in Redis: publish (keep in the channel's capped stream, then
 // PUBLISH, or SPUBLISH in a cluster, with its id: pushgate_publish in redis/pushgate.lua) and history (what came after a
 // position, or the last N: pushgate_history). One history rule decides what both keep and read.
+// publishEach carries the server API's batches in a cluster (a pipeline per primary).
 
 import { historyRuleFor, Settings } from "../config/schema";
 import type { Failure } from "../protocol/failure";
 import type { PublishOptions, Published } from "../protocol/published";
 import { idempotencyKey, metaKey, streamKey } from "../protocol/keys";
+import { BatchCall, fcallByNode } from "./cluster/pipeline";
 import * as events from "./events";
 import * as pool from "./pool";
 import { isCluster } from "./topology";
@@ -59,6 +61,52 @@ export function publish(settings: Settings, channel: string, data: string, optio
     events.published(settings, channel, id); // an inbox message may fall due for an unread event
   }
   return $multi({ id, subscribers, duplicate: duplicate === 1 });
+}
+
+/**
+ * Publishes each [channel, data, event] of a batch (already validated and allowed) in one session:
+ * in a cluster one pipeline per primary (store/cluster/pipeline), then what a pipeline left
+ * unsettled (a moved slot, a missing library) one routed call each; on one Redis call by call.
+ * For each, in order, what was published or the error that channel met (the others still go out).
+ * Unavailable when no session opens.
+ */
+export function publishEach(settings: Settings, items: Array<[string, string, string]>): LuaMultiReturn<[Array<Published | string>] | [undefined, Failure]> {
+  const [session, failure] = pool.open(settings);
+  if (session === undefined) {
+    return $multi(undefined, failure);
+  }
+  const publishVerb = isCluster(settings) ? "SPUBLISH" : "PUBLISH";
+  const idemMs = `${settings.idempotencySeconds * 1000}`;
+  const calls: BatchCall[] = [];
+  for (const [channel, data, event] of items) {
+    const rule = historyOf(settings, channel);
+    calls.push({
+      keys: [streamKey(channel), metaKey(channel)],
+      args: [channel, data, event, `${rule.length}`, `${rule.seconds * 1000}`, idemMs, publishVerb],
+      again: session.cluster === undefined,
+    });
+  }
+  if (session.cluster !== undefined) {
+    fcallByNode(session.cluster, "pushgate_publish", calls);
+  }
+  const out: Array<Published | string> = [];
+  for (let i = 0; i < calls.length; i++) {
+    const call = calls[i];
+    if (call.again === true) {
+      const [reply, err] = pool.fcall(session, "pushgate_publish", call.keys, call.args, false);
+      call.reply = reply;
+      call.err = err as string | undefined;
+    }
+    if (call.reply === undefined) {
+      ngx.log(ngx.ERR, `failed to publish to ${items[i][0]}: ${call.err}`);
+      out.push(`${call.err}`);
+    } else {
+      const [id, subscribers] = call.reply as [string, number];
+      out.push({ id, subscribers, duplicate: false });
+    }
+  }
+  pool.close(session);
+  return $multi(out);
 }
 
 /**

@@ -15,6 +15,9 @@ import { Cluster, parseClusterNodes, redisCall, startCluster } from "../../src/c
 import { freePort, Gateway, startGateway } from "../../src/cli/gateway";
 import { parseSettings } from "../../src/config/schema";
 import { keySlot } from "../../src/protocol/slot";
+import { createCluster } from "redis";
+import { channelCommander, publishDurable } from "../../sdk";
+import { PushgateApi } from "../../sdk/api";
 import { SseClient, WsClient } from "./clients";
 import { eventually, fetchText, luaErrors, sleep, Stream } from "./harness";
 
@@ -230,6 +233,61 @@ describe("the gateway on a Redis Cluster (redis+cluster://, sharded pub/sub)", (
       ...channels.map((c, i) => [c, ids[i], "by fcall"]),
       ...channels.map((c) => [c, undefined, "plain spublish"]),
     ]);
+    stream.close();
+  });
+
+  test("the SDK's publishDurable through a node-redis cluster client, with and without an idempotency key, reaches subscribers on every shard", async () => {
+    const channels = oneChannelPerShard(owner, "sdk", 3);
+    const stream = await new Stream(`${base}/sub?key=${channels.join(",")}`).open();
+    await sleep(500);
+    const client = createCluster({ rootNodes: cluster.primaries().map((n) => ({ url: `redis://${n.host}:${n.port}` })) });
+    await client.connect();
+    try {
+      const ids: string[] = [];
+      for (const channel of channels) {
+        // no idempotency key: only the channel's two keys are passed (a '' key would answer CROSSSLOT)
+        const plain = await publishDurable(channelCommander(client, channel), channel, `sdk ${channel}`, { sharded: true });
+        const keyed = await publishDurable(channelCommander(client, channel), channel, "keyed", { sharded: true, idempotencyKey: `k-${channel}` });
+        const again = await publishDurable(channelCommander(client, channel), channel, "keyed", { sharded: true, idempotencyKey: `k-${channel}` });
+        expect(again).toEqual({ id: keyed.id, subscribers: 0, duplicate: true });
+        expect(plain.duplicate).toBe(false);
+        ids.push(plain.id, keyed.id);
+      }
+      await stream.waitForMessages(6);
+      await sleep(200);
+      expect(messages(stream).map((m) => [m.channel, m.id, m.data])).toEqual(
+        channels.flatMap((c, i) => [
+          [c, ids[2 * i], `sdk ${c}`],
+          [c, ids[2 * i + 1], "keyed"],
+        ]),
+      );
+    } finally {
+      await client.quit();
+      stream.close();
+    }
+  });
+
+  test("the server API on a cluster: publish, broadcast, publish_many and history reach channels on every shard", async () => {
+    const channels = oneChannelPerShard(owner, "api", 3);
+    const stream = await new Stream(`${base}/sub?key=${channels.join(",")}`).open();
+    await sleep(500);
+    const api = new PushgateApi(base);
+    const one = await api.publish({ channel: channels[0], data: "one", idempotencyKey: "api-once" });
+    expect(await api.publish({ channel: channels[0], data: "one", idempotencyKey: "api-once" })).toMatchObject({ id: one.id, duplicate: true });
+    const all = await api.broadcast({ channels, data: "to all", event: "news" });
+    expect(all.map((r) => [r.channel, r.error])).toEqual(channels.map((c) => [c, undefined]));
+    const many = await api.publishMany({ items: channels.map((c) => ({ channel: c, data: `own ${c}` })) });
+    expect(many.map((r) => [r.channel, r.error])).toEqual(channels.map((c) => [c, undefined]));
+    await stream.waitForMessages(7);
+    await sleep(200);
+    for (const [i, channel] of channels.entries()) {
+      const delivered = messages(stream).filter((m) => m.channel === channel);
+      const expected = [...(i === 0 ? [["one", one.id]] : []), ["to all", all[i].id], [`own ${channel}`, many[i].id]];
+      expect(delivered.map((m) => [m.data, m.id])).toEqual(expected);
+      const kept = await api.history({ channel });
+      expect(kept.messages.map((m) => [m.data, m.id])).toEqual(expected);
+    }
+    expect((await api.history({ channel: channels[1], reverse: true, limit: 1 })).messages.map((m) => m.data)).toEqual([`own ${channels[1]}`]);
     stream.close();
   });
 

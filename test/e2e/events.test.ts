@@ -112,6 +112,23 @@ describe("offline and unread events in pushgate:events", () => {
       body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "publish", params: { channel: "user:fay", data: "from the api" } }),
     });
     const apiId = (JSON.parse(api.body) as { result: { id: string } }).result.id;
+    // and publish_many (one pipeline): gus's message stays unread, hal reads his
+    const many = await fetchText(`${stack.base}/api`, {
+      method: "POST",
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 2,
+        method: "publish_many",
+        params: {
+          items: [
+            { channel: "user:gus", data: "one" },
+            { channel: "user:hal", data: "two" },
+          ],
+        },
+      }),
+    });
+    const [gusId, halId] = (JSON.parse(many.body) as { result: Array<{ id: string }> }).result.map((r) => r.id);
+    expect((await fetchText(`${secondBase}/ack?channel=user:hal&id=${halId}&user=hal`, { method: "POST" })).status).toBe(200);
 
     expect(await eventually(async () => (await eventsOf("unread", "dee")).length > 0, 6000, 100)).toBe(true);
     const [event] = await eventsOf("unread", "dee");
@@ -119,10 +136,13 @@ describe("offline and unread events in pushgate:events", () => {
     expect(Number(event.at)).toBeGreaterThanOrEqual(Number(unreadId.split("-")[0]) + 1000);
     expect(await eventually(async () => (await eventsOf("unread", "fay")).length > 0, 6000, 100)).toBe(true);
     expect((await eventsOf("unread", "fay"))[0]).toMatchObject({ channel: "user:fay", id: apiId });
+    expect(await eventually(async () => (await eventsOf("unread", "gus")).length > 0, 6000, 100)).toBe(true);
+    expect((await eventsOf("unread", "gus"))[0]).toMatchObject({ channel: "user:gus", id: gusId });
     await sleep(2500);
     expect((await eventsOf("unread", "dee")).length).toBe(1);
     expect((await eventsOf("unread", "fay")).length).toBe(1);
-    expect((await events()).filter((e) => e.type === "unread" && e.user !== "dee" && e.user !== "fay")).toEqual([]);
+    expect((await eventsOf("unread", "gus")).length).toBe(1);
+    expect((await events()).filter((e) => e.type === "unread" && !["dee", "fay", "gus"].includes(e.user))).toEqual([]);
   }, 20000);
 
   test("README's XREADGROUP reads an offline event as printed", async () => {
