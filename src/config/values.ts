@@ -55,13 +55,20 @@ export function isIPv4(s: string): boolean {
 
 /** A host name or IPv4 address: 1 to 253 characters of A-Z a-z 0-9 - . */
 export function isHost(s: string): boolean {
-  if (s.length === 0 || s.length > 253) {
+  return everyChar(s, 253, (c) => isAlnum(c) || c === 45 || c === 46);
+}
+
+function isAlnum(this: void, c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57);
+}
+
+/** 1 to `max` characters, each of them accepted by `accepts` (given its char code). */
+function everyChar(s: string, max: number, accepts: (this: void, c: number) => boolean): boolean {
+  if (s.length < 1 || s.length > max) {
     return false;
   }
   for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    const ok = (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 45 || c === 46;
-    if (!ok) {
+    if (!accepts(s.charCodeAt(i))) {
       return false;
     }
   }
@@ -70,17 +77,8 @@ export function isHost(s: string): boolean {
 
 /** 1 to `max` printable ASCII characters without space, comma, quote, semicolon, braces, `$` or `]` (safe in nginx.conf and the rendered settings). */
 export function isPlainText(s: string, max: number): boolean {
-  if (s.length < 1 || s.length > max) {
-    return false;
-  }
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    // 34 " 36 $ 39 ' 44 , 59 ; 93 ] 123 { 125 }
-    if (c <= 32 || c >= 127 || c === 34 || c === 36 || c === 39 || c === 44 || c === 59 || c === 93 || c === 123 || c === 125) {
-      return false;
-    }
-  }
-  return true;
+  // 34 " 36 $ 39 ' 44 , 59 ; 93 ] 123 { 125 }
+  return everyChar(s, max, (c) => c > 32 && c < 127 && c !== 34 && c !== 36 && c !== 39 && c !== 44 && c !== 59 && c !== 93 && c !== 123 && c !== 125);
 }
 
 /** An http:// or https:// URL with a host, as plain text (see isPlainText). */
@@ -100,17 +98,7 @@ export function isKeyFileItem(s: string): boolean {
 
 /** 1 to `max` characters of A-Z a-z 0-9 _ - (a cookie name). */
 export function isName(s: string, max: number): boolean {
-  if (s.length < 1 || s.length > max) {
-    return false;
-  }
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    const ok = (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 45;
-    if (!ok) {
-      return false;
-    }
-  }
-  return true;
+  return everyChar(s, max, (c) => isAlnum(c) || c === 95 || c === 45);
 }
 
 /** `host:port`, `[v6]:port`, `*:port` or `port`. */
@@ -153,21 +141,25 @@ export function isOrigin(s: string): boolean {
   return isHost(hostPort.substring(0, colon)) && integerIn(hostPort.substring(colon + 1), 1, 65535) !== undefined;
 }
 
+/** Splits `[user:]password@rest` (the userinfo of a Redis URL): the password (or undefined), and the rest. */
+function splitPassword(rest: string): LuaMultiReturn<[string | undefined, string]> {
+  const at = lastIndexOfChar(rest, "@");
+  if (at < 0) {
+    return $multi(undefined, rest);
+  }
+  const userinfo = rest.substring(0, at);
+  const colon = userinfo.indexOf(":");
+  return $multi(colon >= 0 ? userinfo.substring(colon + 1) : userinfo, rest.substring(at + 1));
+}
+
 /** Parses `redis://[:password@]host[:port][/db]`. */
 export function parseRedisUrl(url: string): LuaMultiReturn<[RedisAddress] | [undefined, string]> {
   const scheme = "redis://";
   if (!url.startsWith(scheme)) {
     return $multi(undefined, `"${url}" does not start with redis://`);
   }
-  let rest = url.substring(scheme.length);
-  let password: string | undefined;
-  const at = lastIndexOfChar(rest, "@");
-  if (at >= 0) {
-    const userinfo = rest.substring(0, at);
-    const colon = userinfo.indexOf(":");
-    password = colon >= 0 ? userinfo.substring(colon + 1) : userinfo;
-    rest = rest.substring(at + 1);
-  }
+  const [password, afterPassword] = splitPassword(url.substring(scheme.length));
+  let rest = afterPassword;
   let db = 0;
   const slash = rest.indexOf("/");
   if (slash >= 0) {
@@ -209,15 +201,7 @@ export function parseRedisClusterUrl(url: string): LuaMultiReturn<[RedisAddress[
   if (!url.startsWith(CLUSTER_SCHEME)) {
     return $multi(undefined, `"${url}" does not start with ${CLUSTER_SCHEME}`);
   }
-  let rest = url.substring(CLUSTER_SCHEME.length);
-  let password: string | undefined;
-  const at = lastIndexOfChar(rest, "@");
-  if (at >= 0) {
-    const userinfo = rest.substring(0, at);
-    const colon = userinfo.indexOf(":");
-    password = colon >= 0 ? userinfo.substring(colon + 1) : userinfo;
-    rest = rest.substring(at + 1);
-  }
+  const [password, rest] = splitPassword(url.substring(CLUSTER_SCHEME.length));
   const seeds: RedisAddress[] = [];
   for (const item of list(rest)) {
     const colon = lastIndexOfChar(item, ":");
