@@ -7,7 +7,7 @@ import { isValidPattern } from "../auth/grant";
 import { FAILURE_CODES, invalidParam, RpcError, rpcError } from "../protocol/jsonrpc";
 import type { WorkerStatus } from "../protocol/status";
 import * as pool from "../store/pool";
-import * as presence from "../store/presence";
+import * as roster from "../store/roster";
 import * as readstate from "../store/readstate";
 import * as param from "./params";
 import type { Params } from "./params";
@@ -26,7 +26,7 @@ export function channelPresence(settings: Settings, params: Params, withUsers: b
   if (offset === undefined || limit === undefined) {
     return $multi(undefined, (offsetErr ?? limitErr) as RpcError);
   }
-  const [found, failure] = presence.ofChannel(settings, channel, offset, withUsers ? limit : 0);
+  const [found, failure] = roster.ofChannel(settings, channel, offset, withUsers ? limit : 0);
   if (found === undefined) {
     return $multi(undefined, rpcError(FAILURE_CODES[failure.kind], failure.message));
   }
@@ -49,7 +49,7 @@ export function online(settings: Settings, params: Params): Result {
   }
   const out: string[] = [];
   for (const user of users) {
-    const [found, failure] = presence.ofUser(settings, user);
+    const [found, failure] = roster.ofUser(settings, user);
     if (found === undefined) {
       return $multi(undefined, rpcError(FAILURE_CODES[failure.kind], failure.message));
     }
@@ -108,7 +108,7 @@ export function channels(settings: Settings, params: Params): Result {
   names.sort();
   const out: string[] = [];
   for (const name of names) {
-    const [found] = presence.ofChannel(settings, name, 0, 0);
+    const [found] = roster.ofChannel(settings, name, 0, 0);
     if (found !== undefined && found.connections > 0) {
       out.push(`{"channel":${quoteJson(name)},"connections":${found.connections},"users":${found.users}}`);
     }

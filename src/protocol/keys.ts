@@ -19,6 +19,24 @@ export function readKey(channel: string): string {
   return `pushgate:{${channel}}:read`;
 }
 
+/**
+ * A channel's presence keys (in its slot): connection id -> expiry, user -> expiry, and the user's
+ * connection ids there; an anonymous connection's have no third (no '': in a cluster it is a key
+ * of another slot).
+ */
+export function presenceKeys(channel: string, user: string): string[] {
+  const keys = [`pushgate:{${channel}}:pconn`, `pushgate:{${channel}}:puser`];
+  if (user !== "") {
+    keys.push(`pushgate:{${channel}}:puser:${user}`);
+  }
+  return keys;
+}
+
+/** A user's presence keys (in the user's slot): connection ids -> expiry on every gateway, and last seen. */
+export function userPresenceKeys(user: string): string[] {
+  return [`pushgate:user:{${user}}:conns`, `pushgate:user:{${user}}:seen`];
+}
+
 /** Idempotency keys: 1 to 128 visible ASCII characters. */
 export function isValidIdempotencyKey(key: string): boolean {
   if (key.length < 1 || key.length > 128) {

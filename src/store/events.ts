@@ -17,7 +17,7 @@
 import type { Settings } from "../config/schema";
 import * as settingsHolder from "../host/settings";
 import { compareIds } from "../protocol/cursor";
-import { readKey } from "../protocol/keys";
+import { readKey, userPresenceKeys } from "../protocol/keys";
 import * as pool from "./pool";
 
 export const EVENTS_KEY = "pushgate:events";
@@ -27,11 +27,6 @@ const INBOX_PREFIX = "user:";
 const SWEEP_S = 1;
 /** At most this many occurrences of each kind claimed per sweep. */
 const SWEEP_LIMIT = 500;
-
-/** A user's presence keys (in the user's slot): connection ids → expiry, and last seen. */
-export function userKeys(user: string): string[] {
-  return [`pushgate:user:{${user}}:conns`, `pushgate:user:{${user}}:seen`];
-}
 
 /**
  * Sends the due times of a presence batch: triples op ('up': seen connected, 'down': the last
@@ -74,7 +69,7 @@ export function publishedMany(settings: Settings, channels: string[], ids: strin
 
 /** Looks at one due user and claims their offline event; false when Redis failed. */
 function claimOffline(session: pool.Session, settings: Settings, user: string, due: string): boolean {
-  const [found, err] = pool.fcall(session, "pushgate_presence_user", userKeys(user), ["read", "", "0"], true);
+  const [found, err] = pool.fcall(session, "pushgate_presence_user", userPresenceKeys(user), ["read", "", "0"], true);
   if (found === undefined) {
     ngx.log(ngx.WARN, "failed to read presence for offline events: ", `${err}`);
     return false;

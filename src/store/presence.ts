@@ -7,9 +7,8 @@
 import type { Settings } from "../config/schema";
 import { grantAllows } from "../auth/grant";
 import * as settingsHolder from "../host/settings";
-import { Failure } from "../protocol/failure";
+import { presenceKeys, userPresenceKeys } from "../protocol/keys";
 import * as events from "./events";
-import { userKeys } from "./events";
 import { BatchReply, FunctionCall, refused } from "./functions";
 import * as pool from "./pool";
 import { isCluster } from "./topology";
@@ -37,15 +36,6 @@ let changes: Array<[string, string, string, string]> = [];
 let settles: Array<[number, string, string]> = [];
 let tag = "";
 let sequence = 0;
-
-/** A channel's presence keys; an anonymous connection's have no third (no '': in a cluster it is a key of another slot). */
-function channelKeys(channel: string, user: string): string[] {
-  const keys = [`pushgate:{${channel}}:pconn`, `pushgate:{${channel}}:puser`];
-  if (user !== "") {
-    keys.push(`pushgate:{${channel}}:puser:${user}`);
-  }
-  return keys;
-}
 
 /** Join and leave notices go out with SPUBLISH in a Redis Cluster, where the hub subscribes with SSUBSCRIBE. */
 function publishWord(settings: Settings): string {
@@ -180,11 +170,11 @@ function callFor(settings: Settings, change: [string, string, string, string]): 
   const [op, id, user, channel] = change;
   const ttl = `${math.floor(settings.presenceRefreshSeconds * TTL_REFRESHES * 1000)}`;
   if (channel === "") {
-    return ["pushgate_presence_user", userKeys(user), [op, id, ttl]];
+    return ["pushgate_presence_user", userPresenceKeys(user), [op, id, ttl]];
   } else if (op === "join") {
-    return ["pushgate_presence_join", channelKeys(channel, user), [id, user, ttl, notifies(settings, channel), publishWord(settings)]];
+    return ["pushgate_presence_join", presenceKeys(channel, user), [id, user, ttl, notifies(settings, channel), publishWord(settings)]];
   }
-  return ["pushgate_presence_leave", channelKeys(channel, user), [id, user, `${math.floor(settings.presenceGraceSeconds * 1000)}`]];
+  return ["pushgate_presence_leave", presenceKeys(channel, user), [id, user, `${math.floor(settings.presenceGraceSeconds * 1000)}`]];
 }
 
 /**
@@ -251,7 +241,7 @@ function syncNow(settings: Settings, now: number): boolean {
     if (at > now || !ok) {
       later.push(settle);
     } else {
-      const keys = channelKeys(channel, user);
+      const keys = presenceKeys(channel, user);
       const [reply] = pool.fcall(session, "pushgate_presence_settle", [keys[1], keys[2]], [user, notifies(settings, channel), publishWord(settings)], true);
       ok = reply !== undefined;
     }
@@ -297,40 +287,6 @@ export function start(settings: Settings): void {
   ngx.timer.every(SYNC_S, sync);
   ngx.timer.every(settings.presenceRefreshSeconds, refresh);
   events.start(settings);
-}
-
-export interface ChannelPresence {
-  connections: number;
-  users: number;
-  /** User ids, by name, from the requested offset. */
-  page: string[];
-}
-
-/** Who is in `channel`, on every gateway. */
-export function ofChannel(settings: Settings, channel: string, offset: number, limit: number): LuaMultiReturn<[ChannelPresence] | [undefined, Failure]> {
-  const keys = channelKeys(channel, "");
-  const [reply, failure] = pool.call(settings, "read presence", "pushgate_presence_channel", [keys[0], keys[1]], [`${offset}`, `${limit}`]);
-  if (reply === undefined) {
-    return $multi(undefined, failure);
-  }
-  const values = reply as unknown as [number, number, string[]];
-  return $multi({ connections: values[0], users: values[1], page: values[2] });
-}
-
-export interface UserPresence {
-  connections: number;
-  /** Last seen connected (ms since the epoch, Redis's clock; now while connected; 0: never). */
-  lastSeen: number;
-}
-
-/** A user's connections on every gateway, and when last seen. */
-export function ofUser(settings: Settings, user: string): LuaMultiReturn<[UserPresence] | [undefined, Failure]> {
-  const [reply, failure] = pool.call(settings, "read presence", "pushgate_presence_user", userKeys(user), ["read", "", "0"]);
-  if (reply === undefined) {
-    return $multi(undefined, failure);
-  }
-  const values = reply as unknown as [number, number];
-  return $multi({ connections: values[0], lastSeen: values[1] });
 }
 
 /** This worker's tracked connections with a user, and its distinct users (kept as they change: read once a second for the metrics). */
