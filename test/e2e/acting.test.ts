@@ -1,0 +1,319 @@
+// Acting on users across gateways sharing one Redis (the server API's disconnect and revoke, the
+// per-user connection cap and the connect-rate limits): two gateways, real nginx and Redis. A
+// disconnect ends the user's streams on both gateways, on every transport, with the reason and the
+// reconnect flag the client sees; a revoked token is refused on every gateway, also one started
+// after the revocation, and its open streams end; the cap counts on both gateways and the slots of
+// a gateway killed with SIGKILL expire; connect rates answer 429 with Retry-After.
+
+import { createHmac } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Gateway, startGateway } from "../../src/cli/gateway";
+import { parseSettings } from "../../src/config/schema";
+import type { GatewayStatus } from "../../src/protocol/status";
+import { PushgateApi } from "../../sdk/api";
+import { publishHttp } from "../../sdk/http";
+import { SseClient, WsClient } from "./clients";
+import { eventually, fetchText, freePort, HttpAnswer, luaErrors, sleep, Stack, startStack, Stream, withStack } from "./harness";
+
+const SECRET = "acting-secret-acting-secret-acting-secret";
+const KEY = "acting-publisher-key-acting-publisher-key";
+const SETTINGS = { jwtSecret: SECRET, publisherKey: KEY, jwtLeewaySeconds: "0", maxConnectionsPerUser: "3", presenceRefreshSeconds: "0.5" };
+/** Streams end within about a second of the order; this much is allowed. */
+const END_MS = 1500;
+
+const now = (): number => Math.floor(Date.now() / 1000);
+
+/** An HS256 token with a jti and an issue time (the SDK's mintToken sets no jti). */
+function token(sub: string, jti: string, iat = now()): string {
+  const part = (value: object): string => Buffer.from(JSON.stringify(value)).toString("base64url");
+  const input = `${part({ alg: "HS256", typ: "JWT" })}.${part({ sub, channels: ["room:*", `user:${sub}`], iat, exp: now() + 600, jti })}`;
+  return `${input}.${createHmac("sha256", SECRET).update(input).digest("base64url")}`;
+}
+
+interface Started {
+  gateway: Gateway;
+  base: string;
+  dir: string;
+}
+
+async function startAnother(redisUrl: string, extra: Record<string, string> = {}): Promise<Started> {
+  const dir = mkdtempSync(join(tmpdir(), "pushgate-test-"));
+  const port = await freePort();
+  const [settings, err] = parseSettings({ listen: `127.0.0.1:${port}`, redisUrl, runtimeDir: dir, workers: "2", logLevel: "warn", ...SETTINGS, ...extra });
+  if (settings === undefined) {
+    throw new Error(err);
+  }
+  return { gateway: await startGateway(settings, "ignore"), base: `http://127.0.0.1:${port}`, dir };
+}
+
+async function stopAnother(started: Started | undefined): Promise<void> {
+  if (started !== undefined) {
+    await started.gateway.stop();
+    rmSync(started.dir, { recursive: true, force: true });
+  }
+}
+
+/** The last JSON line of a chunked stream. */
+function lastLine(stream: Stream): unknown {
+  const lines = stream.messages();
+  return lines[lines.length - 1];
+}
+
+function errorOf(answer: HttpAnswer): [number, string] {
+  return [answer.status, answer.status === 200 ? "" : (JSON.parse(answer.body) as { error: string }).error];
+}
+
+describe("acting on users across two gateways", () => {
+  let stack: Stack;
+  let second: Started;
+  let api: PushgateApi;
+  let secondApi: PushgateApi;
+
+  beforeAll(async () => {
+    stack = await startStack({ settings: SETTINGS });
+    second = await startAnother(stack.redis.url);
+    api = new PushgateApi(stack.base, { key: KEY });
+    secondApi = new PushgateApi(second.base, { key: KEY });
+  });
+
+  afterAll(async () => {
+    const secondLog = second !== undefined ? readFileSync(second.gateway.errorLog, "utf8") : "";
+    await stopAnother(second);
+    expect(luaErrors(stack.errorLog())).toEqual([]);
+    expect(luaErrors(secondLog)).toEqual([]);
+    await stack.stop();
+  });
+
+  test("disconnect ends the user's streams on both gateways and every transport, with the reason; others go on", async () => {
+    const dan = token("dan", "dan-1");
+    const dan2 = token("dan", "dan-2");
+    const olga = token("olga", "olga-1");
+    const chunked = await new Stream(`${stack.base}/sub?key=room:d&token=${dan}`).open();
+    const sse = await new SseClient(`${stack.base}/sse?key=room:d&token=${dan2}`).opened();
+    const ws = await new WsClient(`${second.base.replace("http", "ws")}/ws?key=room:d&token=${dan}`).open();
+    const others = [
+      await new Stream(`${stack.base}/sub?key=room:d&token=${olga}`).open(),
+      await new Stream(`${second.base}/sub?key=room:d&token=${olga}`).open(),
+    ];
+    expect([chunked.status, ...others.map((s) => s.status)]).toEqual([200, 200, 200]);
+    await api.disconnect({ user: "nobody" }); // an order for a user without streams ends nothing
+    const started = Date.now();
+    const order = await secondApi.disconnect({ user: "dan", reason: "account closed", reconnect: false });
+    expect(order.order).toMatch(/^\d+-\d+$/);
+    expect(await eventually(() => chunked.ended && ws.closeCode !== undefined && sse.events.some((e) => e.type === "error"), END_MS)).toBe(true);
+    expect(Date.now() - started).toBeLessThan(END_MS);
+    expect(lastLine(chunked)).toEqual({ type: "error", error: "account closed", reconnect: false });
+    expect([ws.closeCode, ws.closeReason]).toEqual([4001, "account closed"]);
+    expect(JSON.parse(sse.events.find((e) => e.type === "error")!.data)).toEqual({ error: "account closed", reconnect: false });
+    sse.close();
+    // olga's streams on both gateways go on
+    await publishHttp(stack.base, "room:d", "still here", { token: KEY });
+    for (const stream of others) {
+      expect(await stream.waitForMessages(1)).toMatchObject([{ channel: "room:d", data: "still here" }]);
+      expect(stream.ended).toBe(false);
+      stream.close();
+    }
+  });
+
+  test("disconnect ends a long-poll waiting on the other gateway; reconnect defaults to true", async () => {
+    const lena = token("lena", "lena-1");
+    const poll = fetchText(`${second.base}/lp?key=room:l&timeout=20&token=${lena}`);
+    const chunked = await new Stream(`${stack.base}/sub?key=room:l&token=${lena}`).open();
+    await sleep(300); // the poll is waiting
+    const started = Date.now();
+    await api.disconnect({ user: "lena", reason: "maintenance" });
+    const answer = await poll;
+    expect(Date.now() - started).toBeLessThan(END_MS);
+    // may come back: 503 with Retry-After, which the client library retries
+    expect(errorOf(answer)).toEqual([503, "maintenance"]);
+    expect(await eventually(() => chunked.ended, END_MS)).toBe(true);
+    expect(lastLine(chunked)).toEqual({ type: "error", error: "maintenance", reconnect: true });
+  });
+
+  test("revoke by jti: refused on the other gateway, and the open stream ends", async () => {
+    const revoked = token("rita", "rita-revoked");
+    const kept = token("rita", "rita-kept");
+    const open = await new Stream(`${stack.base}/sub?key=room:r&token=${revoked}`).open();
+    const other = await new Stream(`${stack.base}/sub?key=room:r&token=${kept}`).open();
+    expect([open.status, other.status]).toEqual([200, 200]);
+    await secondApi.revoke({ jti: "rita-revoked" });
+    expect(await eventually(() => open.ended, END_MS)).toBe(true);
+    expect(lastLine(open)).toEqual({ type: "error", error: "token revoked", reconnect: false });
+    expect(other.ended).toBe(false);
+    other.close();
+    await sleep(600); // one poll of the control stream: every worker of the other gateway has it
+    for (let i = 0; i < 4; i++) {
+      // every worker refuses it
+      expect(errorOf(await fetchText(`${second.base}/sub?key=room:r&token=${revoked}&backlog=0`))).toEqual([401, "token revoked"]);
+    }
+    const fresh = await new Stream(`${second.base}/sub?key=room:r&token=${kept}`).open();
+    expect(fresh.status).toBe(200);
+    fresh.close();
+  });
+
+  test("revoke before a time: older tokens refused and their streams end; a token issued later is let in", async () => {
+    const old = token("bea", "bea-old", now() - 100);
+    const ws = await new WsClient(`${second.base.replace("http", "ws")}/ws?key=room:b&token=${old}`).open();
+    await api.revoke({ user: "bea", before: now() - 10 });
+    expect(await eventually(() => ws.closeCode !== undefined, END_MS)).toBe(true);
+    // the user may come back with a newer token
+    expect([ws.closeCode, ws.closeReason]).toEqual([4000, "token revoked"]);
+    await sleep(600);
+    expect(errorOf(await fetchText(`${stack.base}/sub?key=room:b&token=${old}`))[0]).toBe(401);
+    const newer = await new Stream(`${stack.base}/sub?key=room:b&token=${token("bea", "bea-new")}`).open();
+    expect(newer.status).toBe(200);
+    newer.close();
+  });
+
+  test("a gateway started after the revocations refuses those tokens too", async () => {
+    let late: Started | undefined;
+    try {
+      late = await startAnother(stack.redis.url, { workers: "1" });
+      expect(errorOf(await fetchText(`${late.base}/sub?key=room:r&token=${token("rita", "rita-revoked")}`))).toEqual([401, "token revoked"]);
+      expect(errorOf(await fetchText(`${late.base}/sub?key=room:b&token=${token("bea", "bea-older", now() - 100)}`))[0]).toBe(401);
+    } finally {
+      await stopAnother(late);
+    }
+  });
+
+  test("the connection cap counts on both gateways: 429 with Retry-After, allowed again once a stream ends", async () => {
+    const carl = token("carl", "carl-1");
+    const first = await new Stream(`${stack.base}/sub?key=room:c&token=${carl}`).open();
+    const secondStream = await new Stream(`${stack.base}/sub?key=room:c&token=${carl}`).open();
+    const third = await new Stream(`${second.base}/sub?key=room:c&token=${carl}`).open();
+    expect([first.status, secondStream.status, third.status]).toEqual([200, 200, 200]);
+    const refused = await fetchText(`${second.base}/sub?key=room:c&token=${carl}`);
+    expect(errorOf(refused)).toEqual([429, "too many connections for this user: at most 3"]);
+    expect(Number(refused.headers["retry-after"])).toBeGreaterThanOrEqual(1);
+    first.close();
+    let again: Stream | undefined;
+    expect(
+      await eventually(
+        async () => {
+          again = await new Stream(`${second.base}/sub?key=room:c&token=${carl}`).open();
+          if (again.status !== 200) {
+            again.close();
+          }
+          return again.status === 200;
+        },
+        3000,
+        100,
+      ),
+    ).toBe(true);
+    again?.close();
+    secondStream.close();
+    third.close();
+  });
+
+  test("the slots of a gateway killed with SIGKILL expire (refresh 0.5 s: slots live 1.25 s)", async () => {
+    const kim = token("kim", "kim-1");
+    const doomed = await startAnother(stack.redis.url, { workers: "1" });
+    let killed = false;
+    try {
+      const held = [1, 2, 3].map(() => new Stream(`${doomed.base}/sub?key=room:k&token=${kim}`));
+      for (const stream of held) {
+        await stream.open();
+      }
+      expect(held.map((s) => s.status)).toEqual([200, 200, 200]);
+      await sleep(1500); // refreshed at least twice: live slots do not expire
+      expect(errorOf(await fetchText(`${stack.base}/sub?key=room:k&token=${kim}`))[0]).toBe(429);
+      const status = JSON.parse((await fetchText(`${doomed.base}/status`, { headers: { Authorization: `Bearer ${KEY}` } })).body) as GatewayStatus;
+      process.kill(doomed.gateway.process.pid ?? 0, "SIGKILL");
+      for (const worker of status.workers) {
+        process.kill(worker.pid, "SIGKILL");
+      }
+      killed = true;
+      const killedAt = Date.now();
+      let admitted: Stream | undefined;
+      expect(
+        await eventually(
+          async () => {
+            admitted = await new Stream(`${stack.base}/sub?key=room:k&token=${kim}`).open();
+            if (admitted.status !== 200) {
+              admitted.close();
+            }
+            return admitted.status === 200;
+          },
+          4000,
+          100,
+        ),
+      ).toBe(true);
+      expect(Date.now() - killedAt).toBeLessThan(3000);
+      admitted?.close();
+      held.forEach((s) => s.close());
+    } finally {
+      if (killed) {
+        rmSync(doomed.dir, { recursive: true, force: true });
+      } else {
+        await stopAnother(doomed);
+      }
+    }
+  });
+});
+
+describe("connect-rate limits and direct mode", () => {
+  test("per user and per client address, across gateways: 429 with Retry-After until the window frees", async () => {
+    await withStack({ settings: { connectRatePerUser: "3", connectRatePerAddress: "5", connectRateWindowSeconds: "2" } }, async (stack) => {
+      const other = await startAnother(stack.redis.url, {
+        jwtSecret: "",
+        publisherKey: "",
+        maxConnectionsPerUser: "0",
+        connectRatePerUser: "3",
+        connectRatePerAddress: "5",
+        connectRateWindowSeconds: "2",
+      });
+      try {
+        // wait for a fresh window, so that all of this falls in one
+        await sleep(2000 - (Date.now() % 2000) + 50);
+        const bases = [stack.base, other.base, stack.base];
+        const answers: number[] = [];
+        for (const base of bases) {
+          answers.push((await fetchText(`${base}/lp?key=r1&user=ray&timeout=0.01`)).status);
+        }
+        expect(answers).toEqual([200, 200, 200]);
+        const refused = await fetchText(`${other.base}/lp?key=r1&user=ray&timeout=0.01`);
+        expect(errorOf(refused)).toEqual([429, "too many connects for this user: at most 3 per 2 s"]);
+        const retry = Number(refused.headers["retry-after"]);
+        expect(retry).toBeGreaterThanOrEqual(1);
+        expect(retry).toBeLessThanOrEqual(2);
+        // the address: 4 connects so far, one more passes, the next is refused whoever the user
+        expect((await fetchText(`${stack.base}/lp?key=r1&user=sam&timeout=0.01`)).status).toBe(200);
+        expect(errorOf(await fetchText(`${other.base}/lp?key=r1&user=tom&timeout=0.01`))).toEqual([
+          429,
+          "too many connects from this address: at most 5 per 2 s",
+        ]);
+        // the next window lets them in again
+        await sleep(retry * 1000);
+        expect((await fetchText(`${stack.base}/lp?key=r1&user=ray&timeout=0.01`)).status).toBe(200);
+      } finally {
+        await stopAnother(other);
+      }
+      expect(luaErrors(stack.errorLog())).toEqual([]);
+    });
+  });
+
+  test("disconnect in direct mode ends every transport within the wait", async () => {
+    await withStack({ settings: { mode: "direct" } }, async (stack) => {
+      const api = new PushgateApi(stack.base);
+      const chunked = await new Stream(`${stack.base}/sub?key=room:x&user=dora`).open();
+      const sse = await new SseClient(`${stack.base}/sse?key=room:x&user=dora`).opened();
+      const ws = await new WsClient(`${stack.base.replace("http", "ws")}/ws?key=room:x&user=dora`).open();
+      const poll = fetchText(`${stack.base}/lp?key=room:x&user=dora&timeout=20`);
+      const bystander = await new Stream(`${stack.base}/sub?key=room:x&user=eve`).open();
+      await sleep(300);
+      const started = Date.now();
+      await api.disconnect({ user: "dora", reason: "bye", reconnect: false });
+      expect(await eventually(() => chunked.ended && ws.closeCode !== undefined && sse.events.some((e) => e.type === "error"), END_MS)).toBe(true);
+      expect(errorOf(await poll)).toEqual([403, "bye"]);
+      expect(Date.now() - started).toBeLessThan(END_MS);
+      expect(lastLine(chunked)).toEqual({ type: "error", error: "bye", reconnect: false });
+      expect([ws.closeCode, ws.closeReason]).toEqual([4001, "bye"]);
+      sse.close();
+      expect(bystander.ended).toBe(false);
+      bystander.close();
+      expect(luaErrors(stack.errorLog())).toEqual([]);
+    });
+  });
+});
