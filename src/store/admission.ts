@@ -3,7 +3,8 @@
 // and per client address (PUSHGATE_CONNECT_RATE_*). A stream under the cap holds a slot: an entry
 // of the user's sorted set, scored by its expiry. This worker refreshes its slots on a timer every
 // PUSHGATE_PRESENCE_REFRESH_SECONDS (slots live 2.5 refreshes), so the slots of a gateway that dies
-// expire by themselves; a stream's end gives its slot back from the timer, off the request.
+// expire by themselves; a stream's end gives its slot back at once (from the timer when Redis
+// fails then).
 // Nothing here runs when the cap and the rates are off; when on, one round trip per connect
 // (two with the per-address rate: the address's keys hash to another slot than the user's).
 
@@ -105,8 +106,11 @@ export function admit(settings: Settings, user: string | undefined, address: str
   return $multi(slot);
 }
 
-/** Gives back the slot admit() took (sent to Redis by the timer, within RELEASE_S). */
-export function release(user: string | undefined, slot: string): void {
+/**
+ * Gives back the slot admit() took, at once (a long-poll client at its cap polls again right
+ * after), or from the timer within RELEASE_S when Redis does not answer now.
+ */
+export function release(settings: Settings, user: string | undefined, slot: string): void {
   if (user === undefined || slot === "") {
     return;
   }
@@ -115,6 +119,14 @@ export function release(user: string | undefined, slot: string): void {
     slots.delete(slot);
     if (next(slots)[0] === undefined) {
       held.delete(user);
+    }
+  }
+  const [session] = pool.open(settings);
+  if (session !== undefined) {
+    const [reply] = pool.fcall(session, "pushgate_slots_refresh", [slotsKey(user)], ["release", `${ttlMs(settings)}`, slot], true);
+    pool.close(session);
+    if (reply !== undefined) {
+      return;
     }
   }
   let list = released.get(user);

@@ -71,13 +71,13 @@ export function open(settings: Settings, request: StreamRequest): LuaMultiReturn
   }
   const [resume, planFailure] = plan(settings, channels, user, request.cursor, request.backlog);
   if (resume === undefined) {
-    admission.release(user, slot);
+    admission.release(settings, user, slot);
     return $multi(undefined, planFailure);
   }
   const mode = configuredMode(settings);
   const [subscription, subscribeErr] = mode.open(channels, settings);
   if (subscription === undefined) {
-    admission.release(user, slot);
+    admission.release(settings, user, slot);
     ngx.log(ngx.ERR, subscribeErr);
     return $multi(undefined, UNAVAILABLE);
   }
@@ -86,7 +86,7 @@ export function open(settings: Settings, request: StreamRequest): LuaMultiReturn
     const [read, readFailure] = readBacklog(settings, channels, resume);
     if (read === undefined) {
       mode.close(subscription);
-      admission.release(user, slot);
+      admission.release(settings, user, slot);
       return $multi(undefined, readFailure);
     }
     backlog = read.entries.length > 0 || read.gaps.length > 0 ? read : undefined;
@@ -116,14 +116,14 @@ export function openUntilAbort(settings: Settings, request: StreamRequest): LuaM
 }
 
 /** Releases what open() took: the subscription and the user's connection slot. Safe twice. */
-export function finish(stream: Stream, _settings: Settings): void {
+export function finish(stream: Stream, settings: Settings): void {
   stream.mode.close(stream.subscription);
   if (!stream.ended) {
     stream.ended = true;
     metrics.streamClosed();
     presence.untrack();
     control.unregister(stream);
-    admission.release(stream.identity.user, stream.slot);
+    admission.release(settings, stream.identity.user, stream.slot);
   }
 }
 

@@ -14,12 +14,15 @@ import { parseSettings } from "../../src/config/schema";
 import type { GatewayStatus } from "../../src/protocol/status";
 import { PushgateApi } from "../../sdk/api";
 import { publishHttp } from "../../sdk/http";
+import { EventSource } from "eventsource";
+import WebSocket from "ws";
+import { subscribe, SubscribeOptions, Subscription } from "../../client/src/client";
 import { SseClient, WsClient } from "./clients";
 import { eventually, fetchText, freePort, HttpAnswer, luaErrors, sleep, Stack, startStack, Stream, withStack } from "./harness";
 
 const SECRET = "acting-secret-acting-secret-acting-secret";
 const KEY = "acting-publisher-key-acting-publisher-key";
-const SETTINGS = { jwtSecret: SECRET, publisherKey: KEY, jwtLeewaySeconds: "0", maxConnectionsPerUser: "3", presenceRefreshSeconds: "0.5" };
+const SETTINGS = { jwtSecret: SECRET, publisherKey: KEY, jwtLeewaySeconds: "0", maxConnectionsPerUser: "4", presenceRefreshSeconds: "0.5" };
 /** Streams end within about a second of the order; this much is allowed. */
 const END_MS = 1500;
 
@@ -54,6 +57,9 @@ async function stopAnother(started: Started | undefined): Promise<void> {
     rmSync(started.dir, { recursive: true, force: true });
   }
 }
+
+/** What Node lacks for the client library: the WebSocket and EventSource classes. */
+const NODE: SubscribeOptions = { WebSocket, EventSource, reconnectMs: 200, maxReconnectMs: 1000 };
 
 /** The last JSON line of a chunked stream. */
 function lastLine(stream: Stream): unknown {
@@ -98,6 +104,8 @@ describe("acting on users across two gateways", () => {
       await new Stream(`${second.base}/sub?key=room:d&token=${olga}`).open(),
     ];
     expect([chunked.status, ...others.map((s) => s.status)]).toEqual([200, 200, 200]);
+    const poll = fetchText(`${stack.base}/lp?key=room:d&timeout=20&token=${token("dan", "dan-3")}`);
+    await sleep(300); // the poll is waiting
     await api.disconnect({ user: "nobody" }); // an order for a user without streams ends nothing
     const started = Date.now();
     const order = await secondApi.disconnect({ user: "dan", reason: "account closed", reconnect: false });
@@ -108,6 +116,8 @@ describe("acting on users across two gateways", () => {
     expect([ws.closeCode, ws.closeReason]).toEqual([4001, "account closed"]);
     expect(JSON.parse(sse.events.find((e) => e.type === "error")!.data)).toEqual({ error: "account closed", reconnect: false });
     sse.close();
+    // told not to come back: 403 (the client library gives up)
+    expect(errorOf(await poll)).toEqual([403, "account closed"]);
     // olga's streams on both gateways go on
     await publishHttp(stack.base, "room:d", "still here", { token: KEY });
     for (const stream of others) {
@@ -115,6 +125,39 @@ describe("acting on users across two gateways", () => {
       expect(stream.ended).toBe(false);
       stream.close();
     }
+  });
+
+  test("the client library honours the disconnect: closed with the reason when told not to come back, else back again", async () => {
+    const transports = ["ws", "sse", "longpoll"] as const;
+    const subs: Array<{ sub: Subscription; errors: Error[]; states: string[] }> = transports.map((transport, i) => {
+      const sub = subscribe("room:cl", { ...NODE, url: i === 1 ? second.base : stack.base, transport, token: token("cleo", `cleo-${transport}`) });
+      const recorded = { sub, errors: [] as Error[], states: [] as string[] };
+      sub.on("error", (e) => recorded.errors.push(e));
+      sub.on("state", (state) => recorded.states.push(state));
+      return recorded;
+    });
+    const open = await eventually(() => subs.every((r) => r.sub.state === "open"), 5000);
+    expect({ open, errors: subs.map((r) => r.errors.map((e) => e.message).join(";")) }).toEqual({ open: true, errors: ["", "", ""] });
+    await sleep(300); // the long-poll is waiting
+    await api.disconnect({ user: "cleo", reason: "account closed", reconnect: false });
+    const closed = await eventually(() => subs.every((r) => r.sub.state === "closed"), 3000);
+    subs.forEach((r) => r.sub.close());
+    expect({ closed, states: subs.map((r) => r.states.join(",")) }).toEqual({ closed: true, states: ["open,closed", "open,closed", "open,closed"] });
+    for (const [i, recorded] of subs.entries()) {
+      const transport = transports[i];
+      expect({ transport, errors: recorded.errors.map((e) => [e.message.includes("account closed"), (e as { fatal?: boolean }).fatal]) }).toEqual({
+        transport,
+        errors: [[true, true]],
+      });
+    }
+    // told it may come back, the WebSocket subscription opens again
+    const back = subscribe("room:cl", { ...NODE, url: stack.base, transport: "ws", token: token("cleo", "cleo-back") });
+    const states: string[] = [];
+    back.on("state", (state) => states.push(state));
+    expect(await eventually(() => back.state === "open", 5000)).toBe(true);
+    await api.disconnect({ user: "cleo", reason: "rebalancing" });
+    expect(await eventually(() => states.includes("reconnecting") && back.state === "open", 5000)).toBe(true);
+    back.close();
   });
 
   test("disconnect ends a long-poll waiting on the other gateway; reconnect defaults to true", async () => {
@@ -183,9 +226,10 @@ describe("acting on users across two gateways", () => {
     const first = await new Stream(`${stack.base}/sub?key=room:c&token=${carl}`).open();
     const secondStream = await new Stream(`${stack.base}/sub?key=room:c&token=${carl}`).open();
     const third = await new Stream(`${second.base}/sub?key=room:c&token=${carl}`).open();
-    expect([first.status, secondStream.status, third.status]).toEqual([200, 200, 200]);
+    const fourth = await new Stream(`${second.base}/sub?key=room:c&token=${carl}`).open();
+    expect([first.status, secondStream.status, third.status, fourth.status]).toEqual([200, 200, 200, 200]);
     const refused = await fetchText(`${second.base}/sub?key=room:c&token=${carl}`);
-    expect(errorOf(refused)).toEqual([429, "too many connections for this user: at most 3"]);
+    expect(errorOf(refused)).toEqual([429, "too many connections for this user: at most 4"]);
     expect(Number(refused.headers["retry-after"])).toBeGreaterThanOrEqual(1);
     first.close();
     let again: Stream | undefined;
@@ -205,6 +249,7 @@ describe("acting on users across two gateways", () => {
     again?.close();
     secondStream.close();
     third.close();
+    fourth.close();
   });
 
   test("the slots of a gateway killed with SIGKILL expire (refresh 0.5 s: slots live 1.25 s)", async () => {
@@ -212,11 +257,11 @@ describe("acting on users across two gateways", () => {
     const doomed = await startAnother(stack.redis.url, { workers: "1" });
     let killed = false;
     try {
-      const held = [1, 2, 3].map(() => new Stream(`${doomed.base}/sub?key=room:k&token=${kim}`));
+      const held = [1, 2, 3, 4].map(() => new Stream(`${doomed.base}/sub?key=room:k&token=${kim}`));
       for (const stream of held) {
         await stream.open();
       }
-      expect(held.map((s) => s.status)).toEqual([200, 200, 200]);
+      expect(held.map((s) => s.status)).toEqual([200, 200, 200, 200]);
       await sleep(1500); // refreshed at least twice: live slots do not expire
       expect(errorOf(await fetchText(`${stack.base}/sub?key=room:k&token=${kim}`))[0]).toBe(429);
       const status = JSON.parse((await fetchText(`${doomed.base}/status`, { headers: { Authorization: `Bearer ${KEY}` } })).body) as GatewayStatus;
