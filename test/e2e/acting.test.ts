@@ -196,6 +196,26 @@ describe("acting on users across two gateways", () => {
     fresh.close();
   });
 
+  test("a WebSocket refresh with a revoked token is refused; the connection goes on with its own", async () => {
+    const ws = await new WsClient(`${stack.base.replace("http", "ws")}/ws?key=room:w&token=${token("wes", "wes-live")}`).open();
+    await secondApi.revoke({ jti: "wes-stolen" });
+    await sleep(600); // every worker has it
+    const answer = await ws.request({ type: "refresh", token: token("wes", "wes-stolen") });
+    expect(answer).toMatchObject({ type: "error", error: "token revoked" });
+    expect(ws.closeCode).toBeUndefined();
+    ws.close();
+  });
+
+  test("two gateways racing for a user's last slots: exactly the cap passes", async () => {
+    const zed = token("zed", "zed-1");
+    const bases = [stack.base, second.base];
+    const streams = Array.from({ length: 12 }, (_, i) => new Stream(`${bases[i % 2]}/sub?key=room:z&token=${zed}`));
+    await Promise.all(streams.map((s) => s.open()));
+    expect(streams.filter((s) => s.status === 200).length).toBe(4);
+    expect(streams.filter((s) => s.status === 429).length).toBe(8);
+    streams.forEach((s) => s.close());
+  });
+
   test("revoke before a time: older tokens refused and their streams end; a token issued later is let in", async () => {
     const old = token("bea", "bea-old", now() - 100);
     const ws = await new WsClient(`${second.base.replace("http", "ws")}/ws?key=room:b&token=${old}`).open();
