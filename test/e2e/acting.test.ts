@@ -9,6 +9,7 @@ import { createHmac } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Cluster, startCluster } from "../../src/cli/cluster";
 import { Gateway, startGateway } from "../../src/cli/gateway";
 import { parseSettings } from "../../src/config/schema";
 import type { GatewayStatus } from "../../src/protocol/status";
@@ -381,4 +382,43 @@ describe("connect-rate limits and direct mode", () => {
       expect(luaErrors(stack.errorLog())).toEqual([]);
     });
   });
+});
+
+describe("on a Redis Cluster", () => {
+  test("two gateways: disconnect, revoke and the cap act across them (the control keys on one slot, a user's on another)", async () => {
+    let cluster: Cluster | undefined;
+    const started: Started[] = [];
+    try {
+      cluster = await startCluster({ primaries: 3, replicasPerPrimary: 0, nodeTimeoutMs: 1000 });
+      for (let i = 0; i < 2; i++) {
+        started.push(await startAnother(cluster.url, { workers: "1", maxConnectionsPerUser: "2" }));
+      }
+      const [a, b] = started;
+      expect(await eventually(async () => (await fetchText(`${b.base}/healthz`)).status === 200, 10000)).toBe(true);
+      const api = new PushgateApi(a.base, { key: KEY });
+      const one = await new Stream(`${a.base}/sub?key=room:q&token=${token("quin", "quin-1")}`).open();
+      const two = await new Stream(`${b.base}/sub?key=room:q&token=${token("quin", "quin-2")}`).open();
+      expect([one.status, two.status]).toEqual([200, 200]);
+      expect(errorOf(await fetchText(`${a.base}/sub?key=room:q&token=${token("quin", "quin-3")}`))[0]).toBe(429);
+      await api.revoke({ jti: "quin-2" });
+      expect(await eventually(() => two.ended, END_MS)).toBe(true);
+      expect(lastLine(two)).toEqual({ type: "error", error: "token revoked", reconnect: false });
+      await api.disconnect({ user: "quin", reason: "moved" });
+      expect(await eventually(() => one.ended, END_MS)).toBe(true);
+      expect(lastLine(one)).toEqual({ type: "error", error: "moved", reconnect: true });
+      await sleep(600);
+      expect(errorOf(await fetchText(`${b.base}/sub?key=room:q&token=${token("quin", "quin-2")}`))).toEqual([401, "token revoked"]);
+      const again = await new Stream(`${b.base}/sub?key=room:q&token=${token("quin", "quin-4")}`).open();
+      expect(again.status).toBe(200);
+      again.close();
+      for (const gateway of started) {
+        expect(luaErrors(readFileSync(gateway.gateway.errorLog, "utf8"))).toEqual([]);
+      }
+    } finally {
+      for (const gateway of started) {
+        await stopAnother(gateway);
+      }
+      await cluster?.stop();
+    }
+  }, 60000);
 });
