@@ -17,6 +17,12 @@ import type { Stream } from "./open";
 
 /** How often each worker reads the control stream (s). */
 const CONTROL_POLL_S = 0.5;
+/**
+ * How often the copy of the revocations is read afresh (s): those Redis no longer keeps drop out
+ * of the worker's memory too, and one the worker missed (orders trimmed off the capped stream
+ * before it read them) comes in.
+ */
+const RELOAD_S = 60;
 
 /** Why a stream is being ended through the server API: read by the pump at its next turn. */
 export interface Order {
@@ -30,22 +36,29 @@ const streams = new LuaTable<string, LuaTable<Stream, true>>();
 let revocations = new Revocations();
 /** The newest order read; undefined until the revocations were loaded. */
 let lastId: string | undefined;
+let loadedAt = 0;
 
-/** Loads the revocations in force and where the control stream is, once per worker. */
+/**
+ * Loads the revocations in force, and at the first load where the control stream is. Later loads
+ * keep reading orders from where the worker is: the revocations among them are in the copy
+ * already (Redis writes the order and the revocation together), applying them again changes nothing.
+ */
 function load(settings: Settings): boolean {
-  if (lastId !== undefined) {
+  const now = ngx.now();
+  if (lastId !== undefined && now - loadedAt < RELOAD_S) {
     return true;
   }
   const [id, fields] = control.snapshot(settings);
   if (id === undefined) {
-    return false;
+    return lastId !== undefined; // the copy in hand serves until Redis answers again
   }
   const fresh = new Revocations();
   for (let i = 0; i + 1 < fields.length; i += 2) {
     fresh.load(fields[i], fields[i + 1]);
   }
   revocations = fresh;
-  lastId = id;
+  lastId ??= id;
+  loadedAt = now;
   return true;
 }
 
