@@ -6,7 +6,7 @@
 
 import type { Settings } from "../config/schema";
 import { quoteJson } from "../host/json";
-import { FAILURE_CODES, invalidParam, rpcError } from "../protocol/jsonrpc";
+import { FAILURE_CODES, INVALID_PARAMS, invalidParam, rpcError } from "../protocol/jsonrpc";
 import * as control from "../store/control";
 import * as param from "./params";
 import type { Params } from "./params";
@@ -64,7 +64,7 @@ export function revoke(settings: Settings, params: Params): Result {
     return $multi(undefined, jtiErr ?? userErr!);
   }
   if ((jti === undefined) === (user === undefined)) {
-    return $multi(undefined, invalidParam("jti", "give either jti, or user and before"));
+    return $multi(undefined, rpcError(INVALID_PARAMS, "invalid params: give either jti, or user and before"));
   }
   if (jti !== undefined) {
     return sent(settings, "jti", jti, "", "");

@@ -176,6 +176,24 @@ describe("acting on users across two gateways", () => {
     expect(lastLine(chunked)).toEqual({ type: "error", error: "maintenance", reconnect: true });
   });
 
+  test("bad params are named", async () => {
+    const errorOfCall = async (method: string, params: object): Promise<string> => {
+      const answer = await fetchText(`${stack.base}/api`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${KEY}` },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+      });
+      const parsed = JSON.parse(answer.body) as { error: { code: number; message: string } };
+      return `${parsed.error.code} ${parsed.error.message}`;
+    };
+    expect(await errorOfCall("disconnect", {})).toBe("-32602 invalid params: user is required");
+    expect(await errorOfCall("disconnect", { user: "u", reason: "x".repeat(121) })).toBe("-32602 invalid params: reason must be at most 120 bytes");
+    expect(await errorOfCall("disconnect", { user: "u", reconnect: "no" })).toBe("-32602 invalid params: reconnect must be true or false");
+    expect(await errorOfCall("revoke", {})).toBe("-32602 invalid params: give either jti, or user and before");
+    expect(await errorOfCall("revoke", { jti: "a", user: "b", before: 1 })).toBe("-32602 invalid params: give either jti, or user and before");
+    expect(await errorOfCall("revoke", { user: "b" })).toBe("-32602 invalid params: before must be a time in seconds since the epoch");
+  });
+
   test("revoke by jti: refused on the other gateway, and the open stream ends", async () => {
     const revoked = token("rita", "rita-revoked");
     const kept = token("rita", "rita-kept");
