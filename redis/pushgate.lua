@@ -419,3 +419,171 @@ local function history_page(keys, args)
 end
 
 redis.register_function{ function_name = 'pushgate_history_page', callback = history_page, flags = { 'no-writes' } }
+
+-- Acting on users (src/store/control.ts, src/store/admission.ts): the control stream every
+-- gateway reads, the revocations a connect is checked against, the connection slots of the
+-- per-user cap and the connect-rate windows. The control keys share the {control} hash tag: one
+-- Cluster slot. A user's keys carry the user in a hash tag: one slot per user.
+
+-- Prunes revocations kept past their time: the hash field and its entry in the `until` set.
+local function prune_revocations(hash, untils, now)
+  local gone = redis.call('ZRANGEBYSCORE', untils, '-inf', now, 'LIMIT', 0, 100)
+  for _, field in ipairs(gone) do
+    redis.call('HDEL', hash, field)
+    redis.call('ZREM', untils, field)
+  end
+end
+
+-- pushgate_control_send: an order for every gateway: end a user's streams, or revoke tokens.
+--   KEYS[1]  the control stream pushgate:{control}     KEYS[2]  revocations pushgate:{control}:revoked (hash)
+--   KEYS[3]  their end times pushgate:{control}:until (sorted set, ms)
+--   ARGV[1]  'disconnect', 'jti' (revoke one token) or 'before' (revoke a user's tokens issued before a time)
+--   ARGV[2]  the user (disconnect, before) or the token id (jti)
+--   ARGV[3]  disconnect: the reason told to the client; before: the time (s since the epoch)
+--   ARGV[4]  disconnect: '1' when the client may reconnect, else '0'
+--   ARGV[5]  revocations are kept this long (ms)      ARGV[6]  the stream keeps about this many entries
+--   reply    the control stream entry's id
+local function control_send(keys, args)
+  local stream, hash, untils = keys[1], keys[2], keys[3]
+  local kind, target, a, b = args[1], args[2], args[3], args[4]
+  local now = now_ms()
+  if kind == 'jti' or kind == 'before' then
+    local field = (kind == 'jti' and 'jti:' or 'user:') .. target
+    local value = a
+    if kind == 'before' then
+      local old = tonumber(redis.call('HGET', hash, field) or '')
+      if old ~= nil and old > tonumber(a) then
+        value = tostring(old)
+      end
+    end
+    redis.call('HSET', hash, field, value)
+    redis.call('ZADD', untils, now + tonumber(args[5]), field)
+    prune_revocations(hash, untils, now)
+  end
+  return redis.call('XADD', stream, 'MAXLEN', '~', tonumber(args[6]), '*', 'k', kind, 't', target, 'a', a, 'b', b)
+end
+
+-- pushgate_control_read: the orders after a given id.
+--   KEYS[1]  the control stream      ARGV[1]  the last id read      ARGV[2]  at most this many
+--   reply    { { id, kind, target, a, b }, ... }
+local function control_read(keys, args)
+  local entries = redis.call('XRANGE', keys[1], '(' .. args[1], '+', 'COUNT', tonumber(args[2]))
+  local orders = {}
+  for i, entry in ipairs(entries) do
+    local fields, order = entry[2], { entry[1], '', '', '', '' }
+    for f = 1, #fields, 2 do
+      local name = fields[f]
+      local at = name == 'k' and 2 or name == 't' and 3 or name == 'a' and 4 or name == 'b' and 5 or nil
+      if at ~= nil then
+        order[at] = fields[f + 1]
+      end
+    end
+    orders[i] = order
+  end
+  return orders
+end
+
+-- pushgate_control_snapshot: the revocations in force and the control stream's newest id, read
+-- together so that a worker starting misses nothing between the two.
+--   KEYS[1..3] as pushgate_control_send
+--   reply    { newest id ('0-0' when empty), { field, value, ... } } with fields 'jti:<id>' (value '1')
+--            and 'user:<user>' (value: tokens issued before this time, s, are revoked)
+local function control_snapshot(keys, args)
+  local stream, hash, untils = keys[1], keys[2], keys[3]
+  local newest = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)
+  local id = newest[1] ~= nil and newest[1][1] or '0-0'
+  local fields = redis.call('ZRANGEBYSCORE', untils, '(' .. now_ms(), '+inf')
+  local pairs_ = {}
+  for _, field in ipairs(fields) do
+    local value = redis.call('HGET', hash, field)
+    if value then
+      pairs_[#pairs_ + 1] = field
+      pairs_[#pairs_ + 1] = value
+    end
+  end
+  return { id, pairs_ }
+end
+
+-- Counts a connect in a fixed window; returns the ms until the window frees when over `limit`, else 0.
+local function count_connect(key, limit, window_ms, now)
+  local window = math.floor(now / window_ms)
+  local count = redis.call('HINCRBY', key, window, 1)
+  if count == 1 then
+    redis.call('PEXPIRE', key, window_ms * 2)
+    for _, old in ipairs(redis.call('HKEYS', key)) do
+      if tonumber(old) ~= window then
+        redis.call('HDEL', key, old)
+      end
+    end
+  end
+  if count > limit then
+    return (window + 1) * window_ms - now
+  end
+  return 0
+end
+
+-- pushgate_connect_rate: a connect from a client address, counted across gateways.
+--   KEYS[1]  pushgate:addr:{<address>}:rate     ARGV[1]  connects allowed per window   ARGV[2]  window (ms)
+--   reply    0 when allowed, else the ms until the window frees
+local function connect_rate(keys, args)
+  return count_connect(keys[1], tonumber(args[1]), tonumber(args[2]), now_ms())
+end
+
+-- pushgate_admit: a user's connect: its rate (when limited) and a slot under the cap (when capped).
+-- Slots are members of a sorted set scored by their expiry: the gateway refreshes its own slots
+-- (pushgate_slots_refresh); the slots of a gateway that died expire by themselves.
+--   KEYS[1]  pushgate:user:{<user>}:slots       KEYS[2]  pushgate:user:{<user>}:rate
+--   ARGV[1]  the slot's id ('' when not capped)  ARGV[2]  the cap (0: none)   ARGV[3]  slot lifetime (ms)
+--   ARGV[4]  connects allowed per window (0: no rate limit)                   ARGV[5]  window (ms)
+--   reply    { 1, '', 0 } when admitted; else { 0, 'rate' or 'cap', ms to wait before trying again }
+local function admit(keys, args)
+  local now = now_ms()
+  local rate = tonumber(args[4])
+  if rate > 0 then
+    local wait = count_connect(keys[2], rate, tonumber(args[5]), now)
+    if wait > 0 then
+      return { 0, 'rate', wait }
+    end
+  end
+  local cap = tonumber(args[2])
+  if cap > 0 then
+    local slots, ttl = keys[1], tonumber(args[3])
+    redis.call('ZREMRANGEBYSCORE', slots, '-inf', now)
+    if redis.call('ZCARD', slots) >= cap then
+      return { 0, 'cap', 1000 }
+    end
+    redis.call('ZADD', slots, now + ttl, args[1])
+    if redis.call('PTTL', slots) < ttl then
+      redis.call('PEXPIRE', slots, ttl)
+    end
+  end
+  return { 1, '', 0 }
+end
+
+-- pushgate_slots_refresh: keeps a gateway's slots of one user alive, or gives some back.
+--   KEYS[1]  pushgate:user:{<user>}:slots   ARGV[1]  'refresh' or 'release'   ARGV[2]  slot lifetime (ms)
+--   ARGV[3..] slot ids
+--   reply    the user's slots now held on every gateway
+local function slots_refresh(keys, args)
+  local slots, ttl = keys[1], tonumber(args[2])
+  local now = now_ms()
+  for i = 3, #args do
+    if args[1] == 'refresh' then
+      redis.call('ZADD', slots, now + ttl, args[i])
+    else
+      redis.call('ZREM', slots, args[i])
+    end
+  end
+  redis.call('ZREMRANGEBYSCORE', slots, '-inf', now)
+  if args[1] == 'refresh' and redis.call('PTTL', slots) < ttl then
+    redis.call('PEXPIRE', slots, ttl)
+  end
+  return redis.call('ZCARD', slots)
+end
+
+redis.register_function('pushgate_control_send', control_send)
+redis.register_function{ function_name = 'pushgate_control_read', callback = control_read, flags = { 'no-writes' } }
+redis.register_function{ function_name = 'pushgate_control_snapshot', callback = control_snapshot, flags = { 'no-writes' } }
+redis.register_function('pushgate_connect_rate', connect_rate)
+redis.register_function('pushgate_admit', admit)
+redis.register_function('pushgate_slots_refresh', slots_refresh)

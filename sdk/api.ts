@@ -70,6 +70,11 @@ export interface GatewayInfo {
   workers: Array<{ worker: number; pid: number; hubConnected: boolean; channels: number; subscribers: number }>;
 }
 
+/** What disconnect and revoke answer: the id of their order in the control stream every gateway reads. */
+export interface Order {
+  order: string;
+}
+
 /** One call of a batch. */
 export interface Call {
   method: string;
@@ -190,5 +195,20 @@ export class PushgateApi {
   }
   info(): Promise<GatewayInfo> {
     return this.call("info", {});
+  }
+  /**
+   * Ends every stream of `user` on every gateway, within about a second (asynchronously: the
+   * answer names the order, once Redis holds it). The client is told `reason`, and whether it may
+   * come back (`reconnect`, default true).
+   */
+  disconnect(params: { user: string; reason?: string; reconnect?: boolean }): Promise<Order> {
+    return this.call("disconnect", params);
+  }
+  /**
+   * Revokes a token by its `jti`, or the tokens of `user` issued before `before` (seconds since the
+   * epoch): refused at connect on every gateway, and their open streams end within about a second.
+   */
+  revoke(params: { jti: string } | { user: string; before: number }): Promise<Order> {
+    return this.call("revoke", params);
   }
 }

@@ -8,6 +8,7 @@ import { quoteJson } from "../host/json";
 import type * as access from "../policy/access";
 import { errorText, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR, resultText, RpcError, rpcError } from "../protocol/jsonrpc";
 import type { WorkerStatus } from "../protocol/status";
+import * as acting from "./acting";
 import { isArray, isTable, Params } from "./params";
 import * as people from "./people";
 import * as publishing from "./publishing";
@@ -43,6 +44,10 @@ function run(caller: Caller, method: string, params: Params): Result {
     return people.channels(settings, params);
   } else if (method === "unread") {
     return people.unread(settings, params);
+  } else if (method === "disconnect") {
+    return acting.disconnect(settings, params);
+  } else if (method === "revoke") {
+    return acting.revoke(settings, params);
   } else if (method === "info") {
     return people.info(settings, caller.workers(), `${ngx.config.ngx_lua_version}`);
   }

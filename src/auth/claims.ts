@@ -17,6 +17,8 @@ export interface TokenClaims {
   exp: number;
   nbf?: number;
   iat?: number;
+  /** The token's id: what the server API's revoke {jti} names. */
+  jti?: string;
 }
 
 function isFiniteNumber(value: unknown): value is number {
@@ -67,6 +69,10 @@ export function claimsOf(payload: JsonObject, leewaySeconds: number, now: number
   if (iat !== undefined && !isFiniteNumber(iat)) {
     return $multi(undefined, "token iat must be a number");
   }
+  const jti = payload.jti;
+  if (jti !== undefined && typeof jti !== "string") {
+    return $multi(undefined, "token jti must be a string");
+  }
   const sub = payload.sub;
   if (typeof sub !== "string" || sub.length === 0) {
     return $multi(undefined, "token sub must be a non-empty string");
@@ -98,5 +104,5 @@ export function claimsOf(payload: JsonObject, leewaySeconds: number, now: number
   if (nbf !== undefined && now < nbf - leewaySeconds) {
     return $multi(undefined, "token not valid yet");
   }
-  return $multi({ sub, channels, publish, exp, nbf, iat });
+  return $multi({ sub, channels, publish, exp, nbf, iat, jti });
 }

@@ -86,6 +86,12 @@ export interface Settings {
   authTimeoutMs: number;
   publishRatePerSecond: number;
   maxConnectionsPerUser: number;
+  /** Connects per window (connectRateWindowSeconds) per user and per client address; 0: off. */
+  connectRatePerUser: number;
+  connectRatePerAddress: number;
+  connectRateWindowSeconds: number;
+  /** How long a revocation is kept in Redis (s). */
+  revokeKeepSeconds: number;
 }
 
 /** One setting as text: its name in a config file, its environment variable, default and rule. */

@@ -34,7 +34,7 @@ export function failWith(settings: Settings, failure: Failure): never {
     ngx.header.set("WWW-Authenticate", 'Bearer realm="pushgate"');
   }
   if (failure.kind === "limited") {
-    ngx.header.set("Retry-After", "1");
+    ngx.header.set("Retry-After", `${failure.retryAfterSeconds ?? 1}`);
   }
   return fail(STATUS[failure.kind], failure.message, failure.kind === "unavailable" ? settings.retryAfterSeconds : undefined);
 }

@@ -9,6 +9,7 @@ import * as hub from "../hub/hub";
 import * as pool from "../store/pool";
 import * as topology from "../store/topology";
 import { missedSince } from "../stream/heal";
+import * as control from "../stream/control";
 import * as presence from "../store/presence";
 import * as status from "./status";
 
@@ -59,4 +60,5 @@ export function start(): void {
   status.start();
   metrics.start();
   presence.start(settings);
+  control.start(settings);
 }

@@ -31,7 +31,7 @@ interface Queue extends Subscriber {
   bytes: number;
   /** Messages dropped (drop-oldest) and not yet reported to the client. */
   dropped: number;
-  /** Set when the hub ends the stream: "overflow" or "shutdown". */
+  /** Set when the stream ends: "overflow" or "shutdown" (the hub), "ended" (the server API, through subscribe/shared). */
   ended: string | undefined;
   /** Catching up from history (policy catch-up): live messages are not queued meanwhile. */
   lagging: boolean;
@@ -105,7 +105,7 @@ export function takeDropped(subscriber: Subscriber): number {
   return dropped;
 }
 
-/** Why the hub ended the stream ("overflow", "shutdown"), or undefined while it goes on. */
+/** Why the stream was ended ("overflow", "shutdown", "ended"), or undefined while it goes on. */
 export function endedBy(subscriber: Subscriber): string | undefined {
   return (subscriber as Queue).ended;
 }

@@ -37,6 +37,10 @@ export interface Identity {
   expires: number | undefined;
   /** Channel patterns the holder may publish to, when its grant says (a token's or the app's). */
   publish?: string[];
+  /** The token's id, when it has one: what a revocation names. */
+  jti?: string;
+  /** A token's issue time (s; 0 for a token without iat); undefined without a token (backend auth, no auth). */
+  issued?: number;
 }
 
 /** Who publishes: verified once (per request, or per WebSocket connection). */
@@ -149,7 +153,14 @@ function identityOf(settings: Settings, claims: TokenClaims, channels: string[])
   if (refused !== undefined) {
     return $multi(undefined, failure("forbidden", `channel ${refused} is not granted by the token`));
   }
-  return $multi({ user: claims.sub, grants: claims.channels, expires: claims.exp + settings.jwtLeewaySeconds, publish: claims.publish });
+  return $multi({
+    user: claims.sub,
+    grants: claims.channels,
+    expires: claims.exp + settings.jwtLeewaySeconds,
+    publish: claims.publish,
+    jti: claims.jti,
+    issued: claims.iat ?? 0,
+  });
 }
 
 /** The identity of a stream asking for `channels`: unauthorized (no or bad token), or forbidden naming the channel. */
@@ -191,7 +202,14 @@ export function forRefresh(settings: Settings, current: Identity, token: string)
   if (current.user !== undefined && claims.sub !== current.user) {
     return $multi(undefined, failure("forbidden", "the new token is for another user"));
   }
-  return $multi({ user: claims.sub, grants: claims.channels, expires: claims.exp + settings.jwtLeewaySeconds, publish: claims.publish });
+  return $multi({
+    user: claims.sub,
+    grants: claims.channels,
+    expires: claims.exp + settings.jwtLeewaySeconds,
+    publish: claims.publish,
+    jti: claims.jti,
+    issued: claims.iat ?? 0,
+  });
 }
 
 /** True when the identity's grant covers every one of `channels` (always, with auth off). */

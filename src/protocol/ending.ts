@@ -1,7 +1,9 @@
 // Why the server ends a stream, as a stable code, and what a client is told: the text of the last
 // line, and whether reconnecting is the right reaction (as opposed to a request it must change).
 
-export type Ending = "restart" | "redis-lost" | "overflow" | "token-expired" | "internal";
+// "disconnected" and "revoked" come from the server API (disconnect, revoke): their text is the
+// reason the caller gave, and a disconnect says itself whether the client may come back.
+export type Ending = "restart" | "redis-lost" | "overflow" | "token-expired" | "internal" | "disconnected" | "revoked";
 
 export const ENDING_TEXT: Record<Ending, string> = {
   restart: "server restart",
@@ -9,6 +11,8 @@ export const ENDING_TEXT: Record<Ending, string> = {
   overflow: "client too slow: its queue overflowed",
   "token-expired": "token expired",
   internal: "internal error",
+  disconnected: "disconnected by the server",
+  revoked: "token revoked",
 };
 
 export const ENDING_RECONNECT: Record<Ending, boolean> = {
@@ -17,4 +21,6 @@ export const ENDING_RECONNECT: Record<Ending, boolean> = {
   overflow: true,
   "token-expired": false,
   internal: false,
+  disconnected: true,
+  revoked: false,
 };

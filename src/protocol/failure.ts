@@ -15,6 +15,8 @@ export type FailureKind = "invalid" | "unauthorized" | "forbidden" | "too-large"
 export interface Failure {
   kind: FailureKind;
   message: string;
+  /** limited: seconds until a retry may pass (Retry-After); 1 when not given. */
+  retryAfterSeconds?: number;
 }
 
 /** What a client is told while Redis cannot be reached. */

@@ -6,13 +6,14 @@
 import type { Settings } from "../config/schema";
 import * as metrics from "../host/metrics";
 import * as access from "../policy/access";
-import * as limits from "../policy/limits";
+import * as admission from "../store/admission";
 import * as presence from "../store/presence";
 import { Failure, UNAVAILABLE } from "../protocol/failure";
 import * as direct from "../subscribe/direct";
 import type { SubscriptionMode } from "../subscribe/mode";
 import * as shared from "../subscribe/shared";
 import type { Transport } from "../transport/transport";
+import * as control from "./control";
 import { Backlog, gapText, Hello, plan, readBacklog, Tracker } from "./resume";
 
 /** A subscribe request as its entry parsed it. */
@@ -41,6 +42,10 @@ export interface Stream {
   ended: boolean;
   /** Channels a WebSocket refresh took away: the pump drops their messages still on the way. */
   revoked?: LuaTable<string, true>;
+  /** The user's connection slot on all gateways (store/admission); "" when the cap is off. */
+  slot: string;
+  /** Set when the server API ends the stream (disconnect, revoke: stream/control). */
+  order?: control.Order;
 }
 
 /** The configured subscription mode. */
@@ -55,19 +60,24 @@ export function open(settings: Settings, request: StreamRequest): LuaMultiReturn
   if (identity === undefined) {
     return $multi(undefined, authFailure);
   }
-  const [slot, limitFailure] = limits.openConnection(settings, identity.user);
+  const refusal = control.admit(settings, identity.user, identity.jti, identity.issued);
+  if (refusal !== undefined) {
+    return $multi(undefined, refusal);
+  }
+  const user = identity.user;
+  const [slot, limitFailure] = admission.admit(settings, user, request.credentials.address);
   if (slot === undefined) {
     return $multi(undefined, limitFailure);
   }
-  const [resume, planFailure] = plan(settings, channels, identity.user, request.cursor, request.backlog);
+  const [resume, planFailure] = plan(settings, channels, user, request.cursor, request.backlog);
   if (resume === undefined) {
-    limits.closeConnection(settings, identity.user);
+    admission.release(settings, user, slot);
     return $multi(undefined, planFailure);
   }
   const mode = configuredMode(settings);
   const [subscription, subscribeErr] = mode.open(channels, settings);
   if (subscription === undefined) {
-    limits.closeConnection(settings, identity.user);
+    admission.release(settings, user, slot);
     ngx.log(ngx.ERR, subscribeErr);
     return $multi(undefined, UNAVAILABLE);
   }
@@ -76,14 +86,16 @@ export function open(settings: Settings, request: StreamRequest): LuaMultiReturn
     const [read, readFailure] = readBacklog(settings, channels, resume);
     if (read === undefined) {
       mode.close(subscription);
-      limits.closeConnection(settings, identity.user);
+      admission.release(settings, user, slot);
       return $multi(undefined, readFailure);
     }
     backlog = read.entries.length > 0 || read.gaps.length > 0 ? read : undefined;
   }
   metrics.streamOpened();
-  presence.track(subscription, identity.user, channels);
-  return $multi({ mode, subscription, identity, tracker: new Tracker([...channels], resume.after), backlog, hello: undefined, ended: false });
+  presence.track(subscription, user, channels);
+  const stream: Stream = { mode, subscription, identity, tracker: new Tracker([...channels], resume.after), backlog, hello: undefined, ended: false, slot };
+  control.register(stream);
+  return $multi(stream);
 }
 
 /**
@@ -110,7 +122,8 @@ export function finish(stream: Stream, settings: Settings): void {
     stream.ended = true;
     metrics.streamClosed();
     presence.untrack(stream.subscription);
-    limits.closeConnection(settings, stream.identity.user);
+    control.unregister(stream);
+    admission.release(settings, stream.identity.user, stream.slot);
   }
 }
 

@@ -9,7 +9,7 @@ import { gapText } from "./resume";
 
 /**
  * Waits up to `timeoutMs` for a first event, then takes what else is queued at that moment.
- * Returns "lost" when Redis went away before anything came.
+ * Returns "lost" when Redis went away before anything came, "ended" when the server API ended it.
  */
 function collect(stream: Stream, batch: Batch, timeoutMs: number, maxItems: number): string {
   const deadline = ngx.now() + timeoutMs / 1000;
@@ -55,9 +55,14 @@ function collect(stream: Stream, batch: Batch, timeoutMs: number, maxItems: numb
     } else if (kind === "wake") {
       // nothing to take: wait again
     } else if (kind === "timeout") {
+      if (stream.order !== undefined) {
+        return "ended"; // a direct stream ended by the server API
+      }
       if (items > 0 || ngx.worker.exiting()) {
         return "done";
       }
+    } else if (kind === "ended") {
+      return "ended";
     } else {
       return kind === "lost" && items === 0 ? "lost" : "done";
     }
@@ -81,6 +86,11 @@ export function poll(request: StreamRequest, batch: Batch, settings: Settings, t
   if (!ok) {
     ngx.log(ngx.ERR, "long-poll failed: ", tostring(outcome));
     return failure("internal", "internal error");
+  }
+  const order = stream.order;
+  if (outcome === "ended" && order !== undefined) {
+    // the server API ended it: a revoked token is refused; a disconnect says whether to come back
+    return failure(order.ending === "revoked" ? "unauthorized" : order.reconnect ? "unavailable" : "forbidden", order.text);
   }
   if (outcome === "lost") {
     ngx.log(ngx.WARN, "redis subscription ended during a long-poll");

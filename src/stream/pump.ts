@@ -45,6 +45,12 @@ function endingOf(kind: string): Ending {
   return kind === "overflow" ? "overflow" : "restart";
 }
 
+/** Closes a stream the server API ended (stream/control): its reason, and whether to come back. */
+function closeOrdered(transport: Transport, stream: Stream): void {
+  const order = stream.order!;
+  transport.close(order.ending, order.text, order.reconnect);
+}
+
 /** Copies the stream's events to `transport` until one side ends. */
 export function pump(transport: Transport, settings: Settings, stream: Stream): void {
   const backlog = stream.backlog;
@@ -106,6 +112,10 @@ export function pump(transport: Transport, settings: Settings, stream: Stream): 
           transport.close("restart");
           return;
         }
+        if (stream.order !== undefined) {
+          closeOrdered(transport, stream); // a direct stream ended by the server API
+          return;
+        }
       }
     } else if (kind === "catchup") {
       if (!catchUp(transport, settings, stream)) {
@@ -117,6 +127,10 @@ export function pump(transport: Transport, settings: Settings, stream: Stream): 
     } else if (kind === "timeout") {
       if (ngx.worker.exiting()) {
         transport.close("restart");
+        return;
+      }
+      if (stream.order !== undefined) {
+        closeOrdered(transport, stream);
         return;
       }
       idleMs += wait;
@@ -142,6 +156,9 @@ export function pump(transport: Transport, settings: Settings, stream: Stream): 
         }
         return;
       }
+    } else if (kind === "ended") {
+      closeOrdered(transport, stream);
+      return;
     } else {
       transport.close(endingOf(kind));
       return;

@@ -13,6 +13,7 @@ import { isValidId } from "../protocol/cursor";
 import type { Published } from "../protocol/published";
 import * as readstate from "../store/readstate";
 import type { DuplexTransport, Session } from "../transport/transport";
+import * as control from "./control";
 import { finish, open, Stream, StreamRequest } from "./open";
 import { pumpSafely } from "./pump";
 import { publishAs } from "./publish";
@@ -76,6 +77,10 @@ class LiveSession implements Session {
     const [identity, refusal] = access.forRefresh(this.settings, this.stream.identity, token);
     if (identity === undefined) {
       return $multi(undefined, refusal.message);
+    }
+    const refused = control.admit(this.settings, identity.user, identity.jti, identity.issued);
+    if (refused !== undefined) {
+      return $multi(undefined, refused.message);
     }
     // The pump reads the identity at each turn: the new expiry holds from now on.
     this.stream.identity = identity;

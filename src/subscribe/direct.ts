@@ -134,6 +134,9 @@ export function caughtUp(_subscription: DirectSubscription): void {}
 /** A direct stream's wait is at most a second: it looks up on its own. */
 export function wake(_subscription: DirectSubscription): void {}
 
+/** A direct stream looks at its order (stream/control) after each wait of at most SHUTDOWN_CHECK_MS. */
+export function end(_subscription: DirectSubscription): void {}
+
 export function waitMs(heartbeatMs: number): number {
   return math.min(SHUTDOWN_CHECK_MS, heartbeatMs);
 }

@@ -15,8 +15,9 @@ import type { Settings } from "../config/schema";
  * - "wake": woken by wake() with nothing to deliver
  * - "catchup": the client read too slowly and its queue was dropped (policy catch-up): read what
  *   it missed from history, then call caughtUp()
+ * - "ended": end() was called (the server API ends the stream; the stream knows why)
  */
-export type EventKind = "message" | "notice" | "timeout" | "lost" | "shutdown" | "overflow" | "wake" | "catchup";
+export type EventKind = "message" | "notice" | "timeout" | "lost" | "shutdown" | "overflow" | "wake" | "catchup" | "ended";
 
 /** @noSelf */
 export interface SubscriptionMode<S> {
@@ -33,6 +34,11 @@ export interface SubscriptionMode<S> {
   remove(subscription: S, channels: string[]): void;
   /** Makes a waiting `next` return ("wake") soon, from another light thread; direct mode: within its wait. */
   wake(subscription: S): void;
+  /**
+   * Ends the stream from another light thread (the server API's disconnect, revoke): shared mode's
+   * `next` returns "ended" at once; a direct stream looks at its order within its wait (waitMs).
+   */
+  end(subscription: S): void;
   /** The stream has read what it missed from history (after "catchup"): live messages flow again. */
   caughtUp(subscription: S): void;
   /** After "lost": a new connection subscribed to `channels` takes the lost one's place. */

@@ -41,8 +41,12 @@ export function open(channels: string[], settings: Settings): LuaMultiReturn<[Sh
 
 export function next(subscriber: SharedSubscription, timeoutMs: number): LuaMultiReturn<[EventKind, string, string, string, string]> {
   for (;;) {
-    // nginx is reloading or stopping: end now (the client resumes with its cursor), not after the queue
-    if (queue.endedBy(subscriber) === "shutdown") {
+    // nginx is reloading or stopping, or the server API ends the stream: end now, not after the queue
+    const endedNow = queue.endedBy(subscriber);
+    if (endedNow !== undefined && endedNow !== "overflow") {
+      if (endedNow === "ended") {
+        return $multi("ended", "", "", "", "");
+      }
       return $multi("shutdown", "server restart", "", "", "");
     }
     const dropped = queue.takeDropped(subscriber);
@@ -86,6 +90,10 @@ export function caughtUp(subscriber: SharedSubscription): void {
 
 export function wake(subscriber: SharedSubscription): void {
   queue.wake(subscriber);
+}
+
+export function end(subscriber: SharedSubscription): void {
+  queue.end(subscriber, "ended");
 }
 
 export function add(subscriber: SharedSubscription, channels: string[]): LuaMultiReturn<[true] | [undefined, string]> {

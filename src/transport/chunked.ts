@@ -56,9 +56,9 @@ export class ChunkedTransport implements Transport {
     return send(HEARTBEAT_LINE);
   }
 
-  close(ending: Ending): void {
+  close(ending: Ending, text?: string, reconnect?: boolean): void {
     metrics.ending(ending);
-    send(errorLine(this.format, ENDING_TEXT[ending], ENDING_RECONNECT[ending], quoteJson));
+    send(errorLine(this.format, text ?? ENDING_TEXT[ending], reconnect ?? ENDING_RECONNECT[ending], quoteJson));
     ngx.eof();
   }
 }

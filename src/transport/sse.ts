@@ -45,9 +45,9 @@ export class SseTransport implements Transport {
     return send(HEARTBEAT_EVENT);
   }
 
-  close(ending: Ending): void {
+  close(ending: Ending, text?: string, reconnect?: boolean): void {
     metrics.ending(ending);
-    send(errorEvent(ENDING_TEXT[ending], ENDING_RECONNECT[ending], quoteJson));
+    send(errorEvent(text ?? ENDING_TEXT[ending], reconnect ?? ENDING_RECONNECT[ending], quoteJson));
     ngx.eof();
   }
 }

@@ -20,8 +20,11 @@ export interface Transport {
   notice(code: string, text: string): WriteResult;
   /** Keeps an idle stream alive. */
   heartbeat(): WriteResult;
-  /** Ends the stream with its last line (or frame): why, and whether to reconnect (protocol/ending.ts). */
-  close(ending: Ending): void;
+  /**
+   * Ends the stream with its last line (or frame): why, and whether to reconnect (protocol/ending.ts);
+   * `text` and `reconnect` replace the ending's own (a disconnect's reason, from the server API).
+   */
+  close(ending: Ending, text?: string, reconnect?: boolean): void;
 }
 
 /**

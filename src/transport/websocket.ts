@@ -33,11 +33,21 @@ import {
   revokedFrame,
   ackedFrame,
 } from "../protocol/ws";
-import { Ending, ENDING_TEXT } from "../protocol/ending";
+import { Ending, ENDING_RECONNECT, ENDING_TEXT } from "../protocol/ending";
 import type { DuplexTransport, Session, WriteResult } from "./transport";
+
+/**
+ * Ended through the server API (disconnect, revoke), in the range RFC 6455 leaves to applications:
+ * 4000 the client may come back, 4001 it should not (as it is: a revoked token, a disconnect with
+ * reconnect false). The close reason is the disconnect's reason.
+ */
+export const CLOSE_ENDED_RECONNECT = 4000;
+export const CLOSE_ENDED_FINAL = 4001;
 
 /** The close code of each reason the stream core ends a stream with. */
 const ENDING_CODES: Record<Ending, number> = {
+  disconnected: CLOSE_ENDED_RECONNECT,
+  revoked: CLOSE_ENDED_FINAL,
   restart: CLOSE_RESTART,
   "redis-lost": CLOSE_INTERNAL,
   overflow: CLOSE_POLICY,
@@ -95,9 +105,11 @@ export class WebSocketTransport implements DuplexTransport {
     return $multi(1); // the reader pings whenever the client has been silent for a heartbeat
   }
 
-  close(ending: Ending): void {
+  close(ending: Ending, text?: string, reconnect?: boolean): void {
     metrics.ending(ending);
-    this.closeWith(ENDING_CODES[ending], ENDING_TEXT[ending]);
+    const again = reconnect ?? ENDING_RECONNECT[ending];
+    const code = ending === "disconnected" || ending === "revoked" ? (again ? CLOSE_ENDED_RECONNECT : CLOSE_ENDED_FINAL) : ENDING_CODES[ending];
+    this.closeWith(code, text ?? ENDING_TEXT[ending]);
   }
 
   read(session: Session): void {

@@ -15,7 +15,21 @@ describe("README's server API examples", () => {
 
   test("cover every method", () => {
     const methods = EXAMPLES.map((body) => (JSON.parse(body) as { method: string }).method);
-    expect(methods).toEqual(["publish", "broadcast", "publish_many", "history", "presence", "presence_stats", "online", "channels", "unread", "info"]);
+    expect(methods).toEqual([
+      "publish",
+      "broadcast",
+      "publish_many",
+      "history",
+      "presence",
+      "presence_stats",
+      "online",
+      "channels",
+      "unread",
+      "info",
+      "disconnect",
+      "revoke",
+      "revoke",
+    ]);
   });
 
   test.each(EXAMPLES.map((body) => [(JSON.parse(body) as { method: string }).method, body]))("%s answers a result", async (_method, body) => {

@@ -85,10 +85,11 @@ export const openWebSocket: Opener = (request: ConnectRequest, events: Connectio
   });
   live.addEventListener("error", () => undefined); // a close event follows, with the code
   live.addEventListener("close", (event) => {
-    // 1011 "token expired" is the one end the gateway means as final (reconnect: false);
+    // 1011 "token expired" and 4001 (the server API: disconnected for good, token revoked) are the
+    // ends the gateway means as final (reconnect: false); 4000 (disconnected, may come back),
     // 1012 (reload), 1011 (Redis lost), 1008 (too slow), 1006 (network): come back with the cursor.
     const reason = typeof event.reason === "string" && event.reason.length > 0 ? event.reason : `WebSocket closed (${String(event.code)})`;
-    finish({ reason, reconnect: event.reason !== "token expired", opened });
+    finish({ reason, reconnect: event.reason !== "token expired" && event.code !== 4001, opened });
   });
 
   return {
