@@ -129,11 +129,10 @@ function stalledClient(base: string, path: string): Socket {
 
 describe("overflow catch-up", () => {
   jest.setTimeout(90000);
-  // History keeps 5,000 per channel here: the kernel holds ~1,000 of these 4 KB messages for a
-  // stalled client, so with the default 1,000 whether a gap opens would depend on buffer sizes.
-  const stack = useStack({
-    settings: { mode: "shared", workers: "1", overflow: "catch-up", queueMessages: "100", queueBytes: "1048576", history: "*=5000/86400" },
-  });
+  // These publishes keep 5,000 per channel (the FCALL's own cap, as a backend's): the kernel holds
+  // about 1,000 of these 4 KB messages for a stalled client, so with the usual 1,000 whether a gap
+  // opens would depend on buffer sizes.
+  const stack = useStack({ settings: { mode: "shared", workers: "1", overflow: "catch-up", queueMessages: "100", queueBytes: "1048576" } });
 
   test("a client that stops reading loses nothing durable: it catches up from history when it reads again", async () => {
     const stalled = stalledClient(stack.base, "/sub?key=slow");
@@ -141,7 +140,7 @@ describe("overflow catch-up", () => {
     const payload = "y".repeat(4096);
     const ids: string[] = [];
     for (let i = 0; i < 2000; i++) {
-      ids.push(await fcallPublish(stack, "slow", `${i} ${payload}`));
+      ids.push(await fcallPublish(stack, "slow", `${i} ${payload}`, 5000));
     }
     let received = "";
     stalled.on("data", (chunk: Buffer) => (received += chunk.toString("latin1")));
@@ -156,34 +155,31 @@ describe("overflow catch-up", () => {
   });
 
   test("what history no longer holds is told as a gap, then the stream goes on with what it keeps, in order", async () => {
-    await withStack(
-      { settings: { mode: "shared", workers: "1", overflow: "catch-up", queueMessages: "100", queueBytes: "1048576", history: "*=200/86400" } },
-      async (small) => {
-        const stalled = stalledClient(small.base, "/sub?key=short");
-        await eventually(async () => (await small.status()).totals.subscribers === 1, 3000);
-        const payload = "z".repeat(4096);
-        const ids: string[] = [];
-        for (let i = 0; i < 3000; i++) {
-          ids.push(await fcallPublish(small, "short", `${i} ${payload}`)); // 12 MB: more than the kernel holds
-        }
-        let received = "";
-        stalled.on("data", (chunk: Buffer) => (received += chunk.toString("latin1")));
-        stalled.resume();
-        const got = (): string[] => [...received.matchAll(/"id":"(\d+-\d+)"/g)].map((m) => m[1]);
-        expect(await eventually(() => got().at(-1) === ids.at(-1), 30000, 100)).toBe(true);
-        const seen = got();
-        const firstKept = ids.indexOf(seen[seen.length - 200]);
-        expect(seen.slice(-200)).toEqual(ids.slice(-200)); // every message history kept
-        expect(new Set(seen).size).toBe(seen.length); // none twice
-        expect(seen.map((id) => ids.indexOf(id)).every((at, i, all) => at >= 0 && (i === 0 || at > all[i - 1]))).toBe(true); // in order
-        expect(seen.length).toBeLessThan(ids.length); // some were lost: the kernel does not hold 12 MB
-        expect(firstKept).toBe(ids.length - 200);
-        const gapAt = received.indexOf('"notice":"gap"');
-        expect(gapAt).toBeGreaterThan(-1); // and that was said, before what history kept
-        expect(gapAt).toBeLessThan(received.indexOf(`"id":"${ids[ids.length - 200]}"`));
-        stalled.destroy();
-      },
-    );
+    await withStack({ settings: { mode: "shared", workers: "1", overflow: "catch-up", queueMessages: "100", queueBytes: "1048576" } }, async (small) => {
+      const stalled = stalledClient(small.base, "/sub?key=short");
+      await eventually(async () => (await small.status()).totals.subscribers === 1, 3000);
+      const payload = "z".repeat(4096);
+      const ids: string[] = [];
+      for (let i = 0; i < 3000; i++) {
+        ids.push(await fcallPublish(small, "short", `${i} ${payload}`, 200)); // history keeps 200; 12 MB is more than the kernel holds
+      }
+      let received = "";
+      stalled.on("data", (chunk: Buffer) => (received += chunk.toString("latin1")));
+      stalled.resume();
+      const got = (): string[] => [...received.matchAll(/"id":"(\d+-\d+)"/g)].map((m) => m[1]);
+      expect(await eventually(() => got().at(-1) === ids.at(-1), 30000, 100)).toBe(true);
+      const seen = got();
+      const firstKept = ids.indexOf(seen[seen.length - 200]);
+      expect(seen.slice(-200)).toEqual(ids.slice(-200)); // every message history kept
+      expect(new Set(seen).size).toBe(seen.length); // none twice
+      expect(seen.map((id) => ids.indexOf(id)).every((at, i, all) => at >= 0 && (i === 0 || at > all[i - 1]))).toBe(true); // in order
+      expect(seen.length).toBeLessThan(ids.length); // some were lost: the kernel does not hold 12 MB
+      expect(firstKept).toBe(ids.length - 200);
+      const gapAt = received.indexOf('"notice":"gap"');
+      expect(gapAt).toBeGreaterThan(-1); // and that was said, before what history kept
+      expect(gapAt).toBeLessThan(received.indexOf(`"id":"${ids[ids.length - 200]}"`));
+      stalled.destroy();
+    });
   });
 });
 
