@@ -6,7 +6,7 @@ import { quoteJson } from "../host/json";
 import { isValidPattern } from "../auth/grant";
 import { FAILURE_CODES, invalidParam, RpcError, rpcError } from "../protocol/jsonrpc";
 import type { WorkerStatus } from "../protocol/status";
-import * as pool from "../store/pool";
+import * as servers from "../store/servers";
 import * as roster from "../store/roster";
 import * as readstate from "../store/readstate";
 import * as param from "./params";
@@ -97,7 +97,7 @@ export function channels(settings: Settings, params: Params): Result {
   if (string.find(glob, "[%[%]%?\\{}]")[0] !== undefined || !isValidPattern(glob)) {
     return $multi(undefined, invalidParam("pattern", "must be a channel, a prefix followed by * or *"));
   }
-  const [listed, failure] = pool.keysMatching(settings, `pushgate:{${glob}}:pconn`, MAX_CHANNELS_LISTED);
+  const [listed, failure] = servers.keysMatching(settings, `pushgate:{${glob}}:pconn`, MAX_CHANNELS_LISTED);
   if (listed === undefined) {
     return $multi(undefined, rpcError(FAILURE_CODES[failure.kind], `failed to list channels: ${failure.message}`));
   }

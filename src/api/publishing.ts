@@ -14,6 +14,7 @@ import * as functions from "../store/functions";
 import { historyOf, publishEach } from "../store/messages";
 import * as events from "../store/events";
 import * as pool from "../store/pool";
+import * as servers from "../store/servers";
 import { isCluster } from "../store/topology";
 import * as param from "./params";
 import type { Params } from "./params";
@@ -104,7 +105,7 @@ function pipelined(settings: Settings, items: Array<[string, string, string]>): 
   if (isCluster(settings)) {
     return oneByOne(settings, items);
   }
-  const [red, failure] = pool.acquire(settings);
+  const [red, failure] = servers.acquire(settings);
   if (red === undefined) {
     return $multi(undefined, rpcError(UNAVAILABLE, failure.message));
   }
@@ -129,7 +130,7 @@ function pipelined(settings: Settings, items: Array<[string, string, string]>): 
     }
     const [got, err] = red.commit_pipeline();
     if (got === undefined) {
-      pool.release(red, true);
+      servers.release(red, true);
       ngx.log(ngx.ERR, "failed to publish a batch: ", err);
       return $multi(undefined, rpcError(UNAVAILABLE, "redis is unavailable, try again later"));
     }
@@ -141,7 +142,7 @@ function pipelined(settings: Settings, items: Array<[string, string, string]>): 
       replies = got as unknown[];
     }
   }
-  pool.release(red);
+  servers.release(red);
   const out: string[] = [];
   const stored: string[] = [];
   const ids: string[] = [];

@@ -5,13 +5,13 @@
 
 import * as cjson from "cjson";
 import * as settingsHolder from "../host/settings";
-import * as pool from "../store/pool";
+import * as servers from "../store/servers";
 import { workerEntries } from "./status";
 
 export function handleReady(): void {
   const settings = settingsHolder.get();
   const down: string[] = [];
-  const [answered, err] = pool.ping(settings);
+  const [answered, err] = servers.ping(settings);
   if (answered === undefined) {
     down.push(`redis: ${err}`);
   }

@@ -6,7 +6,7 @@
 import * as metrics from "../host/metrics";
 import * as settingsHolder from "../host/settings";
 import * as hub from "../hub/hub";
-import * as pool from "../store/pool";
+import * as servers from "../store/servers";
 import * as topology from "../store/topology";
 import { missedSince } from "../stream/heal";
 import * as control from "../stream/control";
@@ -14,7 +14,7 @@ import * as presence from "../store/presence";
 import * as status from "./status";
 
 function loadFunctions(this: void): void {
-  const [loaded, err] = pool.loadFunctions(settingsHolder.get());
+  const [loaded, err] = servers.loadFunctions(settingsHolder.get());
   if (loaded === undefined) {
     ngx.log(ngx.WARN, err);
   }

@@ -15,7 +15,7 @@ import * as metrics from "../host/metrics";
 import * as problems from "../host/problems";
 import * as settingsHolder from "../host/settings";
 import * as access from "../policy/access";
-import * as pool from "../store/pool";
+import * as servers from "../store/servers";
 import * as presence from "../store/presence";
 import { failWith } from "./answer";
 import { credentialsOf } from "./request";
@@ -126,7 +126,7 @@ function byLabel(samples: LuaTable<string, number>, name: string): Record<string
 }
 
 function redisState(settings: Settings, commands: number, sumMs: number): RedisState {
-  const [answered, err] = pool.ping(settings);
+  const [answered, err] = servers.ping(settings);
   const state: RedisState = { ok: answered !== undefined, commands, meanMs: commands > 0 ? math.floor((sumMs / commands) * 1000) / 1000 : 0 };
   if (answered === undefined) {
     state.error = err;

@@ -4,7 +4,7 @@
 // Redis functions and commands in it, close it (handing the connection back, or closing it when
 // a call broke it), and say "unavailable" when Redis cannot be reached.
 
-import type { RedisAddress, Settings } from "../config/schema";
+import type { Settings } from "../config/schema";
 import * as metrics from "../host/metrics";
 import * as redis from "../host/redis";
 import { Failure, UNAVAILABLE } from "../protocol/failure";
@@ -48,88 +48,6 @@ export function open(settings: Settings): LuaMultiReturn<[Session] | [undefined,
     return $multi(undefined, UNAVAILABLE);
   }
   return $multi({ red, cluster: undefined, lost: false, timeoutMs: settings.redisTimeoutMs });
-}
-
-/**
- * A raw pooled connection, for what a session does not carry (pipelines): to the one Redis that
- * takes commands; in a cluster, to the primary owning `key`'s slot (the caller keeps every key of
- * its commands in that slot; a cluster with no key answers unavailable). Hand it back with release().
- */
-export function acquire(settings: Settings, key?: string): LuaMultiReturn<[RestyRedis] | [undefined, Failure]> {
-  if (topology.isCluster(settings)) {
-    if (key === undefined) {
-      ngx.log(ngx.ERR, "a pipeline in a redis cluster needs the key whose slot it runs in");
-      return $multi(undefined, UNAVAILABLE);
-    }
-    const [owner, ownerErr] = topology.channelOwner(settings, key);
-    if (owner === undefined) {
-      ngx.log(ngx.ERR, ownerErr);
-      return $multi(undefined, UNAVAILABLE);
-    }
-    const [red, err] = redis.connect(owner, settings.redisTimeoutMs);
-    if (red === undefined) {
-      ngx.log(ngx.ERR, err);
-      metrics.redisError("connect");
-      return $multi(undefined, UNAVAILABLE);
-    }
-    return $multi(red);
-  }
-  const [session, failure] = open(settings);
-  if (session === undefined) {
-    return $multi(undefined, failure);
-  }
-  if (session.red === undefined) {
-    return $multi(undefined, UNAVAILABLE);
-  }
-  return $multi(session.red);
-}
-
-interface ScanCall {
-  scan(this: ScanCall, ...args: string[]): LuaMultiReturn<[[string, string[]]] | [undefined | false, string]>;
-}
-
-/**
- * The keys matching `match` (SCAN MATCH) on the one Redis, or on every primary of a cluster: at
- * most `max`, and whether there were more.
- */
-export function keysMatching(settings: Settings, match: string, max: number): LuaMultiReturn<[{ keys: string[]; truncated: boolean }] | [undefined, Failure]> {
-  const [servers, err] = commandServers(settings, false);
-  if (servers === undefined) {
-    ngx.log(ngx.ERR, `failed to list keys: ${err}`);
-    return $multi(undefined, UNAVAILABLE);
-  }
-  const found: string[] = [];
-  for (const address of servers) {
-    const [red, connectErr] = redis.connect(address, settings.redisTimeoutMs);
-    if (red === undefined) {
-      ngx.log(ngx.ERR, `failed to list keys: ${connectErr}`);
-      return $multi(undefined, UNAVAILABLE);
-    }
-    let cursor = "0";
-    do {
-      const [page, scanErr] = (red as unknown as ScanCall).scan(cursor, "MATCH", match, "COUNT", "1000");
-      if (page === undefined || page === false) {
-        redis.release(red, page === undefined);
-        ngx.log(ngx.ERR, `failed to list keys: ${scanErr}`);
-        return $multi(undefined, UNAVAILABLE);
-      }
-      cursor = page[0];
-      for (const key of page[1]) {
-        if (found.length >= max) {
-          redis.release(red);
-          return $multi({ keys: found, truncated: true });
-        }
-        found.push(key);
-      }
-    } while (cursor !== "0");
-    redis.release(red);
-  }
-  return $multi({ keys: found, truncated: false });
-}
-
-/** Hands back a connection from acquire(); `lost`: a call broke it, close it instead. */
-export function release(red: RestyRedis, lost = false): void {
-  redis.release(red, lost);
 }
 
 /** Ends a session: hands its connection back to the pool, or closes it when a call broke it. */
@@ -273,55 +191,4 @@ export function call(
   }
   close(session);
   return $multi(reply);
-}
-
-/** The Redis servers that take commands: the one primary, or every primary of the cluster. */
-function commandServers(settings: Settings, fresh: boolean): LuaMultiReturn<[RedisAddress[]] | [undefined, string]> {
-  if (topology.isCluster(settings)) {
-    return topology.primaries(settings, fresh);
-  }
-  const [address, err] = topology.primaryAddress(settings);
-  if (address === undefined) {
-    return $multi(undefined, err);
-  }
-  return $multi([address]);
-}
-
-function pingOne(this: void, red: RestyRedis): LuaMultiReturn<[true] | [undefined, string]> {
-  const [pong, err] = red.ping();
-  if (pong === undefined || pong === false) {
-    return $multi(undefined, `redis did not answer PING: ${err}`);
-  }
-  return $multi(true);
-}
-
-/** Whether Redis (every primary of a cluster) answers a PING; undefined and why when not. */
-export function ping(settings: Settings): LuaMultiReturn<[true] | [undefined, string]> {
-  const [servers, err] = commandServers(settings, false);
-  if (servers === undefined) {
-    return $multi(undefined, err);
-  }
-  const [answered, pingErr] = topology.onEach(servers, settings.redisTimeoutMs, pingOne);
-  if (answered === undefined) {
-    topology.forgetPrimary();
-    return $multi(undefined, pingErr);
-  }
-  return $multi(true);
-}
-
-/**
- * Loads Pushgate's functions into Redis (every primary of a cluster, asking it for its primaries
- * first): at start, and after the hub reconnects. A primary promoted later gets them from the
- * FCALL that misses them (functions.call), and replicas from replication.
- */
-export function loadFunctions(settings: Settings): LuaMultiReturn<[true] | [undefined, string]> {
-  const [servers, err] = commandServers(settings, true);
-  if (servers === undefined) {
-    return $multi(undefined, `failed to load the pushgate functions: ${err}`);
-  }
-  const [loaded, loadErr] = topology.onEach(servers, settings.redisTimeoutMs, functions.loadLibrary);
-  if (loaded === undefined) {
-    return $multi(undefined, `failed to load the pushgate functions: ${loadErr}`);
-  }
-  return $multi(true);
 }
