@@ -7,7 +7,7 @@ import "../../src/cli/multi";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SentinelSetup, startSentinel } from "../../src/cli/cluster";
+import { SentinelSetup, startSentinel } from "../../src/cli/sentinel";
 import { freePort, Gateway, startGateway } from "../../src/cli/gateway";
 import { parseSettings } from "../../src/config/schema";
 import { eventually, fetchText, luaErrors, sleep, Stream } from "./harness";

@@ -6,7 +6,8 @@
 import "../../src/cli/multi";
 import { randomBytes } from "node:crypto";
 import { createCluster } from "redis";
-import { Cluster, infoFields, parseClusterNodes, redisCall, RedisErrorReply, SentinelSetup, startCluster, startSentinel } from "../../src/cli/cluster";
+import { Cluster, infoFields, parseClusterNodes, redisCall, RedisErrorReply, startCluster } from "../../src/cli/cluster";
+import { SentinelSetup, startSentinel } from "../../src/cli/sentinel";
 import { keySlot } from "../../src/protocol/slot";
 import { eventually } from "./harness";
 
