@@ -78,8 +78,16 @@ export function admit(settings: Settings, user: string | undefined, jti: string 
   return refusal !== undefined ? failure("unauthorized", refusal) : undefined;
 }
 
+/** A stream an order can name: it has a user, or a token (a revocation by jti). */
+function isActedOn(stream: Stream): boolean {
+  return stream.identity.user !== undefined || stream.identity.issued !== undefined;
+}
+
 /** Adds an open stream to the index. */
 export function register(stream: Stream): void {
+  if (!isActedOn(stream)) {
+    return; // an anonymous stream without a token: no order can name it, and it costs no slot here
+  }
   const user = stream.identity.user ?? "";
   let set = streams.get(user);
   if (set === undefined) {
@@ -91,6 +99,9 @@ export function register(stream: Stream): void {
 
 /** Removes a stream from the index (finish). */
 export function unregister(stream: Stream): void {
+  if (!isActedOn(stream)) {
+    return;
+  }
   const user = stream.identity.user ?? "";
   const set = streams.get(user);
   if (set !== undefined) {
