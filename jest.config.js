@@ -9,7 +9,7 @@ const common = {
 
 module.exports = {
   testTimeout: 60000,
-  maxWorkers: 1,
+  maxWorkers: 2,
   projects: [
     { ...common, displayName: "suite", testMatch: ["<rootDir>/test/unit/**/*.test.js", "<rootDir>/test/e2e/**/*.test.js"] },
     { ...common, displayName: "faults", testMatch: ["<rootDir>/test/faults/**/*.test.js"] },
