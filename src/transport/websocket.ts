@@ -8,11 +8,8 @@ import type { Settings } from "../config/schema";
 import { decodeJson } from "../host/crypto";
 import { quoteJson } from "../host/json";
 import { handshake, OPCODE_CLOSE, OPCODE_PING, OPCODE_PONG, OPCODE_TEXT, recvFrame, sendFrame } from "../host/websocket";
-import { isValidChannel } from "../protocol/channel";
-import { helloPositions } from "../protocol/cursor";
 import { isUtf8 } from "../protocol/utf8";
 import {
-  channelsFrame,
   CLOSE_GOING_AWAY,
   CLOSE_INTERNAL,
   CLOSE_INVALID_DATA,
@@ -21,20 +18,14 @@ import {
   CLOSE_PROTOCOL_ERROR,
   CLOSE_RESTART,
   CLOSE_TOO_BIG,
-  Control,
-  Ref,
   errorFrame,
   messageFrame,
   noticeFrame,
   parseControl,
-  pongFrame,
-  publishedFrame,
-  refreshedFrame,
-  revokedFrame,
-  ackedFrame,
 } from "../protocol/ws";
 import { Ending, ENDING_RECONNECT, ENDING_TEXT } from "../protocol/ending";
 import type { DuplexTransport, Session, WriteResult } from "./transport";
+import { perform } from "./ws-controls";
 
 /**
  * Ended through the server API (disconnect, revoke), in the range RFC 6455 leaves to applications:
@@ -198,80 +189,7 @@ export class WebSocketTransport implements DuplexTransport {
     if (control === undefined) {
       return this.reply(errorFrame(controlErr, ref, quoteJson));
     }
-    return this.reply(this.perform(control, session));
-  }
-
-  /** Carries out a valid control frame; returns the frame that answers it. */
-  private perform(control: Control, session: Session): string {
-    const ref = control.ref;
-    if (control.type === "ping") {
-      return pongFrame(ref, quoteJson);
-    }
-    if (control.type === "subscribe") {
-      // The session checks the token's channel grant (as at connect).
-      const [added, err] = session.add(control.channels);
-      if (added === undefined) {
-        return errorFrame(err, ref, quoteJson);
-      }
-      return channelsFrame("subscribed", control.channels, ref, quoteJson);
-    }
-    if (control.type === "unsubscribe") {
-      session.remove(control.channels);
-      return channelsFrame("unsubscribed", control.channels, ref, quoteJson);
-    }
-    if (control.type === "publish") {
-      // Checked as POST /pub is: the connection's credential, grant, rate and size.
-      const [published, err] = session.publish(control.channel, control.data, control.event, control.idempotencyKey);
-      if (published === undefined) {
-        return errorFrame(err, ref, quoteJson);
-      }
-      return publishedFrame(control.channel, published.id, published.subscribers, published.duplicate, ref, quoteJson);
-    }
-    if (control.type === "ack") {
-      const [read, err] = session.ack(control.channel, control.id);
-      if (read === undefined) {
-        return errorFrame(err, ref, quoteJson);
-      }
-      return ackedFrame(control.channel, read, ref, quoteJson);
-    }
-    if (control.type === "refresh") {
-      return this.refresh(control.token, ref, session);
-    }
-    // hello: resume channels from a cursor (subscribing the ones not yet subscribed)
-    if (control.type !== "hello") {
-      return errorFrame("unknown control frame", ref, quoteJson); // every other type was handled above
-    }
-    const subscribed: string[] = [];
-    for (const [name] of session.channels) {
-      subscribed.push(name);
-    }
-    const [after, cursorErr] = helloPositions(control.cursor, control.cursors, subscribed);
-    if (after === undefined) {
-      return errorFrame(cursorErr, ref, quoteJson);
-    }
-    const names = Object.keys(after);
-    for (const name of names) {
-      if (!isValidChannel(name)) {
-        return errorFrame(`invalid cursor: "${name}" is not a channel name`, ref, quoteJson);
-      }
-    }
-    const [resumed, resumeErr] = session.resume(after);
-    if (resumed === undefined) {
-      return errorFrame(resumeErr, ref, quoteJson);
-    }
-    return channelsFrame("resumed", names, ref, quoteJson);
-  }
-
-  /** A new token for the connection: a notice per channel it no longer grants, then the answer. */
-  private refresh(token: string, ref: Ref, session: Session): string {
-    const [expires, revoked] = session.refresh(token);
-    if (typeof revoked === "string") {
-      return errorFrame(revoked, ref, quoteJson);
-    }
-    for (const channel of revoked) {
-      this.send(OPCODE_TEXT, revokedFrame(channel, quoteJson));
-    }
-    return refreshedFrame(expires, ref, quoteJson);
+    return this.reply(perform(control, session, (frame) => this.reply(frame)));
   }
 
   private reply(frame: string): boolean {

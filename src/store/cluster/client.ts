@@ -1,8 +1,7 @@
-// A Redis Cluster client core for nginx workers: a per-worker cluster state (the slot map learnt
-// from CLUSTER SLOTS, and the connection address of each node), and the routing of one command by
-// its key's hash slot over the pooled resty.redis connections of host/redis.ts, following MOVED
-// (the map is refreshed) and ASK (ASKING, then the command on the named node), a bounded number
-// of times. A node that cannot be reached makes the worker ask the cluster again: after a failover
+// A Redis Cluster client core for nginx workers: the routing of one command by its key's hash
+// slot (the worker's cluster state, its slot map and node addresses, is state.ts) over the pooled
+// resty.redis connections of host/redis.ts, following MOVED (the map is refreshed) and ASK
+// (ASKING, then the command on the named node), a bounded number of times. A node that cannot be reached makes the worker ask the cluster again: after a failover
 // the map names the promoted replica.
 //
 // One operation, with no closure (what command() does; a caller may run its own commands so):
@@ -16,30 +15,14 @@
 //     if (outcome === undefined) return fail(routeErr);
 //   }                                                    // "retry": go round again
 
-import type { RedisAddress } from "../../config/schema";
 import * as redis from "../../host/redis";
-import { keySlot, SLOT_COUNT } from "../../protocol/slot";
+import { keySlot } from "../../protocol/slot";
 import { isClusterDown, isTryAgain, parseRedirect, Redirect } from "./redirect";
-import { nodeName, ownerOf, parseClusterSlots, SlotMap, slotsCovered } from "./slots";
+import { ownerOf } from "./slots";
+import { addressFor, ClusterState, refreshSoon } from "./state";
 
-/** A node to ask for the slot map at start. */
-export interface Seed {
-  host: string;
-  port: number;
-}
-
-/** One worker's view of one cluster. Build it with discover(); keep it for the worker's life. */
-export interface ClusterState {
-  seeds: Seed[];
-  timeoutMs: number;
-  password: string | undefined;
-  map: SlotMap;
-  /** Connection addresses by node name (`host:port`), made once per node. */
-  addresses: LuaMap<string, RedisAddress>;
-  /** ngx.now() when the map was last asked for, and whether a request is asking now (it yields). */
-  discoveredAt: number;
-  discovering: boolean;
-}
+export { addressFor, discover, refresh } from "./state";
+export type { ClusterState, Seed } from "./state";
 
 /** The routing state of one operation (one table per operation; pass `reuse` to begin() to recycle one). */
 export interface Attempt {
@@ -58,124 +41,16 @@ export interface Attempt {
 /** Redirects (MOVED, ASK, TRYAGAIN) and retries after a lost connection, per operation. */
 export const MAX_REDIRECTS = 5;
 
-/** Workers ask the cluster again at most this often (seconds) when a redirect or a dead node tells them to. */
-const REFRESH_INTERVAL_S = 0.1;
-
 /** How long to wait before another try after TRYAGAIN (seconds). */
 const TRY_AGAIN_WAIT_S = 0.05;
 
-/** resty.redis sends any command by its lower-case name; these are not in its declared list. */
+/** resty.redis sends any command by its lower-case name; ASKING is not in its declared list. */
 interface ClusterCalls {
-  cluster(this: ClusterCalls, subcommand: string): LuaMultiReturn<[RedisReply] | [undefined | false, string]>;
   asking(this: ClusterCalls): LuaMultiReturn<[RedisReply] | [undefined | false, string]>;
 }
 
 /** A resty.redis command method, looked up by name. */
 type RedisCommand = (this: RestyRedis, ...args: string[]) => LuaMultiReturn<[RedisReply] | [undefined | false, string]>;
-
-/** The connection address of node `name` (made once per node). */
-export function addressFor(state: ClusterState, name: string, host: string, port: number): RedisAddress {
-  let address = state.addresses.get(name);
-  if (address === undefined) {
-    address = { host, port, db: 0, password: state.password, url: `redis://${name}/0` };
-    state.addresses.set(name, address);
-  }
-  return address;
-}
-
-/** Asks one node for CLUSTER SLOTS. */
-function askSlots(state: ClusterState, host: string, port: number): LuaMultiReturn<[SlotMap] | [undefined, string]> {
-  const name = nodeName(host, port);
-  const [red, connectErr] = redis.connect(addressFor(state, name, host, port), state.timeoutMs);
-  if (red === undefined) {
-    return $multi(undefined, connectErr);
-  }
-  const [reply, err] = (red as unknown as ClusterCalls).cluster("slots");
-  if (reply === undefined || reply === false) {
-    redis.release(red, reply === undefined);
-    return $multi(undefined, `failed to ask ${name} for cluster slots: ${err}`);
-  }
-  redis.release(red);
-  return parseClusterSlots(reply, host);
-}
-
-/**
- * Asks the known nodes (primaries first), then the seeds, for the slot map, and keeps the first that
- * covers every slot (else the one that covers most). Fails when no node answers with any slot.
- */
-export function refresh(state: ClusterState): LuaMultiReturn<[true] | [undefined, string]> {
-  if (state.discovering) {
-    return $multi(undefined, "failed to discover the cluster: a discovery is under way");
-  }
-  state.discovering = true;
-  state.discoveredAt = ngx.now();
-  const asked = new LuaSet<string>();
-  const candidates: Seed[] = [];
-  for (const node of state.map.nodes) {
-    candidates.push(node);
-  }
-  for (const seed of state.seeds) {
-    candidates.push(seed);
-  }
-  let best: SlotMap | undefined;
-  let bestCovered = 0;
-  let lastErr = "no seed given";
-  for (const candidate of candidates) {
-    const name = nodeName(candidate.host, candidate.port);
-    if (!asked.has(name)) {
-      asked.add(name);
-      const [map, err] = askSlots(state, candidate.host, candidate.port);
-      if (map === undefined) {
-        lastErr = err;
-      } else {
-        const covered = slotsCovered(map);
-        if (covered > bestCovered) {
-          best = map;
-          bestCovered = covered;
-        }
-        if (covered === SLOT_COUNT) {
-          break;
-        }
-        lastErr = `${name} knows owners for ${covered} slots only`;
-      }
-    }
-  }
-  state.discovering = false;
-  state.discoveredAt = ngx.now();
-  if (best === undefined) {
-    return $multi(undefined, `failed to discover the cluster: ${lastErr}`);
-  }
-  state.map = best;
-  return $multi(true);
-}
-
-/** Refreshes the map unless another request is at it or it was refreshed a moment ago. */
-function refreshSoon(state: ClusterState): void {
-  if (!state.discovering && ngx.now() - state.discoveredAt >= REFRESH_INTERVAL_S) {
-    const [refreshed, err] = refresh(state);
-    if (refreshed === undefined) {
-      ngx.log(ngx.WARN, err);
-    }
-  }
-}
-
-/** A cluster state for this worker: asks `seeds` in turn for the slot map. */
-export function discover(seeds: Seed[], timeoutMs: number, password?: string): LuaMultiReturn<[ClusterState] | [undefined, string]> {
-  const state: ClusterState = {
-    seeds,
-    timeoutMs,
-    password,
-    map: { ranges: [], nodes: [] },
-    addresses: new LuaMap<string, RedisAddress>(),
-    discoveredAt: 0,
-    discovering: false,
-  };
-  const [discovered, err] = refresh(state);
-  if (discovered === undefined) {
-    return $multi(undefined, err);
-  }
-  return $multi(state);
-}
 
 /** Starts routing an operation on `key` (its bytes); `reuse` recycles a finished attempt's table. */
 export function begin(state: ClusterState, key: string, idempotent: boolean, reuse?: Attempt): Attempt {
