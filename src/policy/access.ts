@@ -153,14 +153,19 @@ function identityOf(settings: Settings, claims: TokenClaims, channels: string[])
   if (refused !== undefined) {
     return $multi(undefined, failure("forbidden", `channel ${refused} is not granted by the token`));
   }
-  return $multi({
+  return $multi(tokenIdentity(settings, claims));
+}
+
+/** What a verified token says of whoever holds it. */
+function tokenIdentity(settings: Settings, claims: TokenClaims): Identity {
+  return {
     user: claims.sub,
     grants: claims.channels,
     expires: claims.exp + settings.jwtLeewaySeconds,
     publish: claims.publish,
     jti: claims.jti,
     issued: claims.iat ?? 0,
-  });
+  };
 }
 
 /** The identity of a stream asking for `channels`: unauthorized (no or bad token), or forbidden naming the channel. */
@@ -202,14 +207,7 @@ export function forRefresh(settings: Settings, current: Identity, token: string)
   if (current.user !== undefined && claims.sub !== current.user) {
     return $multi(undefined, failure("forbidden", "the new token is for another user"));
   }
-  return $multi({
-    user: claims.sub,
-    grants: claims.channels,
-    expires: claims.exp + settings.jwtLeewaySeconds,
-    publish: claims.publish,
-    jti: claims.jti,
-    issued: claims.iat ?? 0,
-  });
+  return $multi(tokenIdentity(settings, claims));
 }
 
 /** True when the identity's grant covers every one of `channels` (always, with auth off). */
