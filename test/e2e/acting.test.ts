@@ -6,12 +6,8 @@
 // a gateway killed with SIGKILL expire; connect rates answer 429 with Retry-After.
 
 import { createHmac } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync, rmSync } from "node:fs";
 import { Cluster, startCluster } from "../../src/cli/cluster";
-import { Gateway, startGateway } from "../../src/cli/gateway";
-import { parseSettings } from "../../src/config/schema";
 import type { GatewayStatus } from "../../src/protocol/status";
 import { PushgateApi } from "../../sdk/api";
 import { publishHttp } from "../../sdk/http";
@@ -19,7 +15,7 @@ import { EventSource } from "eventsource";
 import WebSocket from "ws";
 import { subscribe, SubscribeOptions, Subscription } from "../../client/src/client";
 import { SseClient, WsClient } from "./clients";
-import { eventually, fetchText, freePort, HttpAnswer, luaErrors, sleep, Stack, startStack, Stream, withStack } from "./harness";
+import { eventually, fetchText, OwnGateway, startGatewayOn, HttpAnswer, luaErrors, sleep, Stack, startStack, Stream, withStack } from "./harness";
 
 const SECRET = "acting-secret-acting-secret-acting-secret";
 const KEY = "acting-publisher-key-acting-publisher-key";
@@ -36,27 +32,14 @@ function token(sub: string, jti: string, iat = now()): string {
   return `${input}.${createHmac("sha256", SECRET).update(input).digest("base64url")}`;
 }
 
-interface Started {
-  gateway: Gateway;
-  base: string;
-  dir: string;
-}
+type Started = OwnGateway;
 
-async function startAnother(redisUrl: string, extra: Record<string, string> = {}): Promise<Started> {
-  const dir = mkdtempSync(join(tmpdir(), "pushgate-test-"));
-  const port = await freePort();
-  const [settings, err] = parseSettings({ listen: `127.0.0.1:${port}`, redisUrl, runtimeDir: dir, workers: "2", logLevel: "warn", ...SETTINGS, ...extra });
-  if (settings === undefined) {
-    throw new Error(err);
-  }
-  return { gateway: await startGateway(settings, "ignore"), base: `http://127.0.0.1:${port}`, dir };
+function startAnother(redisUrl: string, extra: Record<string, string> = {}): Promise<Started> {
+  return startGatewayOn(redisUrl, { ...SETTINGS, ...extra });
 }
 
 async function stopAnother(started: Started | undefined): Promise<void> {
-  if (started !== undefined) {
-    await started.gateway.stop();
-    rmSync(started.dir, { recursive: true, force: true });
-  }
+  await started?.stop();
 }
 
 /** What Node lacks for the client library: the WebSocket and EventSource classes. */

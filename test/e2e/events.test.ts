@@ -6,33 +6,24 @@
 // Refresh 1 s, an offline grace of 2 s (a loaded machine may take 1 s to reconnect) and unread
 // after 1 s keep it fast.
 
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { Gateway, startGateway } from "../../src/cli/gateway";
-import { parseSettings } from "../../src/config/schema";
+import type { Gateway } from "../../src/cli/gateway";
 import type { GatewayStatus } from "../../src/protocol/status";
 import { blocksOf, runStep, shellSteps } from "./examples";
-import { eventually, fetchText, freePort, luaErrors, sleep, Stack, startStack, Stream } from "./harness";
+import { eventually, fetchText, OwnGateway, startGatewayOn, luaErrors, sleep, Stack, startStack, Stream } from "./harness";
 
 const SETTINGS = { presenceRefreshSeconds: "1", offlineGraceSeconds: "2", unreadNotifySeconds: "1" };
 
 type Event = Record<string, string> & { streamId: string };
 
-async function startSecond(stack: Stack, dir: string): Promise<{ gateway: Gateway; base: string }> {
-  const port = await freePort();
-  const [settings, err] = parseSettings({ listen: `127.0.0.1:${port}`, redisUrl: stack.redis.url, runtimeDir: dir, workers: "2", ...SETTINGS });
-  if (settings === undefined) {
-    throw new Error(err);
-  }
-  return { gateway: await startGateway(settings, "ignore"), base: `http://127.0.0.1:${port}` };
+function startSecond(stack: Stack): Promise<OwnGateway> {
+  return startGatewayOn(stack.redis.url, SETTINGS);
 }
 
 describe("offline and unread events in pushgate:events", () => {
   let stack: Stack;
   let second: Gateway;
   let secondBase: string;
-  let secondDir: string;
+  let own: OwnGateway | undefined;
 
   /** Every event in the stream, oldest first, with its fields. */
   async function events(): Promise<Event[]> {
@@ -54,13 +45,12 @@ describe("offline and unread events in pushgate:events", () => {
 
   beforeAll(async () => {
     stack = await startStack({ settings: SETTINGS });
-    secondDir = mkdtempSync(join(tmpdir(), "pushgate-test-"));
-    ({ gateway: second, base: secondBase } = await startSecond(stack, secondDir));
+    own = await startSecond(stack);
+    ({ gateway: second, base: secondBase } = own);
   });
 
   afterAll(async () => {
-    await second?.stop();
-    rmSync(secondDir, { recursive: true, force: true });
+    await own?.stop();
     expect(luaErrors(stack.errorLog())).toEqual([]);
     await stack.stop();
   });

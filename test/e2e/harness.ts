@@ -123,6 +123,35 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   }
 }
 
+/** A gateway of its own beside a stack, or on a cluster or sentinels: stop() stops it and removes its directory. */
+export interface OwnGateway {
+  gateway: Gateway;
+  base: string;
+  dir: string;
+  stop(): Promise<void>;
+}
+
+/** Starts a gateway on `redisUrl` (2 workers unless `settings` says otherwise) in a temporary directory of its own. */
+export async function startGatewayOn(redisUrl: string, settings: Record<string, string> = {}): Promise<OwnGateway> {
+  const dir = mkdtempSync(join(tmpdir(), "pushgate-test-"));
+  const port = await freePort();
+  const [parsed, err] = parseSettings({ listen: `127.0.0.1:${port}`, redisUrl, runtimeDir: dir, workers: "2", ...settings });
+  if (parsed === undefined) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(err);
+  }
+  const gateway = await startGateway(parsed, "ignore");
+  return {
+    gateway,
+    base: `http://127.0.0.1:${port}`,
+    dir,
+    stop: async () => {
+      await gateway.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 /** Lines of the error log that show a Lua runtime error or a worker crash. */
 export function luaErrors(log: string): string[] {
   return log.split("\n").filter((line) => /lua entry thread aborted|runtime error|stack traceback|worker process \d+ exited on signal/.test(line));

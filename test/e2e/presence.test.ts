@@ -14,7 +14,7 @@ import { parseSettings } from "../../src/config/schema";
 import { keySlot } from "../../src/protocol/slot";
 import type { GatewayStatus } from "../../src/protocol/status";
 import { SseClient, WsClient } from "./clients";
-import { eventually, fetchText, freePort, luaErrors, sleep, Stack, startStack, Stream } from "./harness";
+import { eventually, fetchText, freePort, OwnGateway, startGatewayOn, luaErrors, sleep, Stack, startStack, Stream } from "./harness";
 
 const SETTINGS = { presenceNotify: "room:*", presenceGraceSeconds: "1", presenceRefreshSeconds: "1" };
 
@@ -45,23 +45,16 @@ describe("presence on two gateways", () => {
   let stack: Stack;
   let second: Gateway;
   let secondBase: string;
-  let secondDir: string;
+  let own: OwnGateway | undefined;
 
   beforeAll(async () => {
     stack = await startStack({ settings: SETTINGS });
-    secondDir = mkdtempSync(join(tmpdir(), "pushgate-test-"));
-    const port = await freePort();
-    const [settings, err] = parseSettings({ listen: `127.0.0.1:${port}`, redisUrl: stack.redis.url, runtimeDir: secondDir, workers: "2", ...SETTINGS });
-    if (settings === undefined) {
-      throw new Error(err);
-    }
-    second = await startGateway(settings, "ignore");
-    secondBase = `http://127.0.0.1:${port}`;
+    own = await startGatewayOn(stack.redis.url, SETTINGS);
+    ({ gateway: second, base: secondBase } = own);
   });
 
   afterAll(async () => {
-    await second?.stop();
-    rmSync(secondDir, { recursive: true, force: true });
+    await own?.stop();
     expect(luaErrors(stack.errorLog())).toEqual([]);
     await stack.stop();
   });
