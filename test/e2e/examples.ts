@@ -162,6 +162,7 @@ export function launch(command: string, args: string[], env: Record<string, stri
   child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
   child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()));
   child.on("exit", (code) => (running.code = code));
+  child.stdin.on("error", () => undefined); // EPIPE: a command that exits without reading its input (curl) is no failure
   child.stdin.end(input ?? "");
   return running;
 }
