@@ -93,6 +93,8 @@ interface RestyWebsocketProtocol {
     maxPayloadLen: number,
     forceMasking: boolean,
   ): LuaMultiReturn<[string, string, string | number | undefined] | [undefined, undefined, string]>;
+  /** The bytes of one frame (an unmasked server frame is the same for every client), or (nil, error). */
+  build_frame(fin: boolean, opcode: number, payloadLen: number, payload: string, masking: boolean): LuaMultiReturn<[string] | [undefined, string]>;
   send_frame(
     sock: NgxTcpSocket,
     fin: boolean,

@@ -83,6 +83,19 @@ export function write(data: NgxPrintable): LuaMultiReturn<[1] | [undefined, stri
 }
 
 /**
+ * Writes without flushing: nginx sends once postpone_output's bytes have gathered, or at the next
+ * flush(). A stream writes a burst so, in few system calls, and flushes when its queue is empty.
+ */
+export function buffer(data: NgxPrintable): LuaMultiReturn<[1] | [undefined, string]> {
+  return ngx.print(data);
+}
+
+/** Sends what buffer() gathered and waits until it is handed to the socket (back-pressure). */
+export function flush(): LuaMultiReturn<[1] | [undefined, string]> {
+  return ngx.flush(true);
+}
+
+/**
  * The channels of `?key=a,b` (parseChannelList); answers 400 and ends the request when they are
  * invalid. With `optional`, no key means no channels.
  */

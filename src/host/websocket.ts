@@ -10,9 +10,6 @@ export const OPCODE_CLOSE = 0x8;
 export const OPCODE_PING = 0x9;
 export const OPCODE_PONG = 0xa;
 
-/** Frames the server sends are limited by memory only (the protocol module takes 31-bit lengths). */
-const SEND_MAX_BYTES = 0x7fffffff;
-
 let serverModule: RestyWebsocketServerModule | undefined;
 let protocolModule: RestyWebsocketProtocol | undefined;
 
@@ -54,7 +51,7 @@ export function recvFrame(
   return protocol().recv_frame(sock, maxBytes, true);
 }
 
-/** Sends one whole (final) frame. */
-export function sendFrame(sock: NgxTcpSocket, opcode: number, payload: string): LuaMultiReturn<[number] | [undefined, string]> {
-  return protocol().send_frame(sock, true, opcode, payload, SEND_MAX_BYTES, false);
+/** The bytes of one whole (final) server frame, built once to send to many clients with sock:send. */
+export function buildFrame(opcode: number, payload: string): LuaMultiReturn<[string] | [undefined, string]> {
+  return protocol().build_frame(true, opcode, payload.length, payload, false);
 }

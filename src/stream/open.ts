@@ -144,5 +144,5 @@ export function sendBacklog(transport: Transport, tracker: Tracker, backlog: Bac
       }
     }
   }
-  return true;
+  return transport.flush()[0] !== undefined;
 }

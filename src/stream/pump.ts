@@ -34,7 +34,7 @@ function sendHello(transport: Transport, stream: Stream): boolean {
       }
     }
   }
-  return true;
+  return transport.flush()[0] !== undefined;
 }
 
 /** How the subscription's end reads to the client. */
@@ -65,7 +65,16 @@ export function pump(transport: Transport, settings: Settings, stream: Stream): 
   const waitMs = mode.waitMs(heartbeatMs);
   let idleMs = 0;
   let exitCheckedAt = ngx.now();
+  /** Messages were written and not flushed: they go out once nothing more is queued. */
+  let unflushed = false;
   for (;;) {
+    if (unflushed && !mode.pending(subscription)) {
+      unflushed = false;
+      const [flushed] = transport.flush();
+      if (flushed === undefined) {
+        return;
+      }
+    }
     let wait = waitMs;
     const expires = stream.identity.expires; // a WebSocket refresh may replace the identity
     if (expires !== undefined) {
@@ -90,6 +99,7 @@ export function pump(transport: Transport, settings: Settings, stream: Stream): 
         if (written === undefined) {
           return; // the client is gone
         }
+        unflushed = true;
       } else if (id === "") {
         const [written] = transport.notice(event, b); // join and leave (store/presence)
         if (written === undefined) {
@@ -103,6 +113,7 @@ export function pump(transport: Transport, settings: Settings, stream: Stream): 
           return;
         }
         metrics.delivered(id);
+        unflushed = true;
       }
       // A stream busy with messages never waits long enough to time out: look at the clock.
       const now = ngx.now();

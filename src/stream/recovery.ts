@@ -111,7 +111,7 @@ function sendRecovered(transport: Transport, stream: Stream, gaps: string[], kep
     }
     i = end;
   }
-  return true;
+  return transport.flush()[0] !== undefined;
 }
 
 /**

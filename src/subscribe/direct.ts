@@ -72,6 +72,11 @@ export function reconnect(subscription: DirectSubscription, channels: string[], 
   return $multi(true);
 }
 
+/** A direct stream reads its own socket: it cannot tell without reading, so it flushes every message. */
+export function pending(_subscription: DirectSubscription): boolean {
+  return false;
+}
+
 export function next(subscription: DirectSubscription, timeoutMs: number): LuaMultiReturn<[EventKind, string, string, string, string]> {
   // A socket timeout of 0 means "the default", hence at least 1 ms.
   const sock = subscription.sock;

@@ -25,6 +25,8 @@ export interface SubscriptionMode<S> {
   open(channels: string[], settings: Settings): LuaMultiReturn<[S] | [undefined, string]>;
   /** Waits up to `timeoutMs` for the next event. */
   next(subscription: S, timeoutMs: number): LuaMultiReturn<[EventKind, string, string, string, string]>;
+  /** True when messages are queued: `next` returns one without waiting (the stream flushes only when none is). */
+  pending(subscription: S): boolean;
   /**
    * Adds channels to a live subscription (called from another light thread than `next`, e.g. a
    * WebSocket reader); returns once Redis has confirmed them, or an error.

@@ -79,6 +79,10 @@ export function next(subscriber: SharedSubscription, timeoutMs: number): LuaMult
   }
 }
 
+export function pending(subscriber: SharedSubscription): boolean {
+  return !queue.isEmpty(subscriber);
+}
+
 /** The hub reconnects by itself: a shared subscription is never "lost". */
 export function reconnect(_subscriber: SharedSubscription, _channels: string[], _settings: Settings): LuaMultiReturn<[true] | [undefined, string]> {
   return $multi(undefined, "the hub reconnects by itself");

@@ -3,37 +3,18 @@
 import * as metrics from "../host/metrics";
 import { Ending, ENDING_RECONNECT, ENDING_TEXT } from "../protocol/ending";
 import { errorLine, HEARTBEAT_LINE, LineFormat, messageLine, noticeLine } from "../protocol/frame";
-import { openStream, write as send } from "../host/http";
+import { buffer, flush, openStream, write as send } from "../host/http";
 import { quoteJson } from "../host/json";
-import type { Transport, WriteResult } from "./transport";
+import { keep, newMemo, recall } from "./memo";
+import { FLUSH_BYTES, Transport, WriteResult } from "./transport";
 
-/**
- * The last message line built, and what it was built from. The hub hands one message to every
- * subscriber of the worker in turn, so most lines equal the previous one: reusing it saves two
- * JSON encodings and a string per delivery. (Lua compares strings by reference: cheap.)
- */
-let lastFormat: LineFormat | undefined;
-let lastChannel: string | undefined;
-let lastData: string | undefined;
-let lastId: string | undefined;
-let lastEvent: string | undefined;
-let lastCursor: string | undefined;
-let lastLine = "";
-
-function line(format: LineFormat, channel: string, data: string, id: string | undefined, event: string | undefined, cursor: string | undefined): string {
-  if (data !== lastData || channel !== lastChannel || id !== lastId || event !== lastEvent || cursor !== lastCursor || format !== lastFormat) {
-    lastLine = messageLine(format, channel, data, quoteJson, id, event, cursor);
-    lastFormat = format;
-    lastChannel = channel;
-    lastData = data;
-    lastId = id;
-    lastEvent = event;
-    lastCursor = cursor;
-  }
-  return lastLine;
-}
+/** The last message line built (memo.ts): most deliveries reuse it. */
+const memo = newMemo();
 
 export class ChunkedTransport implements Transport {
+  /** Bytes written since the last flush. */
+  private unflushed = 0;
+
   constructor(private readonly format: LineFormat) {}
 
   open(): WriteResult {
@@ -43,16 +24,33 @@ export class ChunkedTransport implements Transport {
   message(channel: string, data: string, id: string | undefined, event?: string, cursor?: string): WriteResult {
     // the cursor is only worth its bytes when it differs from the id (several channels)
     const ownCursor = cursor !== id ? cursor : undefined;
-    // A conditional among the arguments would make TSTL build them in a vararg table
-    // (__TS__SparseArray), which LuaJIT does not compile: 10x the CPU per delivery.
-    return send(line(this.format, channel, data, id, event, ownCursor));
+    const format = this.format;
+    let frame = recall(memo, format, channel, data, id, event, ownCursor);
+    if (frame === undefined) {
+      // A conditional among the arguments would make TSTL build them in a vararg table
+      // (__TS__SparseArray), which LuaJIT does not compile: 10x the CPU per delivery.
+      frame = keep(memo, messageLine(format, channel, data, quoteJson, id, event, ownCursor), format, channel, data, id, event, ownCursor);
+    }
+    this.unflushed += frame.length;
+    if (this.unflushed >= FLUSH_BYTES) {
+      this.unflushed = 0;
+      return send(frame); // a long burst or backlog waits for a slow client now and then
+    }
+    return buffer(frame);
+  }
+
+  flush(): WriteResult {
+    this.unflushed = 0;
+    return flush();
   }
 
   notice(code: string, text: string): WriteResult {
+    this.unflushed = 0;
     return send(noticeLine(this.format, code, text, quoteJson));
   }
 
   heartbeat(): WriteResult {
+    this.unflushed = 0;
     return send(HEARTBEAT_LINE);
   }
 

@@ -5,15 +5,22 @@
 
 import * as metrics from "../host/metrics";
 import { Ending, ENDING_RECONNECT, ENDING_TEXT } from "../protocol/ending";
-import { openStream, write as send } from "../host/http";
+import { buffer, flush, openStream, write as send } from "../host/http";
 import { quoteJson } from "../host/json";
 import { LineFormat, messageLine } from "../protocol/frame";
 import { errorEvent, HEARTBEAT_EVENT, jsonEvent, messageEvent, noticeEvent, retryField } from "../protocol/sse";
-import type { Transport, WriteResult } from "./transport";
+import { keep, newMemo, recall } from "./memo";
+import { FLUSH_BYTES, Transport, WriteResult } from "./transport";
 
 export type SseFormat = "raw" | LineFormat;
 
+/** The last message event built (memo.ts): most deliveries reuse it. */
+const memo = newMemo();
+
 export class SseTransport implements Transport {
+  /** Bytes written since the last flush. */
+  private unflushed = 0;
+
   constructor(
     private readonly format: SseFormat,
     private readonly retryMs: number,
@@ -30,18 +37,34 @@ export class SseTransport implements Transport {
   message(channel: string, data: string, id: string | undefined, event?: string, cursor?: string): WriteResult {
     // The SSE id is where to resume after this message: EventSource sends it back as
     // Last-Event-ID when it reconnects (the message id, or channel=id,... on several channels).
-    const resumeAt = cursor ?? id;
-    if (this.format === "raw") {
-      return send(messageEvent(data, resumeAt, event));
+    const format = this.format;
+    let frame = recall(memo, format, channel, data, id, event, cursor);
+    if (frame === undefined) {
+      const resumeAt = cursor ?? id;
+      const parts =
+        format === "raw" ? messageEvent(data, resumeAt, event) : jsonEvent(messageLine(format, channel, data, quoteJson, id, event, cursor), resumeAt);
+      frame = keep(memo, table.concat(parts), format, channel, data, id, event, cursor);
     }
-    return send(jsonEvent(messageLine(this.format, channel, data, quoteJson, id, event, cursor), resumeAt));
+    this.unflushed += frame.length;
+    if (this.unflushed >= FLUSH_BYTES) {
+      this.unflushed = 0;
+      return send(frame); // a long burst or backlog waits for a slow client now and then
+    }
+    return buffer(frame);
+  }
+
+  flush(): WriteResult {
+    this.unflushed = 0;
+    return flush();
   }
 
   notice(code: string, text: string): WriteResult {
+    this.unflushed = 0;
     return send(noticeEvent(code, text, quoteJson));
   }
 
   heartbeat(): WriteResult {
+    this.unflushed = 0;
     return send(HEARTBEAT_EVENT);
   }
 

@@ -8,6 +8,12 @@ import type { Published } from "../protocol/published";
 
 export type WriteResult = LuaMultiReturn<[1] | [undefined, string]>;
 
+/**
+ * A transport that gathers messages (message() does not wait for the socket) flushes at least
+ * every this many bytes, so a slow client holds back a long burst or backlog (back-pressure).
+ */
+export const FLUSH_BYTES = 65536;
+
 export interface Transport {
   /** Sends the status and headers (or completes a handshake) once the subscription is confirmed. */
   open(): WriteResult;
@@ -16,6 +22,11 @@ export interface Transport {
    * resumes after it (the id itself on a one-channel stream, channel=id,... on several).
    */
   message(channel: string, data: string, id: string | undefined, event?: string, cursor?: string): WriteResult;
+  /**
+   * Sends what message() gathered and waits until the socket took it. The pump calls it when the
+   * stream has nothing more queued: a burst goes out in few system calls, and a single message at once.
+   */
+  flush(): WriteResult;
   /** A notice on a stream that goes on: `code` is stable, `text` is for people. */
   notice(code: string, text: string): WriteResult;
   /** Keeps an idle stream alive. */

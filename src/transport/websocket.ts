@@ -7,7 +7,7 @@ import semaphore = require("ngx.semaphore");
 import type { Settings } from "../config/schema";
 import { decodeJson } from "../host/crypto";
 import { quoteJson } from "../host/json";
-import { handshake, OPCODE_CLOSE, OPCODE_PING, OPCODE_PONG, OPCODE_TEXT, recvFrame, sendFrame } from "../host/websocket";
+import { buildFrame, handshake, OPCODE_CLOSE, OPCODE_PING, OPCODE_PONG, OPCODE_TEXT, recvFrame } from "../host/websocket";
 import { isUtf8 } from "../protocol/utf8";
 import {
   CLOSE_GOING_AWAY,
@@ -24,6 +24,7 @@ import {
   parseControl,
 } from "../protocol/ws";
 import { Ending, ENDING_RECONNECT, ENDING_TEXT } from "../protocol/ending";
+import { keep, newMemo, recall } from "./memo";
 import type { DuplexTransport, Session, WriteResult } from "./transport";
 import { perform } from "./ws-controls";
 
@@ -56,6 +57,10 @@ const CLOSE_REASON_MAX_BYTES = 123;
 /** Room for the JSON around a publish frame's data. */
 const FRAME_OVERHEAD_BYTES = 65536;
 
+/** The last message frame built, header included (memo.ts): most deliveries reuse it. */
+const memo = newMemo();
+const MEMO_FORMAT = "ws";
+
 export class WebSocketTransport implements DuplexTransport {
   private sock: NgxTcpSocket | undefined;
   private writeLock: NgxSemaphore | undefined;
@@ -85,7 +90,20 @@ export class WebSocketTransport implements DuplexTransport {
   }
 
   message(channel: string, data: string, id: string | undefined, event?: string, cursor?: string): WriteResult {
-    return this.send(OPCODE_TEXT, messageFrame(channel, data, id, event, cursor, quoteJson));
+    let frame = recall(memo, MEMO_FORMAT, channel, data, id, event, cursor);
+    if (frame === undefined) {
+      const [built, err] = buildFrame(OPCODE_TEXT, messageFrame(channel, data, id, event, cursor, quoteJson));
+      if (built === undefined) {
+        return $multi(undefined, err);
+      }
+      frame = keep(memo, built, MEMO_FORMAT, channel, data, id, event, cursor);
+    }
+    return this.sendBuilt(frame);
+  }
+
+  /** Every frame is sent whole as it is written. */
+  flush(): WriteResult {
+    return $multi(1);
   }
 
   notice(code: string, text: string): WriteResult {
@@ -217,6 +235,15 @@ export class WebSocketTransport implements DuplexTransport {
 
   /** Writes one frame; waits while the other thread writes one. `last`: nothing may follow it. */
   private send(opcode: number, payload: string, last = false): WriteResult {
+    const [frame, err] = buildFrame(opcode, payload);
+    if (frame === undefined) {
+      return $multi(undefined, err);
+    }
+    return this.sendBuilt(frame, last);
+  }
+
+  /** Sends a built frame; `last` (a close frame) ends the writing. One write at a time: writeLock. */
+  private sendBuilt(frame: string, last = false): WriteResult {
     if (this.closed) {
       return $multi(undefined, "closed");
     }
@@ -229,7 +256,7 @@ export class WebSocketTransport implements DuplexTransport {
       lock.post(1); // closed while this write waited
       return $multi(undefined, "closed");
     }
-    const [sent, err] = sendFrame(this.sock!, opcode, payload);
+    const [sent, err] = this.sock!.send(frame);
     if (last || sent === undefined) {
       this.closed = true;
     }
