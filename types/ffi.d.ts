@@ -23,6 +23,14 @@ interface FfiModule {
   new: (this: void, ctype: string, init?: unknown) => FfiCData;
   /** The bytes at `pointer` as a Lua string: `length` bytes, or up to the first NUL. */
   string(pointer: FfiCData, length?: number): string;
+  /** `value` converted to the C type `ctype`, e.g. a pointer to "uintptr_t". */
+  cast(ctype: string, value: unknown): FfiCData;
+}
+
+/** @noResolution */
+declare module "resty.core.base" {
+  /** The current request (an `ngx_http_request_t *`), or nil outside a request. */
+  function get_request(this: void): FfiCData | undefined;
 }
 
 /** @noResolution */

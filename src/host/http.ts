@@ -1,5 +1,7 @@
 // Small helpers for answering HTTP requests from content_by_lua handlers.
 
+import ffi = require("ffi");
+import base = require("resty.core.base");
 import { parseChannelList } from "../protocol/channel";
 import { errorBody } from "../protocol/frame";
 import { quoteJson } from "./json";
@@ -109,4 +111,13 @@ export function channelsArg(args: UriArgs, maxChannels: number, optional = false
     return fail(400, err);
   }
   return channels;
+}
+
+/**
+ * A number that names the current request while it lives (its address): the same in its content
+ * and log phases, so a table keyed by it finds the request's own record without ngx.ctx (a table
+ * per request).
+ */
+export function requestKey(): number {
+  return tonumber(ffi.cast("uintptr_t", base.get_request())) as number;
 }

@@ -106,12 +106,21 @@ export function admit(settings: Settings, user: string | undefined, address: str
   return $multi(slot);
 }
 
+function releaseLater(this: void, _premature: boolean, settings: Settings, user: string, slot: string): void {
+  release(settings, user, slot);
+}
+
 /**
  * Gives back the slot admit() took, at once (a long-poll client at its cap polls again right
  * after), or from the timer within RELEASE_S when Redis does not answer now.
  */
 export function release(settings: Settings, user: string | undefined, slot: string): void {
   if (user === undefined || slot === "") {
+    return;
+  }
+  if (ngx.get_phase() === "log") {
+    // a request's log phase (its stream finished there: stream/open) may not use a socket
+    ngx.timer.at(0, releaseLater, settings, user, slot);
     return;
   }
   const slots = held.get(user);

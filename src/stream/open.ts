@@ -4,6 +4,7 @@
 // as a record (StreamRequest); failures come back as values (protocol/failure.ts).
 
 import type { Settings } from "../config/schema";
+import { requestKey } from "../host/http";
 import * as metrics from "../host/metrics";
 import * as access from "../policy/access";
 import * as admission from "../store/admission";
@@ -99,20 +100,34 @@ export function open(settings: Settings, request: StreamRequest): LuaMultiReturn
 }
 
 /**
- * open(), and when the client aborts the request (lua_check_client_abort), finish() the stream
- * and end the request. For a request whose socket nginx reads (not a raw WebSocket).
+ * The open streams of requests whose socket nginx reads (not a raw WebSocket), by request
+ * (host/http requestKey), until their log phase. With lua_check_client_abort on and no on_abort
+ * handler, nginx ends a request whose client went away at once (499), its threads with it; the
+ * log phase (entry/ended.ts) then finishes its stream. An on_abort handler, a closure and a thread
+ * of its own per stream, cost 1.75 KB per idle stream (bench/probes/idle-memory.js).
  */
-export function openUntilAbort(settings: Settings, request: StreamRequest): LuaMultiReturn<[Stream] | [undefined, Failure]> {
+const byRequest = new LuaTable<number, Stream>();
+
+/** open(), and finish() by requestEnded() however the request ends, its client going away included. */
+export function openUntilEnd(settings: Settings, request: StreamRequest): LuaMultiReturn<[Stream] | [undefined, Failure]> {
   const [stream, failure] = open(settings, request);
   if (stream === undefined) {
     return $multi(undefined, failure);
   }
-  ngx.on_abort(() => {
-    // ngx.exit ends every thread of the request; release the subscription first.
-    finish(stream, settings);
-    ngx.exit(499);
-  });
+  byRequest.set(requestKey(), stream);
   return $multi(stream);
+}
+
+/** The log phase of a request: finishes its stream if openUntilEnd() opened one and nothing has finished it. */
+export function requestEnded(settings: Settings): void {
+  const key = requestKey();
+  const stream = byRequest.get(key);
+  if (stream !== undefined) {
+    byRequest.delete(key);
+    if (!stream.ended) {
+      finish(stream, settings);
+    }
+  }
 }
 
 /** Releases what open() took: the subscription and the user's connection slot. Safe twice. */

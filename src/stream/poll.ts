@@ -4,7 +4,7 @@
 import type { Settings } from "../config/schema";
 import { Failure, failure, UNAVAILABLE } from "../protocol/failure";
 import type { Batch } from "../transport/transport";
-import { finish, openUntilAbort, Stream, StreamRequest } from "./open";
+import { finish, openUntilEnd, Stream, StreamRequest } from "./open";
 import { gapText } from "./resume";
 
 /**
@@ -77,7 +77,7 @@ function collect(stream: Stream, batch: Batch, timeoutMs: number, maxItems: numb
  * failure (nothing answered yet) comes back for the entry to answer.
  */
 export function poll(request: StreamRequest, batch: Batch, settings: Settings, timeoutMs: number): Failure | undefined {
-  const [stream, openFailure] = openUntilAbort(settings, request);
+  const [stream, openFailure] = openUntilEnd(settings, request);
   if (stream === undefined) {
     return openFailure;
   }

@@ -7,7 +7,7 @@ import * as metrics from "../host/metrics";
 import type { Ending } from "../protocol/ending";
 import type { Failure } from "../protocol/failure";
 import type { Transport } from "../transport/transport";
-import { finish, openUntilAbort, sendBacklog, Stream, StreamRequest } from "./open";
+import { finish, openUntilEnd, sendBacklog, Stream, StreamRequest } from "./open";
 import { catchUp, recover } from "./recovery";
 
 /** How often a stream busy with messages looks whether nginx is reloading (s). */
@@ -190,7 +190,7 @@ export function pumpSafely(this: void, transport: Transport, settings: Settings,
  * for the entry to answer.
  */
 export function serve(request: StreamRequest, transport: Transport, settings: Settings): Failure | undefined {
-  const [stream, openFailure] = openUntilAbort(settings, request);
+  const [stream, openFailure] = openUntilEnd(settings, request);
   if (stream === undefined) {
     return openFailure;
   }

@@ -129,7 +129,9 @@ export function remove(subscription: DirectSubscription, channels: string[]): vo
 export function close(subscription: DirectSubscription): void {
   if (!subscription.closed) {
     subscription.closed = true;
-    subscription.sock.close();
+    if (ngx.get_phase() !== "log") {
+      subscription.sock.close(); // in a request's log phase nginx closes the request's sockets itself
+    }
   }
 }
 

@@ -1,6 +1,6 @@
 // /sub and /pub end to end, in every subscription mode: real nginx, real Redis, real clients.
 
-import { curl, eventually, fetchText, gatewayRedisClients, MODES, sleep, Stream, useStack } from "./harness";
+import { curl, eventually, fetchText, gatewayRedisClients, MODES, numsub, sleep, Stream, useStack } from "./harness";
 
 const PAYLOADS = [
   "123",
@@ -122,6 +122,32 @@ describe.each(MODES)("%s mode", (mode) => {
     }
     streams.forEach((s) => s.close());
     expect(await eventually(async () => (await gatewayRedisClients(stack.client)).length <= before, 3000)).toBe(true);
+  });
+
+  test.each([
+    ["chunked", "/sub"],
+    ["SSE", "/sse"],
+  ])("a %s client that goes away is unsubscribed within a second, and its channel delivers to those who stay", async (_name, path) => {
+    const channel = `left-${path.slice(1)}`;
+    const leaving = await Promise.all(Array.from({ length: 10 }, () => new Stream(`${stack.base}${path}?key=${channel}`).open()));
+    const staying = await new Stream(`${stack.base}/sub?key=${channel}`).open();
+    const subscribed = await numsub(stack.client, channel);
+    if (mode === "shared") {
+      expect(subscribed).toBeGreaterThanOrEqual(1); // one subscription per worker holding streams of it
+      expect(subscribed).toBeLessThanOrEqual((await stack.status()).workers.length);
+    } else {
+      expect(subscribed).toBe(11);
+    }
+    leaving.forEach((s) => s.close());
+    if (mode === "direct") {
+      expect(await eventually(async () => (await numsub(stack.client, channel)) === 1, 1000, 20)).toBe(true);
+    }
+    staying.close();
+    expect(await eventually(async () => (await numsub(stack.client, channel)) === 0, 1000, 20)).toBe(true);
+    const again = await new Stream(`${stack.base}/sub?key=${channel}`).open();
+    await stack.client.publish(channel, "after");
+    expect(await eventually(() => again.messages().length === 1, 3000)).toBe(true);
+    again.close();
   });
 
   test("an idle stream sends blank heartbeat lines", async () => {
