@@ -3,7 +3,8 @@
 
 import { fail, queryArg } from "../host/http";
 import * as settingsHolder from "../host/settings";
-import { serve } from "../stream/pump";
+import { openUntilEnd } from "../stream/open";
+import { streamTo } from "../stream/pump";
 import { SseTransport } from "../transport/sse";
 import { failWith } from "./answer";
 import { streamRequest, subscribeQuery } from "./request";
@@ -15,10 +16,10 @@ export function handle(): void {
   if (format !== "raw" && format !== "object" && format !== "array") {
     return fail(400, `invalid format "${format}": use raw, object or array`);
   }
-  // EventSource waits `retry` before it reconnects: as long as a 503 asks clients to wait.
-  const transport = new SseTransport(format, settings.retryAfterSeconds * 1000);
-  const failure = serve(streamRequest(settings, channels, args), transport, settings);
-  if (failure !== undefined) {
-    failWith(settings, failure);
+  const [stream, failure] = openUntilEnd(settings, streamRequest(settings, channels, args));
+  if (stream === undefined) {
+    return failWith(settings, failure);
   }
+  // EventSource waits `retry` before it reconnects: as long as a 503 asks clients to wait.
+  return streamTo(new SseTransport(format, settings.retryAfterSeconds * 1000), settings, stream); // a tail call (streamTo)
 }

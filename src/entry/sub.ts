@@ -3,7 +3,8 @@
 
 import { fail, queryArg, requestHeader } from "../host/http";
 import * as settingsHolder from "../host/settings";
-import { serve } from "../stream/pump";
+import { openUntilEnd } from "../stream/open";
+import { streamTo } from "../stream/pump";
 import { ChunkedTransport } from "../transport/chunked";
 import { failWith } from "./answer";
 import { streamRequest, subscribeQuery } from "./request";
@@ -20,8 +21,9 @@ export function handle(): void {
   if (format !== "object" && format !== "array") {
     return fail(400, `invalid format "${format}": use object or array`);
   }
-  const failure = serve(streamRequest(settings, channels, args), new ChunkedTransport(format), settings);
-  if (failure !== undefined) {
-    failWith(settings, failure);
+  const [stream, failure] = openUntilEnd(settings, streamRequest(settings, channels, args));
+  if (stream === undefined) {
+    return failWith(settings, failure);
   }
+  return streamTo(new ChunkedTransport(format), settings, stream); // a tail call (streamTo)
 }

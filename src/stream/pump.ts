@@ -5,9 +5,8 @@
 import type { Settings } from "../config/schema";
 import * as metrics from "../host/metrics";
 import type { Ending } from "../protocol/ending";
-import type { Failure } from "../protocol/failure";
 import type { Transport } from "../transport/transport";
-import { finish, openUntilEnd, sendBacklog, Stream, StreamRequest } from "./open";
+import { finish, sendBacklog, Stream } from "./open";
 import { catchUp, recover } from "./recovery";
 
 /** How often a stream busy with messages looks whether nginx is reloading (s). */
@@ -186,18 +185,14 @@ export function pumpSafely(this: void, transport: Transport, settings: Settings,
 }
 
 /**
- * Streams `request` to `transport` until it ends. A failure before anything was sent comes back
- * for the entry to answer.
+ * Streams an open stream (openUntilEnd) to `transport` until it ends, then finishes it. The entry
+ * calls it as its last act, a tail call: the request's parsing (query, credentials) is not held
+ * on the thread's stack for the stream's life.
  */
-export function serve(request: StreamRequest, transport: Transport, settings: Settings): Failure | undefined {
-  const [stream, openFailure] = openUntilEnd(settings, request);
-  if (stream === undefined) {
-    return openFailure;
-  }
+export function streamTo(transport: Transport, settings: Settings, stream: Stream): void {
   const [opened] = transport.open();
   if (opened !== undefined) {
     pumpSafely(transport, settings, stream);
   }
   finish(stream, settings);
-  return undefined;
 }
