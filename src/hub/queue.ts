@@ -29,18 +29,20 @@ interface Queue extends Subscriber {
   head: number;
   tail: number;
   bytes: number;
+  // The last three are absent until first set: an idle stream's record has 7 fields, a hash of 8
+  // slots rather than 16 (0.3 KB less per stream).
   /** Messages dropped (drop-oldest) and not yet reported to the client. */
-  dropped: number;
+  dropped?: number;
   /** Set when the stream ends: "overflow" or "shutdown" (the hub), "ended" (the server API, through subscribe/shared). */
-  ended: string | undefined;
+  ended?: string;
   /** Catching up from history (policy catch-up): live messages are not queued meanwhile. */
-  lagging: boolean;
+  lagging?: true;
 }
 
 const QUEUE_SLOTS = 4;
 
 export function create(sema: NgxSemaphore, channels: string[]): Subscriber {
-  const queue: Queue = { channels, sema, waiting: false, slots: new LuaTable(), head: 1, tail: 0, bytes: 0, dropped: 0, ended: undefined, lagging: false };
+  const queue: Queue = { channels, sema, waiting: false, slots: new LuaTable(), head: 1, tail: 0, bytes: 0 };
   return queue;
 }
 
@@ -94,13 +96,16 @@ export function shift(subscriber: Subscriber): LuaMultiReturn<[string, string, s
 
 /** True when messages were dropped and not yet reported. */
 export function hasDropped(subscriber: Subscriber): boolean {
-  return (subscriber as Queue).dropped > 0;
+  return ((subscriber as Queue).dropped ?? 0) > 0;
 }
 
 /** How many messages were dropped since the last call (drop-oldest), and resets the count. */
 export function takeDropped(subscriber: Subscriber): number {
   const queue = subscriber as Queue;
   const dropped = queue.dropped;
+  if (dropped === undefined || dropped === 0) {
+    return 0;
+  }
   queue.dropped = 0;
   return dropped;
 }
@@ -112,12 +117,12 @@ export function endedBy(subscriber: Subscriber): string | undefined {
 
 /** True while the stream catches up from history (policy catch-up) and the hub queues no messages for it. */
 export function isLagging(subscriber: Subscriber): boolean {
-  return (subscriber as Queue).lagging;
+  return (subscriber as Queue).lagging === true;
 }
 
 /** The stream has caught up: the hub queues its messages again. */
 export function caughtUp(subscriber: Subscriber): void {
-  (subscriber as Queue).lagging = false;
+  (subscriber as Queue).lagging = undefined;
 }
 
 /** Ends the stream: its thread sees `reason` once the queue is drained. */
@@ -146,7 +151,7 @@ function lag(queue: Queue, plainNewcomer: boolean): number {
     }
   }
   queue.lagging = true;
-  queue.dropped += dropped;
+  queue.dropped = (queue.dropped ?? 0) + dropped;
   for (let i = 0; i < notices.length; i += 2) {
     const tail = queue.tail + 1;
     queue.tail = tail;
@@ -178,10 +183,10 @@ export function enqueue(
   if (queue.ended !== undefined) {
     return $multi(0, false);
   }
-  if (queue.lagging && channel !== "") {
+  if (queue.lagging === true && channel !== "") {
     // the stream reads durable messages from history; a plain one is not kept: it is dropped
     if (id === undefined) {
-      queue.dropped += 1;
+      queue.dropped = (queue.dropped ?? 0) + 1;
       return $multi(1, false);
     }
     return $multi(0, false);
@@ -198,7 +203,7 @@ export function enqueue(
     }
     if (size > limits.bytes) {
       // it can never fit: drop it alone, and keep what is queued
-      queue.dropped += 1;
+      queue.dropped = (queue.dropped ?? 0) + 1;
       wake(queue);
       return $multi(1, false);
     }
@@ -206,7 +211,7 @@ export function enqueue(
       shift(queue);
       dropped += 1;
     }
-    queue.dropped += dropped;
+    queue.dropped = (queue.dropped ?? 0) + dropped;
   }
   const tail = queue.tail + 1;
   queue.tail = tail;
