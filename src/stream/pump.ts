@@ -6,7 +6,7 @@ import type { Settings } from "../config/schema";
 import * as metrics from "../host/metrics";
 import type { Ending } from "../protocol/ending";
 import type { Transport } from "../transport/transport";
-import { finish, sendBacklog, Stream } from "./open";
+import { sendBacklog, Stream } from "./open";
 import { catchUp, recover } from "./recovery";
 
 /** How often a stream busy with messages looks whether nginx is reloading (s). */
@@ -185,14 +185,16 @@ export function pumpSafely(this: void, transport: Transport, settings: Settings,
 }
 
 /**
- * Streams an open stream (openUntilEnd) to `transport` until it ends, then finishes it. The entry
- * calls it as its last act, a tail call: the request's parsing (query, credentials) is not held
- * on the thread's stack for the stream's life.
+ * Streams an open stream (openUntilEnd) to `transport` until it ends. The entry calls it as its
+ * last act, and it calls pump() as its own: tail calls, so while a stream waits its thread's stack
+ * holds pump() and what it calls, not the request's parsing (query, credentials) nor these frames.
+ * That keeps an idle stream's Lua stack in LuaJIT's smaller size. The request's log phase
+ * finishes the stream (stream/open requestEnded), however it ends: a fault in pump() too.
  */
 export function streamTo(transport: Transport, settings: Settings, stream: Stream): void {
   const [opened] = transport.open();
-  if (opened !== undefined) {
-    pumpSafely(transport, settings, stream);
+  if (opened === undefined) {
+    return;
   }
-  finish(stream, settings);
+  return pump(transport, settings, stream);
 }
