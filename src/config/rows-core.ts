@@ -195,4 +195,14 @@ export const CORE_ROWS: Setting[] = [
     kind: "path",
     doc: "where the launcher writes nginx.conf, logs, pid files and the data of the Redis it starts (relative: to the checkout)",
   },
+  {
+    key: "luaProfile",
+    env: "PUSHGATE_LUA_PROFILE",
+    default: "",
+    kind: "text",
+    max: 4096,
+    doc:
+      "for profiling (bench/README): set to a path prefix, each worker runs LuaJIT's sampling profiler (`jit.p`, every millisecond) and writes " +
+      "where its Lua spent its time to `<prefix>.<pid>` when it exits (stop or reload)",
+  },
 ];

@@ -45,6 +45,8 @@ export interface Settings {
   retryAfterSeconds: number;
   logLevel: string;
   runtimeDir: string;
+  /** A path prefix: each worker profiles its Lua (jit.p) into <prefix>.<pid>; "" off. */
+  luaProfile: string;
   /** Where the launcher looks for a Redis, or starts one, when redisUrl is empty (host:port). */
   localRedis: string;
   /** appendfsync of the Redis the launcher starts. */

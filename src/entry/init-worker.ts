@@ -4,6 +4,7 @@
 // statistics.
 
 import * as metrics from "../host/metrics";
+import * as profile from "../host/profile";
 import * as settingsHolder from "../host/settings";
 import * as hub from "../hub/hub";
 import * as servers from "../store/servers";
@@ -51,6 +52,9 @@ const SHARD_MAP = { ownerOf: channelOwner, changed: mapChanged };
 
 export function start(): void {
   const settings = settingsHolder.get();
+  if (settings.luaProfile !== "") {
+    profile.start(settings.luaProfile);
+  }
   if (settings.mode === "shared") {
     const sentinels = settings.redis.length > 0 && settings.redis[0].sentinel !== undefined;
     hub.start(settings, hubConnected, missedSince, topology.isCluster(settings) ? SHARD_MAP : undefined, sentinels ? sentinelPrimary : undefined);
