@@ -32,6 +32,8 @@ const USAGE = `usage: npm run bench -- [options]
   --publish-subscribers 100   ... to one channel with this many subscribers ...
   --publish-seconds 60        ... stopping at this time bound if the count is not reached
   --payload-bytes 64          message size
+  --nchan-buffer 1000         messages Nchan keeps per channel (nchan_message_buffer_length; Nchan's
+                              default is 10, Pushgate's history keeps 1000)
   --workers 6                 nginx workers (every setup)
   --worker-connections 19000  nginx worker_connections (every setup)
   --listen-addresses 1        nginx listens on 127.0.0.1, 127.1.0.1, ... (clients spread over them)
@@ -55,6 +57,7 @@ interface Options {
   workers: number;
   workerConnections: number;
   listenAddresses: number;
+  nchanBuffer: number;
   out: string;
   render?: string;
   ref?: string;
@@ -101,6 +104,7 @@ function parseArgs(argv: string[]): Options {
     "publish-connections",
     "publish-subscribers",
     "publish-seconds",
+    "nchan-buffer",
     "out",
     "render",
     "ref",
@@ -171,6 +175,7 @@ function parseArgs(argv: string[]): Options {
     workers: number("workers", 6, 1, 64),
     workerConnections: number("worker-connections", 19000, 64, 19500),
     listenAddresses: number("listen-addresses", 1, 1, 16),
+    nchanBuffer: number("nchan-buffer", 1000, 1, 1000000),
     out: values.get("out") ?? (quick ? `${date}-quick` : date),
     render: values.get("render"),
     ref: values.get("ref"),
@@ -257,6 +262,7 @@ async function runSetup(name: SetupName, options: Options, nginx: string, baseDi
       workerRlimitNofile: 20000,
       listenAddresses: options.listenAddresses,
       nchanSharedMemory: "512m",
+      nchanBuffer: options.nchanBuffer,
       logLevel: "warn",
     };
     if (options.quietWait > 0) {

@@ -57,6 +57,8 @@ export interface ServerOptions {
   workerRlimitNofile: number;
   listenAddresses: number;
   nchanSharedMemory: string;
+  /** Messages Nchan keeps per channel (nchan_message_buffer_length). */
+  nchanBuffer: number;
   logLevel: string;
 }
 
@@ -356,6 +358,7 @@ async function startNchanSetup(name: SetupName, useRedis: boolean, options: Serv
       workerRlimitNofile: options.workerRlimitNofile,
       redisUrl: useRedis ? redis.server.url.replace(/\/0$/, "") : undefined,
       sharedMemory: options.nchanSharedMemory,
+      messageBufferLength: options.nchanBuffer,
       logLevel: options.logLevel,
     });
     const nginxPid = nchan.process.pid!;
@@ -365,7 +368,7 @@ async function startNchanSetup(name: SetupName, useRedis: boolean, options: Serv
       targets,
       pathTemplate: "/sub/{channel}",
       headers: ["TE: chunked"],
-      publishVia: `POST /pub/<channel>, stored (${HTTP_PIPELINE})`,
+      publishVia: `POST /pub/<channel>, stored: ${options.nchanBuffer} messages kept per channel (${HTTP_PIPELINE})`,
       publishWay: { kind: "http", target: targets[0], pathTemplate: "/pub/{channel}" },
       errorLog: nchan.errorLog,
       redisMaxClients: redis.maxClients,
