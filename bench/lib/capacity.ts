@@ -8,8 +8,9 @@
 //   - the load generator: one process holds at most --per-process sockets, under its file limit;
 //   - ports: a source address gives each of its sockets its own port from ip_local_port_range;
 //     the harness puts at most STREAMS_PER_SOURCE streams on one source address (127.0.x.y);
-//   - the kernel's open files (both ends of every stream) and the memory (nginx, kernel sockets,
-//     load generator: about 30 KB per stream here).
+//   - the kernel's open files (both ends of every stream), its connection tracking table when
+//     something uses it, and the memory (nginx, kernel sockets, load generator: about 30 KB per
+//     stream here).
 
 import { readFileSync } from "node:fs";
 import type { WorkloadName, WorkloadOptions } from "./workloads";
@@ -116,6 +117,15 @@ export function capacityProblems(input: CapacityInput): string[] {
   if (fileMax !== undefined && 2 * streams + 20000 > fileMax[0]) {
     problems.push(
       `${fmt(streams)} streams need ${fmt(2 * streams + 20000)} open files on the machine (both ends, and the rest), fs.file-max is ${fmt(fileMax[0])}`,
+    );
+  }
+
+  // Connection tracking, when something uses it (its count is above 0), drops connections past its table.
+  const trackMax = readNumbers("/proc/sys/net/netfilter/nf_conntrack_max");
+  const tracked = readNumbers("/proc/sys/net/netfilter/nf_conntrack_count");
+  if (trackMax !== undefined && tracked !== undefined && tracked[0] > 0 && streams + tracked[0] > trackMax[0]) {
+    problems.push(
+      `connection tracking is in use (${fmt(tracked[0])} entries) and holds at most ${fmt(trackMax[0])}: ${fmt(streams)} streams more would be dropped (sysctl net.netfilter.nf_conntrack_max=${fmt(2 * streams).replace(/,/g, "")})`,
     );
   }
 

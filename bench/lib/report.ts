@@ -3,7 +3,7 @@
 // the main figures). Every setup is labelled with how its messages are published.
 
 import type { MachineInfo } from "./machine";
-import { PROFILE_SETUP_NAMES, SetupName } from "./setups";
+import { PROFILE_SETUP_NAMES, SAME_SERVER_AS, SetupName } from "./setups";
 import type { FanoutResult, IdleResult, ManyResult, PublishThroughput, StormResult, WorkloadName } from "./workloads";
 
 export interface SetupResult {
@@ -234,7 +234,9 @@ export function renderMarkdown(results: RunResults, svgFile: string): string {
         if (setup.notAvailable !== undefined) {
           return [LABELS[setup.name], ...ns.map(() => "not available"), "not available", "not available", "not available", "not available", "not available"];
         }
-        const skipped = (workload: WorkloadName, cell: string): string => (setup.skipped?.[workload] !== undefined ? "as above (same server)" : cell);
+        const same = SAME_SERVER_AS[setup.name];
+        const skipped = (workload: WorkloadName, cell: string): string =>
+          setup.skipped?.[workload] !== undefined && same !== undefined ? `same server as ${LABELS[same]}` : cell;
         return [
           LABELS[setup.name],
           ...ns.map((n) => skipped("idle", idleCell(setup, n))),
@@ -731,7 +733,7 @@ export function renderSvg(results: RunResults): string {
   const command = results.command.length > 150 ? `${results.command.substring(0, 147)}...` : results.command;
   parts.push(`<text x="15" y="${height - 22}" font-size="10" fill="#555">${escapeXml(command)}</text>`);
   parts.push(
-    `<text x="15" y="${height - 8}" font-size="10" fill="#555">lower is better except deliveries per second · details in the .md beside this file</text>`,
+    `<text x="15" y="${height - 8}" font-size="10" fill="#555">lower is better except deliveries and publishes per second · details in the .md beside this file</text>`,
   );
   parts.push("</svg>");
   return `${parts.join("\n")}\n`;
