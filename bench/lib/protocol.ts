@@ -135,6 +135,8 @@ export interface PublishReply {
   endedMicros: number;
   /** The time bound ended the loop before `count` publishes were sent. */
   stoppedAtTimeBound: boolean;
+  /** New HTTP connections opened after the server closed one (keepalive_requests). */
+  reconnects: number;
 }
 
 export type Command = OpenCommand | WatchCommand | WaitCommand | StormCommand | StatusCommand | CloseCommand | PublishCommand;

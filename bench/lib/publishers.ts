@@ -12,7 +12,7 @@ import { metaKey, streamKey } from "../../src/protocol/keys";
 import { Histogram } from "./histogram";
 import { ResponseHandler, ResponseParser } from "./http-response";
 import { makePayload, nowMicros } from "./payload";
-import { PublishCommand, PublishReply, PublishWay } from "./protocol";
+import { PublishCommand, PublishReply, PublishWay, Target } from "./protocol";
 import { RedisError, RespClient } from "./resp";
 
 /** The history caps a backend passes by default (PUSHGATE_HISTORY's defaults: 1000 entries, 1 day). */
@@ -44,36 +44,33 @@ export function redisRefusal(command: "PUBLISH" | "FCALL", reply: unknown): stri
   return Array.isArray(reply) && typeof reply[0] === "string" ? undefined : `redis: unexpected reply ${JSON.stringify(reply)}`;
 }
 
-/** One keep-alive HTTP connection with one request in flight; resolves each request with its status (0: no answer). */
+/**
+ * One keep-alive HTTP connection with one request in flight; resolves each request with its status
+ * (0: no answer). nginx closes a connection after keepalive_requests (1000 by default), announcing it
+ * with "Connection: close" on the last response: the next request then goes on a new connection,
+ * as any HTTP client does (counted in `reconnects`), not on the closing one.
+ */
 class KeepAlive implements ResponseHandler {
-  private readonly parser = new ResponseParser(this);
+  private socket: Socket | undefined;
+  private parser: ResponseParser | undefined;
   private waiting: ((status: number) => void) | undefined;
   private status = 0;
-  closed = false;
+  private closing = false;
+  reconnects = 0;
 
-  private constructor(
-    private readonly socket: Socket,
-    private readonly host: string,
-  ) {
-    socket.setNoDelay(true);
-    socket.on("data", (data: Buffer) => this.parser.push(data));
-    socket.on("error", () => undefined);
-    socket.on("close", () => {
-      this.closed = true;
-      this.answer(0);
-    });
+  private constructor(private readonly target: Target) {}
+
+  static async open(target: Target): Promise<KeepAlive> {
+    const connection = new KeepAlive(target);
+    await connection.connect();
+    return connection;
   }
 
-  static open(way: Extract<PublishWay, { kind: "http" }>): Promise<KeepAlive> {
-    return new Promise((done, fail) => {
-      const socket = connect({ host: way.target.host, port: way.target.port });
-      socket.once("connect", () => done(new KeepAlive(socket, `${way.target.host}:${way.target.port}`)));
-      socket.once("error", fail);
-    });
-  }
-
-  onHead(status: number): void {
+  onHead(status: number, headers: Record<string, string>): void {
     this.status = status;
+    if ((headers.connection ?? "").toLowerCase() === "close") {
+      this.closing = true;
+    }
   }
 
   onBody(): void {}
@@ -82,18 +79,53 @@ class KeepAlive implements ResponseHandler {
     this.answer(this.status);
   }
 
-  post(path: string, body: string): Promise<number> {
-    if (this.closed) {
-      return Promise.resolve(0);
+  async post(path: string, body: string): Promise<number> {
+    if (this.socket === undefined || this.closing) {
+      this.socket?.destroy();
+      this.reconnects++;
+      try {
+        await this.connect();
+      } catch {
+        return 0;
+      }
     }
+    const socket = this.socket!;
     return new Promise((done) => {
       this.waiting = done;
-      this.socket.write(`POST ${path} HTTP/1.1\r\nHost: ${this.host}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      socket.write(
+        `POST ${path} HTTP/1.1\r\nHost: ${this.target.host}:${this.target.port}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
     });
   }
 
   close(): void {
-    this.socket.destroy();
+    this.socket?.destroy();
+  }
+
+  private connect(): Promise<void> {
+    return new Promise((done, fail) => {
+      const socket = connect({ host: this.target.host, port: this.target.port });
+      const parser = new ResponseParser(this);
+      socket.setNoDelay(true);
+      socket.once("connect", () => {
+        this.socket = socket;
+        this.parser = parser;
+        this.closing = false;
+        done();
+      });
+      socket.on("data", (data: Buffer) => {
+        if (socket === this.socket) {
+          parser.push(data);
+        }
+      });
+      socket.on("error", (e) => fail(e));
+      socket.on("close", () => {
+        if (socket === this.socket) {
+          this.socket = undefined;
+          this.answer(0);
+        }
+      });
+    });
   }
 
   private answer(status: number): void {
@@ -106,18 +138,20 @@ class KeepAlive implements ResponseHandler {
 /** A publish attempt's outcome: undefined when accepted, else why not; `lost` when the connection is gone. */
 type Attempt = (channel: string, payload: string) => Promise<{ refusal?: string; lost?: boolean }>;
 
-async function openAttempts(way: PublishWay, connections: number): Promise<{ attempts: Attempt[]; close: () => void }> {
+async function openAttempts(way: PublishWay, connections: number): Promise<{ attempts: Attempt[]; close: () => void; reconnects: () => number }> {
   if (way.kind === "http") {
-    const opened = await Promise.all(Array.from({ length: connections }, () => KeepAlive.open(way)));
+    const opened = await Promise.all(Array.from({ length: connections }, () => KeepAlive.open(way.target)));
     return {
       attempts: opened.map((connection) => async (channel, payload) => {
         const status = await connection.post(way.pathTemplate.replace("{channel}", channel), payload);
         if (status >= 200 && status < 300) {
           return {};
         }
-        return { refusal: status === 0 ? "no answer (connection closed)" : `status ${status}`, lost: connection.closed };
+        // An unanswered request: the next one opens a new connection; the failure is counted.
+        return { refusal: status === 0 ? "no answer (connection closed)" : `status ${status}` };
       }),
       close: () => opened.forEach((connection) => connection.close()),
+      reconnects: () => opened.reduce((sum, connection) => sum + connection.reconnects, 0),
     };
   }
   const clients = await Promise.all(Array.from({ length: connections }, () => RespClient.open(way.target.host, way.target.port)));
@@ -128,6 +162,7 @@ async function openAttempts(way: PublishWay, connections: number): Promise<{ att
       return refusal === undefined ? {} : { refusal, lost: reply instanceof RedisError && reply.message.startsWith("connection closed") };
     }),
     close: () => clients.forEach((client) => client.close()),
+    reconnects: () => 0,
   };
 }
 
@@ -137,7 +172,7 @@ async function openAttempts(way: PublishWay, connections: number): Promise<{ att
  * so the subscribers measure its delivery too.
  */
 export async function closedLoop(command: PublishCommand): Promise<PublishReply> {
-  const { attempts, close } = await openAttempts(command.way, command.connections);
+  const { attempts, close, reconnects } = await openAttempts(command.way, command.connections);
   const latency = new Histogram();
   const failures: Record<string, number> = {};
   const startedMicros = nowMicros();
@@ -174,5 +209,5 @@ export async function closedLoop(command: PublishCommand): Promise<PublishReply>
   } finally {
     close();
   }
-  return { sent: next, completed, failures, latency: latency.toData(), startedMicros, endedMicros: nowMicros(), stoppedAtTimeBound };
+  return { sent: next, completed, failures, latency: latency.toData(), startedMicros, endedMicros: nowMicros(), stoppedAtTimeBound, reconnects: reconnects() };
 }

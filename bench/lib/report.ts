@@ -471,7 +471,7 @@ export function renderMarkdown(results: RunResults, svgFile: string): string {
           const server = r.cpu.nginx + r.cpu.redis;
           return [
             LABELS[setup.name],
-            r.way,
+            r.way + ((r.reconnects ?? 0) > 0 ? ` (${int(r.reconnects)} connections reopened after nginx's keepalive_requests)` : ""),
             `${int(r.completed)} / ${int(r.requested)}${r.stoppedAtTimeBound ? " (time bound)" : ""}`,
             int(r.requestsPerSecond),
             ms(r.latency.p50Ms),

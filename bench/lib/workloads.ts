@@ -619,6 +619,8 @@ export interface PublishThroughput {
   completed: number;
   failures: Record<string, number>;
   stoppedAtTimeBound: boolean;
+  /** HTTP connections reopened after the server closed one (nginx's keepalive_requests). */
+  reconnects: number;
   /** From the first publish sent to the last answer. */
   seconds: number;
   requestsPerSecond: number;
@@ -689,6 +691,7 @@ export async function publish(context: Context): Promise<PublishThroughput> {
       completed: reply.completed,
       failures: reply.failures,
       stoppedAtTimeBound: reply.stoppedAtTimeBound,
+      reconnects: reply.reconnects,
       seconds,
       requestsPerSecond: seconds > 0 ? reply.completed / seconds : 0,
       latency: latencyOf(Histogram.fromData([reply.latency])),
