@@ -1,10 +1,12 @@
-// `npm run bench:flame -- PID [SECONDS] [--out FILE.svg] [--call-graph fp|dwarf]`: a CPU flame graph
+// `npm run bench:flame -- PID|DIR [SECONDS] [--out FILE.svg] [--call-graph fp|dwarf]`: a CPU flame graph
 // of running processes. Records `perf record -F 499 -g -p PID…` (Debian's linux-perf) for SECONDS
 // (default 10), folds `perf script`'s stacks (one line per distinct stack with its sample count,
 // the format other flame-graph tools read, kept beside the SVG as .folded) and draws them as an SVG.
-// Given an nginx master's pid it records the master's workers. Run it while a load is on: a bench
-// run (its log names each workload as it starts; `ps -o pid,args -C nginx` shows the pids), a probe
-// of bench/probes/, or a gateway of your own.
+// Given an nginx master's pid it records the master's workers; given a directory, the nginx whose
+// nginx.pid is in it or in its nginx/ (a bench run's server directory, named <setup>-<workload>-…
+// under the run's /tmp/pushgate-bench-…/, or a gateway's runtime directory). Run it while a load is
+// on: a bench run (its log names each workload as it starts), a probe of bench/probes/, or a
+// gateway of your own.
 //
 // Debian ships no flame-graph renderer (no flamegraph / stackcollapse / inferno package; `perf
 // script report flamegraph` needs a d3 template from the network), so the folding and the drawing
@@ -13,12 +15,14 @@
 // Lua-level profiler).
 
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 
-const USAGE = `usage: npm run bench:flame -- PID[,PID…] [SECONDS] [--out FILE.svg] [--call-graph fp|dwarf] [--title TEXT]
+const USAGE = `usage: npm run bench:flame -- PID[,PID…]|DIR [SECONDS] [--out FILE.svg] [--call-graph fp|dwarf] [--title TEXT]
   PID            processes to sample; an nginx master's pid means its workers
+  DIR            a directory with nginx.pid in it or in its nginx/ (a bench server's directory
+                 while the bench runs, or a gateway's runtime directory): that nginx's workers
   SECONDS        how long to record (default 10)
   --out          the SVG (default bench/results/flame-<date>-<pid>.svg); FILE.folded is written beside it
   --call-graph   fp: frame pointers (perf's -g, the default); dwarf: unwinds binaries built without
@@ -55,10 +59,7 @@ function parseArgs(argv: string[]): Options {
       positional.push(argv[i]);
     }
   }
-  const pids = (positional[0] ?? "")
-    .split(",")
-    .filter((p) => p.length > 0)
-    .map(Number);
+  const pids = pidsOf(positional[0] ?? "");
   if (pids.length === 0 || pids.some((pid) => !Number.isInteger(pid) || pid < 1)) {
     fail(`give the pid of a running process\n${USAGE}`);
   }
@@ -73,6 +74,21 @@ function parseArgs(argv: string[]): Options {
   const date = new Date().toISOString().substring(0, 10);
   const out = named.get("out") ?? resolve(__dirname, "../../bench/results", `flame-${date}-${pids[0]}.svg`);
   return { pids, seconds, out, callGraph, title: named.get("title") };
+}
+
+/** The pids given: a comma list, or the nginx master whose nginx.pid is in the directory given. */
+function pidsOf(arg: string): number[] {
+  if (arg.length > 0 && existsSync(arg) && statSync(arg).isDirectory()) {
+    const file = [join(arg, "nginx.pid"), join(arg, "nginx", "nginx.pid")].find((path) => existsSync(path));
+    if (file === undefined) {
+      fail(`no nginx.pid in ${arg} or ${join(arg, "nginx")}: is its nginx running?`);
+    }
+    return [Number(readFileSync(file, "utf8").trim())];
+  }
+  return arg
+    .split(",")
+    .filter((p) => p.length > 0)
+    .map(Number);
 }
 
 /** The command line of a process, or undefined when it is gone. */
