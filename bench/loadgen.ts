@@ -1,12 +1,14 @@
 // Load-generator process: holds up to MAX_SOCKETS_PER_PROCESS streaming subscribers on raw `net`
 // sockets (a hand-written HTTP/1.1 GET and chunked parser, no per-message allocation beyond the
 // chunk itself), measures publish→deliver latency from the time stamped in each message, and
-// answers the runner's commands over IPC. Forked by bench/lib/fleet.ts; exits with the runner.
+// answers the runner's commands over IPC. A process may instead run the publish workload's closed
+// loop of publishers (bench/lib/publishers.ts). Forked by bench/lib/fleet.ts; exits with the runner.
 
 import { connect, Socket } from "node:net";
 import { Histogram } from "./lib/histogram";
 import { ResponseHandler, ResponseParser } from "./lib/http-response";
 import { MarkSink, nowMicros, scanMarks } from "./lib/payload";
+import { closedLoop } from "./lib/publishers";
 import {
   CloseReply,
   Command,
@@ -411,6 +413,8 @@ async function handle(generator: LoadGenerator, command: Command): Promise<unkno
       return generator.status();
     case "close":
       return generator.close();
+    case "publish":
+      return closedLoop(command);
   }
 }
 

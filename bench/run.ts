@@ -11,28 +11,35 @@ import { AddressPool } from "./lib/fleet";
 import { cpuBetween, cpuSnapshot, machineInfo } from "./lib/machine";
 import { MAX_SOCKETS_PER_PROCESS } from "./lib/protocol";
 import { renderMarkdown, renderSvg, RunResults, SetupResult } from "./lib/report";
-import { NotAvailable, PROFILE_SETUP_NAMES, Server, ServerOptions, SETUP_NAMES, SetupName, startServer } from "./lib/setups";
-import { Context, fanout, idle, many, storm, WORKLOAD_NAMES, WorkloadName, WorkloadOptions } from "./lib/workloads";
+import { capacityProblems } from "./lib/capacity";
+import { NotAvailable, PROFILE_SETUP_NAMES, SAME_SERVER_AS, Server, ServerOptions, SETUP_NAMES, SetupName, startServer } from "./lib/setups";
+import { Context, fanout, idle, many, publish, publishFailures, storm, WORKLOAD_NAMES, WorkloadName, WorkloadOptions } from "./lib/workloads";
 
 const USAGE = `usage: npm run bench -- [options]
   --quick                     smoke run: N = 2k,5k, 2,000 clients per workload, short bursts
-  --setups a,b                ${SETUP_NAMES.join(", ")} (default: these four),
-                              and the profile setup ${PROFILE_SETUP_NAMES.join(", ")} (idle only)
+  --setups a,b                ${SETUP_NAMES.join(", ")} (default: these six),
+                              and the profile setups ${PROFILE_SETUP_NAMES.join(", ")} (idle only)
   --workloads a,b             ${WORKLOAD_NAMES.join(", ")} (default: all)
   --n 10000,50000,100000      idle streams at which memory is measured
   --idle-per-channel 1        idle streams per channel (1: each stream its own channel)
   --clients 10000             subscribers for fanout, channels for many, clients for storm
+                              (up to 1,000,000: see bench/README.md for 400,000 streams)
   --burst 100                 fan-out burst size (messages)
   --paced-rate 10             fan-out paced messages per second ...
   --paced-seconds 5           ... for this long
+  --publish-count 50000       publish workload: publishes per setup ...
+  --publish-connections 50    ... over this many keep-alive connections (one in flight each) ...
+  --publish-subscribers 100   ... to one channel with this many subscribers ...
+  --publish-seconds 60        ... stopping at this time bound if the count is not reached
   --payload-bytes 64          message size
+  --nchan-buffer 1000         messages Nchan keeps per channel (nchan_message_buffer_length; Nchan's
+                              default is 10, Pushgate's history keeps 1000)
   --workers 6                 nginx workers (every setup)
   --worker-connections 19000  nginx worker_connections (every setup)
   --listen-addresses 1        nginx listens on 127.0.0.1, 127.1.0.1, ... (clients spread over them)
   --per-process 16000         sockets per load-generator process (at most ${MAX_SOCKETS_PER_PROCESS})
   --concurrency 500           connection attempts in flight over all load-generator processes
   --ramp-chunk 10000          the idle workload opens at most this many streams at a time
-  --pushgate-publish redis    how Pushgate gets its messages: redis (PUBLISH) or http (POST /pub)
   --out NAME                  results file name (default: the date, "-quick" appended for --quick)
   --ref REV                   measure the committed revision REV (extracted and built apart;
                               default: the working tree's current build/ and dist/)
@@ -50,7 +57,7 @@ interface Options {
   workers: number;
   workerConnections: number;
   listenAddresses: number;
-  pushgatePublish: "redis" | "http";
+  nchanBuffer: number;
   out: string;
   render?: string;
   ref?: string;
@@ -93,7 +100,11 @@ function parseArgs(argv: string[]): Options {
     "per-process",
     "concurrency",
     "ramp-chunk",
-    "pushgate-publish",
+    "publish-count",
+    "publish-connections",
+    "publish-subscribers",
+    "publish-seconds",
+    "nchan-buffer",
     "out",
     "render",
     "ref",
@@ -102,6 +113,11 @@ function parseArgs(argv: string[]): Options {
     "nice",
   ];
   for (const key of values.keys()) {
+    if (key === "pushgate-publish") {
+      throw new Error(
+        "--pushgate-publish is gone: the publish way is part of the setup now (pushgate-shared: PUBLISH, pushgate-fcall: FCALL pushgate_publish, pushgate-pub: POST /pub)",
+      );
+    }
     if (!known.includes(key)) {
       throw new Error(`unknown option --${key}\n${USAGE}`);
     }
@@ -132,11 +148,7 @@ function parseArgs(argv: string[]): Options {
   if (idleN.some((n) => !Number.isInteger(n) || n < 1 || n > 1000000)) {
     throw new Error(`--n must be a comma list of integers from 1 to 1000000`);
   }
-  const clients = number("clients", quick ? 2000 : 10000, 1, 200000);
-  const publish = values.get("pushgate-publish") ?? "redis";
-  if (publish !== "redis" && publish !== "http") {
-    throw new Error(`--pushgate-publish must be redis or http`);
-  }
+  const clients = number("clients", quick ? 2000 : 10000, 1, 1000000);
   const date = new Date().toISOString().substring(0, 10);
   return {
     setups: list("setups", SETUP_NAMES, PROFILE_SETUP_NAMES),
@@ -150,6 +162,10 @@ function parseArgs(argv: string[]): Options {
       pacedSeconds: number("paced-seconds", quick ? 2 : 5, 0.1, 600),
       manyChannels: clients,
       stormClients: clients,
+      publishCount: number("publish-count", quick ? 5000 : 50000, 1, 10000000),
+      publishConnections: number("publish-connections", 50, 1, 1000),
+      publishSubscribers: number("publish-subscribers", quick ? 20 : 100, 1, 100000),
+      publishSeconds: number("publish-seconds", quick ? 20 : 60, 1, 3600),
       payloadBytes: number("payload-bytes", 64, 1, 1000000),
       perProcess: number("per-process", 16000, 100, MAX_SOCKETS_PER_PROCESS),
       connectConcurrency: number("concurrency", 500, 1, 100000),
@@ -159,7 +175,7 @@ function parseArgs(argv: string[]): Options {
     workers: number("workers", 6, 1, 64),
     workerConnections: number("worker-connections", 19000, 64, 19500),
     listenAddresses: number("listen-addresses", 1, 1, 16),
-    pushgatePublish: publish,
+    nchanBuffer: number("nchan-buffer", 1000, 1, 1000000),
     out: values.get("out") ?? (quick ? `${date}-quick` : date),
     render: values.get("render"),
     ref: values.get("ref"),
@@ -191,8 +207,14 @@ async function runWorkload(name: WorkloadName, context: Context, result: SetupRe
     case "storm":
       result.storm = await storm(context);
       return;
+    case "publish":
+      result.publish = await publish(context);
+      return;
   }
 }
+
+/** Workloads whose figures a server refused publishes in: never kept as figures; the run exits 1. */
+const refusedPublishes: string[] = [];
 
 /**
  * Waits (up to `maxSeconds`) until processes other than this run's use under `cpus` CPUs over 5 s: another job's load (tests, builds) would skew every figure. Returns seconds waited, or -1
@@ -225,6 +247,11 @@ async function runSetup(name: SetupName, options: Options, nginx: string, baseDi
     if (PROFILE_SETUP_NAMES.includes(name) && workload !== "idle") {
       continue; // a profile setup only holds streams
     }
+    const sameServer = SAME_SERVER_AS[name];
+    if (sameServer !== undefined && (workload === "idle" || workload === "storm")) {
+      result.skipped = { ...result.skipped, [workload]: `the same server as ${sameServer}: only the publish way differs, which this workload does not time` };
+      continue;
+    }
     const dir = mkdtempSync(join(baseDir, `${name}-${workload}-`));
     chmodSync(dir, 0o755);
     const serverOptions: ServerOptions = {
@@ -234,8 +261,8 @@ async function runSetup(name: SetupName, options: Options, nginx: string, baseDi
       workerConnections: options.workerConnections,
       workerRlimitNofile: 20000,
       listenAddresses: options.listenAddresses,
-      pushgatePublish: options.pushgatePublish,
       nchanSharedMemory: "512m",
+      nchanBuffer: options.nchanBuffer,
       logLevel: "warn",
     };
     if (options.quietWait > 0) {
@@ -262,6 +289,16 @@ async function runSetup(name: SetupName, options: Options, nginx: string, baseDi
     const context: Context = { server, addresses, options: options.workload, workers: options.workers, log: (m) => log(`${name}: ${m}`) };
     try {
       await runWorkload(workload, context, result);
+      const refused = Object.entries(publishFailures({ [workload]: result[workload as keyof SetupResult] }));
+      if (refused.length > 0) {
+        // A refused publish (a 429, a Redis error) is not a delivery: the figures are dropped.
+        const total = refused.reduce((sum, [, n]) => sum + n, 0);
+        result.errors[workload] =
+          `${total} publishes were refused or unanswered (${refused.map(([why, n]) => `${n} × ${why}`).join("; ")}): no figure is kept for this workload`;
+        delete result[workload as "fanout" | "many" | "storm" | "publish"];
+        refusedPublishes.push(`${name} ${workload}: ${result.errors[workload]}`);
+        log(`${name}: ${workload} FAILED: ${result.errors[workload]}`);
+      }
     } catch (e) {
       result.errors[workload] = (e as Error).message;
       log(`${name}: ${workload} failed: ${(e as Error).stack ?? e}`);
@@ -422,6 +459,11 @@ async function main(): Promise<void> {
     write(results, options.out);
     return;
   }
+  // An impossible size is refused before anything starts, with what to change (never a hang).
+  const problems = capacityProblems(options);
+  if (problems.length > 0) {
+    throw new Error(`this configuration cannot hold its streams here:\n  - ${problems.join("\n  - ")}`);
+  }
   if (process.env[CHECKOUT_ENV] === undefined) {
     // Every process the run starts (nginx, Redis, load generators) inherits this niceness, so
     // unrelated work on a shared machine takes less of the CPUs from the measurement.
@@ -471,6 +513,10 @@ async function main(): Promise<void> {
       results.setups.push(await runSetup(name, options, nginx, baseDir, addresses));
       results.seconds = (Date.now() - started) / 1000;
       write(results, options.out); // partial results survive a later failure
+    }
+    if (refusedPublishes.length > 0) {
+      log(`FAILED: servers refused publishes, so these workloads have no figures:\n  ${refusedPublishes.join("\n  ")}`);
+      process.exitCode = 1;
     }
   } finally {
     if (!options.keep) {

@@ -18,6 +18,8 @@ export interface NchanOptions {
   /** Redis storage when given, else the memory store. */
   redisUrl?: string;
   sharedMemory: string;
+  /** nchan_message_buffer_length: messages kept per channel. */
+  messageBufferLength: number;
   logLevel: string;
 }
 
@@ -49,6 +51,7 @@ export function startNchan(options: NchanOptions): Promise<NginxServer> {
     runtime_dir: options.runtimeDir,
     log_level: options.logLevel,
     shared_memory: options.sharedMemory,
+    message_buffer_length: `${options.messageBufferLength}`,
     listen_directives: options.listen.map((t) => `        listen ${t.host}:${t.port} reuseport backlog=4096;`).join("\n"),
     redis_upstream: options.redisUrl !== undefined ? `    upstream bench_redis {\n        nchan_redis_server ${options.redisUrl};\n    }` : "",
     redis_pass: options.redisUrl !== undefined ? "            nchan_redis_pass bench_redis;" : "",

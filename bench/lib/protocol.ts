@@ -104,7 +104,42 @@ export interface CloseReply {
   closed: number;
 }
 
-export type Command = OpenCommand | WatchCommand | WaitCommand | StormCommand | StatusCommand | CloseCommand;
+/** How a publisher reaches a server: HTTP POST to a path with "{channel}", or a Redis command. */
+export type PublishWay = { kind: "http"; target: Target; pathTemplate: string } | { kind: "redis"; target: Target; command: "PUBLISH" | "FCALL" };
+
+/**
+ * The publish workload's closed loop (bench/lib/publishers.ts): `connections` connections, each
+ * with one publish in flight, `count` publishes to `channel` stamped with `epoch`, or fewer when
+ * `seconds` run out first.
+ */
+export interface PublishCommand {
+  kind: "publish";
+  way: PublishWay;
+  channel: string;
+  connections: number;
+  count: number;
+  epoch: number;
+  payloadBytes: number;
+  seconds: number;
+}
+
+export interface PublishReply {
+  sent: number;
+  /** Publishes the server accepted (2xx, or a Redis reply that is not an error). */
+  completed: number;
+  /** Refused or unanswered publishes by reason ("status 429", "redis: …"). */
+  failures: Record<string, number>;
+  /** Round trip of every publish, µs. */
+  latency: HistogramData;
+  startedMicros: number;
+  endedMicros: number;
+  /** The time bound ended the loop before `count` publishes were sent. */
+  stoppedAtTimeBound: boolean;
+  /** New HTTP connections opened after the server closed one (keepalive_requests). */
+  reconnects: number;
+}
+
+export type Command = OpenCommand | WatchCommand | WaitCommand | StormCommand | StatusCommand | CloseCommand | PublishCommand;
 
 export interface Request {
   id: number;

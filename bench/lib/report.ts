@@ -1,15 +1,18 @@
-// Turns a run's results into bench/results/<name>.md (tables with the machine and the command) and
-// <name>.svg (a hand-written bar chart of the main figures).
+// Turns a run's results into bench/results/<name>.md (tables with the machine and the command, and
+// each Pushgate setup's ratios against Nchan + Redis) and <name>.svg (a hand-written bar chart of
+// the main figures). Every setup is labelled with how its messages are published.
 
 import type { MachineInfo } from "./machine";
-import { PROFILE_SETUP_NAMES, SetupName } from "./setups";
-import type { FanoutResult, IdleResult, ManyResult, StormResult, WorkloadName } from "./workloads";
+import { PROFILE_SETUP_NAMES, SAME_SERVER_AS, SetupName } from "./setups";
+import type { FanoutResult, IdleResult, ManyResult, PublishThroughput, StormResult, WorkloadName } from "./workloads";
 
 export interface SetupResult {
   name: SetupName;
   /** Set when the setup could not run at all (reason) or a workload failed (workload: reason). */
   notAvailable?: string;
   errors: Partial<Record<WorkloadName, string>>;
+  /** Workloads not run for this setup, with why (the same server as another setup). */
+  skipped?: Partial<Record<WorkloadName, string>>;
   /** Seconds waited for a quiet machine before each workload (-1: it never got quiet). */
   quietWaits?: Partial<Record<WorkloadName, number>>;
   publishVia?: string;
@@ -18,6 +21,7 @@ export interface SetupResult {
   fanout?: FanoutResult;
   many?: ManyResult;
   storm?: StormResult;
+  publish?: PublishThroughput;
 }
 
 export interface RunResults {
@@ -36,17 +40,22 @@ export interface RunResults {
   setups: SetupResult[];
 }
 
+/** Each setup's label names its server and how it is published to (durable: kept, with an id). */
 const LABELS: Record<SetupName, string> = {
-  "pushgate-shared": "Pushgate shared",
-  "pushgate-direct": "Pushgate direct",
-  "nchan-redis": "Nchan + Redis",
-  "nchan-memory": "Nchan memory",
+  "pushgate-shared": "Pushgate shared · PUBLISH",
+  "pushgate-fcall": "Pushgate shared · FCALL (durable)",
+  "pushgate-pub": "Pushgate shared · POST /pub (durable)",
+  "pushgate-direct": "Pushgate direct · PUBLISH",
+  "nchan-redis": "Nchan + Redis · POST (stored)",
+  "nchan-memory": "Nchan memory · POST (stored)",
   "lua-floor": "nginx + Lua floor (profile)",
   "nginx-floor": "nginx floor (profile)",
 };
 
 const COLORS: Record<SetupName, string> = {
   "pushgate-shared": "#1b7f5b",
+  "pushgate-fcall": "#2b6cb0",
+  "pushgate-pub": "#6b46c1",
   "pushgate-direct": "#7fc8a9",
   "nchan-redis": "#c0504d",
   "nchan-memory": "#e8a09a",
@@ -103,6 +112,72 @@ function idleCell(setup: SetupResult, n: number): string {
   return step.reached < n ? `${value} (at ${int(step.reached)}; fell short)` : value;
 }
 
+/** The figures compared as ratios, each with whether a larger value is better. */
+interface RatioFigure {
+  title: string;
+  higherIsBetter: boolean;
+  pick: (setup: SetupResult) => number | undefined;
+}
+
+function ratioFigures(ns: number[]): RatioFigure[] {
+  const perDelivery = (cpu: Record<string, number> | undefined, deliveries: number | undefined): number | undefined =>
+    cpu !== undefined && deliveries !== undefined && deliveries > 0 ? (cpu.nginx * 1e6) / deliveries : undefined;
+  return [
+    ...ns.map((n) => ({
+      title: `KB/stream at ${kN(n)}`,
+      higherIsBetter: false,
+      pick: (setup: SetupResult) => {
+        const step = setup.idle?.steps.find((s) => s.n === n);
+        return step !== undefined && step.reached >= n ? step.pssKbPerStream : undefined;
+      },
+    })),
+    { title: "burst deliveries/s", higherIsBetter: true, pick: (setup) => setup.fanout?.burst.deliveriesPerSecond },
+    { title: "burst p99", higherIsBetter: false, pick: (setup) => setup.fanout?.burst.latency.p99Ms },
+    { title: "paced p50", higherIsBetter: false, pick: (setup) => setup.fanout?.paced.latency.p50Ms },
+    { title: "paced p99", higherIsBetter: false, pick: (setup) => setup.fanout?.paced.latency.p99Ms },
+    { title: "nginx CPU/delivery, burst", higherIsBetter: false, pick: (setup) => perDelivery(setup.fanout?.burst.cpu, setup.fanout?.burst.delivered) },
+    { title: "nginx CPU/delivery, paced", higherIsBetter: false, pick: (setup) => perDelivery(setup.fanout?.paced.cpu, setup.fanout?.paced.delivered) },
+    { title: "many channels: s to all", higherIsBetter: false, pick: (setup) => setup.many?.secondsToAll },
+    { title: "storm: s to all", higherIsBetter: false, pick: (setup) => setup.storm?.secondsToAll },
+    { title: "publishes/s", higherIsBetter: true, pick: (setup) => setup.publish?.requestsPerSecond },
+    { title: "publish p99", higherIsBetter: false, pick: (setup) => setup.publish?.latency.p99Ms },
+  ];
+}
+
+/** Every Pushgate setup's figures divided by Nchan + Redis's from the same run. */
+function ratioSection(results: RunResults, ns: number[]): string[] {
+  const base = results.setups.find((setup) => setup.name === "nchan-redis" && setup.notAvailable === undefined);
+  const pushgate = results.setups.filter((setup) => setup.name.startsWith("pushgate-") && setup.notAvailable === undefined);
+  if (base === undefined || pushgate.length === 0) {
+    return [];
+  }
+  const figures = ratioFigures(ns).filter((figure) => figure.pick(base) !== undefined && pushgate.some((setup) => figure.pick(setup) !== undefined));
+  if (figures.length === 0) {
+    return [];
+  }
+  const cell = (setup: SetupResult, figure: RatioFigure): string => {
+    const mine = figure.pick(setup);
+    const theirs = figure.pick(base);
+    if (mine === undefined || theirs === undefined || !(theirs > 0) || !Number.isFinite(mine)) {
+      return setup.skipped !== undefined && figure.title.match(/KB|storm/) !== null ? "same server" : "–";
+    }
+    const ratio = mine / theirs;
+    const better = figure.higherIsBetter ? ratio > 1 : ratio < 1;
+    return `${ratio.toFixed(2)}×${Math.abs(ratio - 1) < 0.005 ? "" : better ? " ✓" : ""}`;
+  };
+  return [
+    `## Ratios against ${LABELS["nchan-redis"]}`,
+    "",
+    "Each Pushgate setup's figure divided by Nchan + Redis's in this run. ✓ marks Pushgate ahead: above 1 for deliveries/s and publishes/s, below 1 for memory, latency, CPU and seconds. Differences under ~5% are noise on a 2-core machine.",
+    "",
+    table(
+      ["setup", ...figures.map((figure) => figure.title)],
+      pushgate.map((setup) => [LABELS[setup.name], ...figures.map((figure) => cell(setup, figure))]),
+    ),
+    "",
+  ];
+}
+
 export function renderMarkdown(results: RunResults, svgFile: string): string {
   const m = results.machine;
   const s = results.settings;
@@ -146,23 +221,40 @@ export function renderMarkdown(results: RunResults, svgFile: string): string {
   out.push("");
   out.push(
     table(
-      ["setup", ...ns.map((n) => `KB/stream at ${kN(n)}`), "fan-out deliveries/s", "fan-out p99 ms", "many channels: s to all", "storm: s to all"],
+      [
+        "setup",
+        ...ns.map((n) => `KB/stream at ${kN(n)}`),
+        "fan-out deliveries/s",
+        "fan-out p99 ms",
+        "many channels: s to all",
+        "storm: s to all",
+        "publishes/s",
+      ],
       results.setups.map((setup) => {
         if (setup.notAvailable !== undefined) {
-          return [LABELS[setup.name], ...ns.map(() => "not available"), "not available", "not available", "not available", "not available"];
+          return [LABELS[setup.name], ...ns.map(() => "not available"), "not available", "not available", "not available", "not available", "not available"];
         }
+        const same = SAME_SERVER_AS[setup.name];
+        const skipped = (workload: WorkloadName, cell: string): string =>
+          setup.skipped?.[workload] !== undefined && same !== undefined ? `same server as ${LABELS[same]}` : cell;
         return [
           LABELS[setup.name],
-          ...ns.map((n) => idleCell(setup, n)),
+          ...ns.map((n) => skipped("idle", idleCell(setup, n))),
           setup.fanout !== undefined ? int(setup.fanout.burst.deliveriesPerSecond) : "–",
           setup.fanout !== undefined ? ms(setup.fanout.burst.latency.p99Ms) : "–",
           setup.many !== undefined ? fixed(setup.many.secondsToAll, 2) : "–",
-          setup.storm !== undefined ? fixed(setup.storm.secondsToAll, 2) : "–",
+          skipped("storm", setup.storm !== undefined ? fixed(setup.storm.secondsToAll, 2) : "–"),
+          setup.publish !== undefined ? int(setup.publish.requestsPerSecond) : "–",
         ];
       }),
     ),
   );
   out.push("");
+  for (const setup of results.setups.filter((r) => r.skipped !== undefined && Object.keys(r.skipped).length > 0)) {
+    out.push(`- ${LABELS[setup.name]}: ${Object.keys(setup.skipped!).join(" and ")} not run: ${Object.values(setup.skipped!)[0]}.`);
+  }
+  out.push("");
+  out.push(...ratioSection(results, ns));
   const unavailable = results.setups.filter((setup) => setup.notAvailable !== undefined);
   const failed = results.setups.filter((setup) => Object.keys(setup.errors).length > 0);
   if (unavailable.length > 0 || failed.length > 0) {
@@ -348,6 +440,65 @@ export function renderMarkdown(results: RunResults, svgFile: string): string {
     }
     out.push("");
   }
+  const publishSetups = ran.filter((setup) => setup.publish !== undefined);
+  if (publishSetups.length > 0) {
+    const p = publishSetups[0].publish!;
+    out.push("## Publishing throughput");
+    out.push("");
+    out.push(
+      `${int(p.requested)} publishes to one channel with ${int(p.subscribers)} subscribers (so every server stores and delivers each), over ${int(p.connections)} connections with one publish in flight each (keep-alive HTTP, or RESP for the setups that publish over Redis, sent by a load-generator process as a backend would), stopping at a time bound if the count is not reached. Publishes/s = accepted publishes / (last answer − first publish); latency is each publish's round trip. Server CPU is nginx + Redis from the first publish to the last delivery.`,
+    );
+    out.push("");
+    out.push(
+      table(
+        [
+          "setup",
+          "publish way",
+          "accepted",
+          "publishes/s",
+          "p50 ms",
+          "p99 ms",
+          "max ms",
+          "nginx CPU s",
+          "Redis CPU s",
+          "server µs/publish",
+          "delivered",
+          "delivery p99 ms",
+          "failed",
+        ],
+        publishSetups.map((setup) => {
+          const r = setup.publish!;
+          const server = r.cpu.nginx + r.cpu.redis;
+          return [
+            LABELS[setup.name],
+            r.way + ((r.reconnects ?? 0) > 0 ? ` (${int(r.reconnects)} connections reopened after nginx's keepalive_requests)` : ""),
+            `${int(r.completed)} / ${int(r.requested)}${r.stoppedAtTimeBound ? " (time bound)" : ""}`,
+            int(r.requestsPerSecond),
+            ms(r.latency.p50Ms),
+            ms(r.latency.p99Ms),
+            ms(r.latency.maxMs),
+            fixed(r.cpu.nginx, 2),
+            fixed(r.cpu.redis, 2),
+            r.completed > 0 ? fixed((server * 1e6) / r.completed, 1) : "–",
+            `${int(r.delivered)} / ${int(r.expected)}`,
+            ms(r.deliveryLatency.p99Ms),
+            reasons(r.failures) || "0",
+          ];
+        }),
+      ),
+    );
+    out.push("");
+    for (const setup of publishSetups) {
+      const r = setup.publish!;
+      if (r.delivered < r.expected) {
+        out.push(
+          `- ${LABELS[setup.name]}: ${int(r.delivered)} of ${int(r.expected)} deliveries arrived (${fixed((100 * r.delivered) / Math.max(1, r.expected), 1)}%): its subscribers did not get every message it accepted, so its publishes/s is not a like-for-like figure.`,
+        );
+      }
+    }
+    out.push("");
+  }
+
   const cpuRows: string[][] = [];
   for (const setup of ran) {
     const intervals: Array<[string, Record<string, number> | undefined, number]> = [
@@ -355,6 +506,7 @@ export function renderMarkdown(results: RunResults, svgFile: string): string {
       ["fan-out paced", setup.fanout?.paced.cpu, setup.fanout?.paced.delivered ?? 0],
       ["many channels", setup.many?.cpu, setup.many?.delivered ?? 0],
       ["reconnect storm", setup.storm?.cpu, 0],
+      ["publishing", setup.publish?.cpu, setup.publish?.delivered ?? 0],
     ];
     for (const [what, cpu, deliveries] of intervals) {
       if (cpu === undefined) {
@@ -537,10 +689,27 @@ export function renderSvg(results: RunResults): string {
     },
     { title: "Many channels: seconds until all delivered", groups: [""], series, values: one((setup) => setup.many?.secondsToAll) },
     { title: "Reconnect storm: seconds until all resubscribed", groups: [""], series, values: one((setup) => setup.storm?.secondsToAll) },
+    { title: "Publishing: publishes per second (equal concurrency)", groups: [""], series, values: one((setup) => setup.publish?.requestsPerSecond) },
   ];
   const panelW = 460;
   const panelH = 250;
-  const legendH = 40;
+  // The legend wraps: one row holds as many labels as fit the width.
+  const legendItems = [
+    ...allSeries.map((name) => ({ text: LABELS[name], color: COLORS[name] as string | undefined })),
+    ...results.setups.filter((s) => s.notAvailable !== undefined).map((s) => ({ text: `${LABELS[s.name]}: not available`, color: undefined })),
+  ];
+  const legendRows: Array<Array<{ text: string; color: string | undefined; x: number }>> = [[]];
+  let lx = 15;
+  for (const item of legendItems) {
+    const w = 30 + item.text.length * 6.5;
+    if (lx + w > panelW * 2 + 20 && legendRows[legendRows.length - 1].length > 0) {
+      legendRows.push([]);
+      lx = 15;
+    }
+    legendRows[legendRows.length - 1].push({ ...item, x: lx });
+    lx += w;
+  }
+  const legendH = 22 + legendRows.length * 18;
   const width = panelW * 2 + 30;
   const height = legendH + Math.ceil(panels.length / 2) * (panelH + 10) + 44;
   const parts: string[] = [
@@ -548,24 +717,23 @@ export function renderSvg(results: RunResults): string {
     `<rect width="${width}" height="${height}" fill="#fff"/>`,
     `<text x="15" y="22" font-size="15" font-weight="bold">${escapeXml(`Pushgate vs Nchan, ${results.machine.date.substring(0, 10)}: ${results.machine.cpus} CPUs, ${results.settings.workers} nginx workers, ${results.machine.nginx}`)}</text>`,
   ];
-  let lx = 15;
-  for (const name of allSeries) {
-    parts.push(
-      `<rect x="${lx}" y="30" width="12" height="12" fill="${COLORS[name]}"/><text x="${lx + 16}" y="40" font-size="12">${escapeXml(LABELS[name])}</text>`,
-    );
-    lx += 30 + LABELS[name].length * 7;
-  }
-  for (const setup of results.setups.filter((s) => s.notAvailable !== undefined)) {
-    parts.push(`<text x="${lx}" y="40" font-size="11" fill="#888">${escapeXml(`${LABELS[setup.name]}: not available`)}</text>`);
-    lx += 40 + LABELS[setup.name].length * 7;
-  }
+  legendRows.forEach((row, r) => {
+    const y = 30 + r * 18;
+    for (const item of row) {
+      parts.push(
+        item.color !== undefined
+          ? `<rect x="${item.x}" y="${y}" width="12" height="12" fill="${item.color}"/><text x="${item.x + 16}" y="${y + 10}" font-size="12">${escapeXml(item.text)}</text>`
+          : `<text x="${item.x}" y="${y + 10}" font-size="11" fill="#888">${escapeXml(item.text)}</text>`,
+      );
+    }
+  });
   panels.forEach((panel, i) => {
     parts.push(panelSvg(panel, 10 + (i % 2) * (panelW + 10), legendH + 10 + Math.floor(i / 2) * (panelH + 10), panelW, panelH));
   });
   const command = results.command.length > 150 ? `${results.command.substring(0, 147)}...` : results.command;
   parts.push(`<text x="15" y="${height - 22}" font-size="10" fill="#555">${escapeXml(command)}</text>`);
   parts.push(
-    `<text x="15" y="${height - 8}" font-size="10" fill="#555">lower is better except deliveries per second · details in the .md beside this file</text>`,
+    `<text x="15" y="${height - 8}" font-size="10" fill="#555">lower is better except deliveries and publishes per second · details in the .md beside this file</text>`,
   );
   parts.push("</svg>");
   return `${parts.join("\n")}\n`;

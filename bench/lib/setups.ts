@@ -1,8 +1,15 @@
 // The setups the benchmark compares, each started fresh on identical terms: the same nginx binary,
-// worker count and limits, and its own new Redis (same binary and options) on a free port.
-//   pushgate-shared  Pushgate, one Redis connection per worker (when the build has the mode)
-//   pushgate-direct  Pushgate, one Redis connection per stream
-//   nchan-redis      Nchan with Redis storage
+// worker count and limits, and its own new Redis (same binary and options) on a free port. A
+// setup is a server and the way messages reach it, so plain and durable publishing stand side by
+// side in one run:
+//   pushgate-shared  Pushgate, one Redis connection per worker (when the build has the mode);
+//                    messages by plain Redis PUBLISH (delivered as-is, not kept)
+//   pushgate-fcall   the same server; messages by FCALL pushgate_publish (durable: kept in the
+//                    channel's history, given an id), pipelined over RESP as a backend sends it
+//   pushgate-pub     the same server; messages by POST /pub (durable), with the same HTTP
+//                    publisher code and concurrency as Nchan's
+//   pushgate-direct  Pushgate, one Redis connection per stream; Redis PUBLISH
+//   nchan-redis      Nchan with Redis storage; POST /pub/<channel> (Nchan stores every message)
 //   nchan-memory     Nchan with its memory store (Redis running but unused)
 // and profile setups, run only when named:
 //   nginx-floor      nginx holding each request in echo_sleep (no Lua): nginx's own cost per stream
@@ -21,12 +28,20 @@ import { memoryOf, Memory, processTree } from "./machine";
 import { nchanUnavailable, startNchan } from "./nchan";
 import { renderTemplate, startNginx } from "./nginx";
 import { makePayload, nowMicros } from "./payload";
-import { Target } from "./protocol";
-import { RedisError, RespClient } from "./resp";
+import { PublishWay, Target } from "./protocol";
+import { redisPublishArgs, redisRefusal } from "./publishers";
+import { RespClient } from "./resp";
 
-export type SetupName = "pushgate-shared" | "pushgate-direct" | "nchan-redis" | "nchan-memory" | "lua-floor" | "nginx-floor";
+export type SetupName =
+  "pushgate-shared" | "pushgate-fcall" | "pushgate-pub" | "pushgate-direct" | "nchan-redis" | "nchan-memory" | "lua-floor" | "nginx-floor";
 /** The compared setups, run by default. */
-export const SETUP_NAMES: SetupName[] = ["pushgate-shared", "pushgate-direct", "nchan-redis", "nchan-memory"];
+export const SETUP_NAMES: SetupName[] = ["pushgate-shared", "pushgate-fcall", "pushgate-pub", "pushgate-direct", "nchan-redis", "nchan-memory"];
+/**
+ * Setups that run the same server as another and differ only in how messages are published: the
+ * workloads whose figures publishing does not touch (idle memory, the reconnect storm) are not
+ * repeated for them.
+ */
+export const SAME_SERVER_AS: Partial<Record<SetupName, SetupName>> = { "pushgate-fcall": "pushgate-shared", "pushgate-pub": "pushgate-shared" };
 /** Setups run only when named, to explain figures rather than compete. */
 export const PROFILE_SETUP_NAMES: SetupName[] = ["nginx-floor", "lua-floor"];
 
@@ -41,8 +56,9 @@ export interface ServerOptions {
   workerConnections: number;
   workerRlimitNofile: number;
   listenAddresses: number;
-  pushgatePublish: "redis" | "http";
   nchanSharedMemory: string;
+  /** Messages Nchan keeps per channel (nchan_message_buffer_length). */
+  nchanBuffer: number;
   logLevel: string;
 }
 
@@ -68,6 +84,8 @@ export interface Server {
   pathTemplate: string;
   headers: string[];
   publishVia: string;
+  /** How the publish workload's closed loop reaches this server (the setup's own way of publishing). */
+  publishWay: PublishWay;
   errorLog: string;
   redisMaxClients: number;
   /** Publishes one message per channel (in order), stamped with `epoch` and seq firstSeq, firstSeq+1, … */
@@ -136,13 +154,21 @@ function count(table: Record<string, number>, key: string, n = 1): void {
   table[key] = (table[key] ?? 0) + n;
 }
 
-async function publishRedis(client: RespClient, channels: string[], epoch: number, firstSeq: number, bytes: number): Promise<PublishResult> {
+async function publishRedis(
+  client: RespClient,
+  command: "PUBLISH" | "FCALL",
+  channels: string[],
+  epoch: number,
+  firstSeq: number,
+  bytes: number,
+): Promise<PublishResult> {
   const firstSentMicros = nowMicros();
-  const replies = await client.pipeline(channels.map((channel, i) => ["PUBLISH", channel, makePayload(epoch, firstSeq + i, bytes)]));
+  const replies = await client.pipeline(channels.map((channel, i) => redisPublishArgs(command, channel, makePayload(epoch, firstSeq + i, bytes))));
   const failed: Record<string, number> = {};
   for (const reply of replies) {
-    if (reply instanceof RedisError) {
-      count(failed, `redis: ${reply.message}`);
+    const refusal = redisRefusal(command, reply);
+    if (refusal !== undefined) {
+      count(failed, refusal);
     }
   }
   return { sent: channels.length, failed, firstSentMicros };
@@ -197,12 +223,47 @@ async function probeStreams(target: Target, paths: string[], headers: string[]):
   return { statuses, close: () => sockets.forEach((socket) => socket.destroy()) };
 }
 
-async function startPushgate(name: SetupName, mode: "direct" | "shared", options: ServerOptions): Promise<Server> {
+/** How a Pushgate setup gets its messages. */
+type PushgatePublish = "PUBLISH" | "FCALL" | "POST /pub";
+
+const HTTP_PIPELINE = "pipelined on 8 or more keep-alive connections, ≤ 900 requests each";
+
+const PUSHGATE_PUBLISH_VIA: Record<PushgatePublish, string> = {
+  PUBLISH: "Redis PUBLISH, plain: not kept, no id (pipelined on one connection)",
+  FCALL: "Redis FCALL pushgate_publish, durable: kept, with an id (pipelined on one connection)",
+  "POST /pub": `POST /pub?channel=<channel>, durable: kept, with an id (${HTTP_PIPELINE})`,
+};
+
+/**
+ * Pushgate's settings for the bench. The publish rate limit per credential (1000/s by default,
+ * and every bench publisher is one credential: 127.0.0.1) is policy, not cost: it is off, as in
+ * bench/cluster-scaling.ts. A build older than the setting is started without it.
+ */
+function pushgateSettings(values: Record<string, string>): ReturnType<typeof parseSettings> {
+  const parsed = parseSettings({ ...values, publishRatePerSecond: "0" });
+  return parsed[0] === undefined && String(parsed[1]).includes("publishRatePerSecond") ? parseSettings(values) : parsed;
+}
+
+/** Waits until the gateway has loaded its Redis functions (it does on connecting): a probe FCALL succeeds. */
+async function checkFunctionLoaded(client: RespClient): Promise<void> {
+  const deadline = Date.now() + 10000;
+  let refusal: string | undefined;
+  while (Date.now() < deadline) {
+    refusal = redisRefusal("FCALL", await client.command(...redisPublishArgs("FCALL", "bench-probe", "probe")));
+    if (refusal === undefined) {
+      return;
+    }
+    await new Promise((done) => setTimeout(done, 200));
+  }
+  throw new NotAvailable(`FCALL pushgate_publish does not answer within 10 s: ${refusal}`);
+}
+
+async function startPushgate(name: SetupName, mode: "direct" | "shared", way: PushgatePublish, options: ServerOptions): Promise<Server> {
   const redis = await startRedisSide(options.dir);
   try {
     const port = await freePort();
     const targets = listenTargets(options.listenAddresses, port);
-    const [settings, err] = parseSettings({
+    const [settings, err] = pushgateSettings({
       listen: targets.map((t) => `${t.host}:${t.port}`).join(","),
       redisUrl: redis.server.url,
       runtimeDir: join(options.dir, "nginx"),
@@ -217,24 +278,34 @@ async function startPushgate(name: SetupName, mode: "direct" | "shared", options
     }
     const gateway = await startGateway(settings, "ignore");
     const nginxPid = gateway.process.pid!;
+    const redisTarget: Target = { host: "127.0.0.1", port: redis.server.port };
     const server: Server = {
       name,
       delivers: true,
       targets,
       pathTemplate: "/sub?key={channel}",
       headers: [],
-      publishVia:
-        options.pushgatePublish === "redis" ? "Redis PUBLISH (pipelined)" : "POST /pub (pipelined on 8 or more keep-alive connections, ≤ 900 requests each)",
+      publishVia: PUSHGATE_PUBLISH_VIA[way],
+      publishWay:
+        way === "POST /pub"
+          ? { kind: "http", target: targets[0], pathTemplate: "/pub?channel={channel}" }
+          : { kind: "redis", target: redisTarget, command: way },
       errorLog: gateway.errorLog,
       redisMaxClients: redis.maxClients,
       publish: (channels, epoch, firstSeq, bytes) =>
-        options.pushgatePublish === "redis"
-          ? publishRedis(redis.publisher, channels, epoch, firstSeq, bytes)
-          : publishHttp(targets[0], (channel) => `/pub?channel=${channel}`, channels, epoch, firstSeq, bytes),
+        way === "POST /pub"
+          ? publishHttp(targets[0], (channel) => `/pub?channel=${channel}`, channels, epoch, firstSeq, bytes)
+          : publishRedis(redis.publisher, way, channels, epoch, firstSeq, bytes),
       ...measuredAndStopped(nginxPid, redis, () => gateway.stop()),
     };
     if (mode === "shared") {
       await checkSharedMode(server, options.workers);
+    }
+    if (way === "FCALL") {
+      await checkFunctionLoaded(redis.publisher).catch(async (e: unknown) => {
+        await server.stop();
+        throw e;
+      });
     }
     return server;
   } catch (e) {
@@ -287,6 +358,7 @@ async function startNchanSetup(name: SetupName, useRedis: boolean, options: Serv
       workerRlimitNofile: options.workerRlimitNofile,
       redisUrl: useRedis ? redis.server.url.replace(/\/0$/, "") : undefined,
       sharedMemory: options.nchanSharedMemory,
+      messageBufferLength: options.nchanBuffer,
       logLevel: options.logLevel,
     });
     const nginxPid = nchan.process.pid!;
@@ -296,7 +368,8 @@ async function startNchanSetup(name: SetupName, useRedis: boolean, options: Serv
       targets,
       pathTemplate: "/sub/{channel}",
       headers: ["TE: chunked"],
-      publishVia: "POST /pub/<channel> (pipelined on 8 or more keep-alive connections, ≤ 900 requests each)",
+      publishVia: `POST /pub/<channel>, stored: ${options.nchanBuffer} messages kept per channel (${HTTP_PIPELINE})`,
+      publishWay: { kind: "http", target: targets[0], pathTemplate: "/pub/{channel}" },
       errorLog: nchan.errorLog,
       redisMaxClients: redis.maxClients,
       publish: (channels, epoch, firstSeq, bytes) => publishHttp(targets[0], (channel) => `/pub/${channel}`, channels, epoch, firstSeq, bytes),
@@ -350,6 +423,7 @@ async function startFloor(name: SetupName, template: string, modules: Record<str
       pathTemplate: "/sub?key={channel}",
       headers: [],
       publishVia: "none (holds streams only)",
+      publishWay: { kind: "http", target: targets[0], pathTemplate: "/none" },
       errorLog: nginx.errorLog,
       redisMaxClients: redis.maxClients,
       publish: () => Promise.reject(new Error(`${name} has no publish path`)),
@@ -365,9 +439,13 @@ async function startFloor(name: SetupName, template: string, modules: Record<str
 export function startServer(name: SetupName, options: ServerOptions): Promise<Server> {
   switch (name) {
     case "pushgate-shared":
-      return startPushgate(name, "shared", options);
+      return startPushgate(name, "shared", "PUBLISH", options);
+    case "pushgate-fcall":
+      return startPushgate(name, "shared", "FCALL", options);
+    case "pushgate-pub":
+      return startPushgate(name, "shared", "POST /pub", options);
     case "pushgate-direct":
-      return startPushgate(name, "direct", options);
+      return startPushgate(name, "direct", "PUBLISH", options);
     case "nchan-redis":
       return startNchanSetup(name, true, options);
     case "nchan-memory":

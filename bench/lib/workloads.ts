@@ -3,17 +3,21 @@
 //   fanout    one channel, many subscribers: a burst, then a paced series
 //   many      one subscriber on each of many channels, one message each
 //   storm     every client drops and reconnects at once
-// Each returns plain data (kept as JSON) for bench/lib/report.ts.
+//   publish   publishing throughput: a closed loop of C connections publishing to a channel with a
+//             few subscribers, each setup its own way (HTTP POST, or Redis PUBLISH / FCALL)
+// Each returns plain data (kept as JSON) for bench/lib/report.ts. A publish the server refused is
+// never counted as a delivery figure: publishFailures() lists them and the runner fails the workload.
 
 import { existsSync, readFileSync, statSync } from "node:fs";
+import { STREAMS_PER_SOURCE } from "./capacity";
 import { AddressPool, Fleet } from "./fleet";
 import { Histogram, HistogramData } from "./histogram";
 import { cpuBetween, cpuSnapshot, Memory } from "./machine";
-import { OpenCommand, OpenReply, StatusReply, StormReply, WaitReply } from "./protocol";
+import { OpenCommand, OpenReply, PublishReply, StatusReply, StormReply, WaitReply } from "./protocol";
 import { PublishResult, Server, ServerMemory } from "./setups";
 
-export type WorkloadName = "idle" | "fanout" | "many" | "storm";
-export const WORKLOAD_NAMES: WorkloadName[] = ["idle", "fanout", "many", "storm"];
+export type WorkloadName = "idle" | "fanout" | "many" | "storm" | "publish";
+export const WORKLOAD_NAMES: WorkloadName[] = ["idle", "fanout", "many", "storm", "publish"];
 
 export interface WorkloadOptions {
   idleN: number[];
@@ -25,6 +29,11 @@ export interface WorkloadOptions {
   pacedSeconds: number;
   manyChannels: number;
   stormClients: number;
+  /** Publish workload: subscribers of its channel, publisher connections, publishes, time bound. */
+  publishSubscribers: number;
+  publishConnections: number;
+  publishCount: number;
+  publishSeconds: number;
   payloadBytes: number;
   /** Sockets per load-generator process (below the 20,000 open files a process may have). */
   perProcess: number;
@@ -63,7 +72,7 @@ function latencyOf(histogram: Histogram): Latency {
 export type CpuUse = Record<string, number>;
 
 /** Starts measuring CPU; the returned function ends the interval. */
-function cpuMeter(server: Server, fleet: Fleet): () => CpuUse {
+function cpuMeter(server: Server, fleet: Fleet, publishers?: Fleet): () => CpuUse {
   const before = cpuSnapshot();
   const started = Date.now();
   return () => {
@@ -71,7 +80,7 @@ function cpuMeter(server: Server, fleet: Fleet): () => CpuUse {
     const use = cpuBetween(before, cpuSnapshot(), {
       nginx: processes.nginx,
       redis: processes.redis,
-      loadgen: fleet.pids(),
+      loadgen: [...fleet.pids(), ...(publishers?.pids() ?? [])],
       runner: [process.pid, process.ppid],
     });
     use.wall = (Date.now() - started) / 1000;
@@ -169,7 +178,7 @@ async function openStreams(context: Context, fleet: Fleet, counts: number[], fir
       count: counts[i],
       first: next,
       targets: server.targets,
-      sources: context.addresses.take(Math.max(1, Math.ceil(counts[i] / 8000))),
+      sources: context.addresses.take(Math.max(1, Math.ceil(counts[i] / STREAMS_PER_SOURCE))),
       pathTemplate: spec.pathTemplate ?? server.pathTemplate,
       channelPrefix: spec.channelPrefix,
       perChannel: spec.perChannel,
@@ -177,7 +186,9 @@ async function openStreams(context: Context, fleet: Fleet, counts: number[], fir
       concurrency: spec.concurrency ?? Math.max(1, Math.ceil(options.connectConcurrency / fleet.size)),
       retries: spec.retries ?? 0,
       retryDelayMs: 100,
-      timeoutMs: spec.timeoutMs ?? 30000 + counts[i] * 5,
+      // 10 ms per stream: 16,000 streams of a process get 190 s (at 400,000 streams, 25 processes
+      // share two cores with the servers).
+      timeoutMs: spec.timeoutMs ?? 30000 + counts[i] * 10,
     };
     next += counts[i];
     return command;
@@ -220,7 +231,9 @@ async function deliver(
 ): Promise<{ published: PublishResult; delivery: Delivery }> {
   await fleet.all(() => ({ kind: "watch", epoch }));
   const published = await publish();
-  const replies = await fleet.all<WaitReply>(() => ({ kind: "wait", perStream, timeoutMs }));
+  // Refused publishes void the figure (the runner fails the workload): no point waiting long for them.
+  const refused = Object.keys(published.failed).length > 0;
+  const replies = await fleet.all<WaitReply>(() => ({ kind: "wait", perStream, timeoutMs: refused ? Math.min(timeoutMs, 3000) : timeoutMs }));
   const firsts = replies.filter((r) => r.firstDeliveryMicros > 0).map((r) => r.firstDeliveryMicros);
   return {
     published,
@@ -376,6 +389,7 @@ export interface FanoutResult {
   subscribed: number;
   failures: Record<string, number>;
   primerDelivered: number;
+  primerPublishFailures?: Record<string, number>;
   burst: FanoutRound;
   paced: FanoutRound & { rate: number };
   redisClients: number;
@@ -406,7 +420,7 @@ export async function fanout(context: Context): Promise<FanoutResult> {
     const redisClients = await server.redisClients();
 
     // A primer message proves every subscription is live before anything is timed.
-    const primer = await deliver(fleet, 1, 1, 10000, () => server.publish([channel], 1, 0, options.payloadBytes));
+    const primer = await deliver(fleet, 1, 1, 10000 + options.fanoutSubscribers * 0.05, () => server.publish([channel], 1, 0, options.payloadBytes));
 
     const burstChannels = Array.from({ length: options.burstMessages }, () => channel);
     const burstTimeout = 30000 + options.burstMessages * options.fanoutSubscribers * 0.05;
@@ -418,7 +432,7 @@ export async function fanout(context: Context): Promise<FanoutResult> {
     const pacedCount = Math.round(options.pacedRate * options.pacedSeconds);
     const interval = 1000 / options.pacedRate;
     const pacedCpu = cpuMeter(server, fleet);
-    const paced = await deliver(fleet, 3, pacedCount, 15000, async () => {
+    const paced = await deliver(fleet, 3, pacedCount, 15000 + options.fanoutSubscribers * 0.05, async () => {
       const start = Date.now();
       const failed: Record<string, number> = {};
       let firstSentMicros = 0;
@@ -441,6 +455,7 @@ export async function fanout(context: Context): Promise<FanoutResult> {
       subscribed: opened.alive,
       failures: opened.failures,
       primerDelivered: primer.delivery.delivered,
+      primerPublishFailures: primer.published.failed,
       burst: round(options.burstMessages, burst.published, burst.delivery, burst.delivery.lastDeliveryMicros, burstUse),
       paced: { ...round(pacedCount, paced.published, paced.delivery, paced.delivery.lastDeliveryMicros, pacedUse), rate: options.pacedRate },
       redisClients,
@@ -524,6 +539,7 @@ export interface StormResult {
   /** One message per channel after the storm: how many resubscribed streams got it. */
   deliveredAfter: number;
   expectedAfter: number;
+  publishFailures?: Record<string, number>;
   shortfall?: string[];
 }
 
@@ -539,7 +555,7 @@ export async function storm(context: Context): Promise<StormResult> {
     const stormCpu = cpuMeter(server, fleet);
     const replies = await fleet.all<StormReply>(() => ({
       kind: "storm",
-      sources: context.addresses.take(2),
+      sources: context.addresses.take(Math.max(2, Math.ceil(options.perProcess / STREAMS_PER_SOURCE))),
       retries: 50,
       retryDelayMs: 100,
       timeoutMs: 120000,
@@ -578,6 +594,7 @@ export async function storm(context: Context): Promise<StormResult> {
       cpu,
       deliveredAfter: after.delivery.delivered,
       expectedAfter: n,
+      publishFailures: after.published.failed,
     };
     if (resubscribed < result.dropped || Object.keys(failures).length > 0) {
       result.shortfall = logSummary(server.errorLog, offset).map((line) => `error log: ${line}`);
@@ -586,4 +603,125 @@ export async function storm(context: Context): Promise<StormResult> {
   } finally {
     await fleet.stop();
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// publishing throughput
+
+export interface PublishThroughput {
+  /** How the setup publishes (its own way: POST, or a Redis command from the load generator). */
+  way: string;
+  connections: number;
+  subscribers: number;
+  subscribed: number;
+  requested: number;
+  sent: number;
+  completed: number;
+  failures: Record<string, number>;
+  stoppedAtTimeBound: boolean;
+  /** HTTP connections reopened after the server closed one (nginx's keepalive_requests). */
+  reconnects: number;
+  /** From the first publish sent to the last answer. */
+  seconds: number;
+  requestsPerSecond: number;
+  /** Round trip of each publish. */
+  latency: Latency;
+  /** From the first publish to the last delivery (the CPU interval). */
+  cpu: CpuUse;
+  expected: number;
+  delivered: number;
+  deliveryLatency: Latency;
+}
+
+/** The publish way as a label: "POST /pub?channel={channel}", "Redis FCALL from the load generator". */
+function wayLabel(server: Server): string {
+  const way = server.publishWay;
+  return way.kind === "http" ? `POST ${way.pathTemplate}, keep-alive` : `Redis ${way.command === "FCALL" ? "FCALL pushgate_publish" : "PUBLISH"} over RESP`;
+}
+
+export async function publish(context: Context): Promise<PublishThroughput> {
+  const { server, options } = context;
+  const channel = "tp-0";
+  const fleet = Fleet.start(fleetSize(options.publishSubscribers, options));
+  const publishers = Fleet.start(1);
+  try {
+    const opened = await openStreams(context, fleet, shares(options.publishSubscribers, fleet.size), 0, { channelPrefix: "tp-", perChannel: 0 });
+    context.log(`publish: ${opened.alive} subscribers`);
+    await sleep(options.settleMs);
+    const primer = await deliver(fleet, 1, 1, 10000, () => server.publish([channel], 1, 0, options.payloadBytes));
+    if (Object.keys(primer.published.failed).length > 0) {
+      throw new Error(`the primer publish was refused: ${JSON.stringify(primer.published.failed)}`);
+    }
+    await fleet.all(() => ({ kind: "watch", epoch: 2 }));
+    const meter = cpuMeter(server, fleet, publishers);
+    const [reply] = await publishers.all<PublishReply>((i) =>
+      i === 0
+        ? {
+            kind: "publish",
+            way: server.publishWay,
+            channel,
+            connections: options.publishConnections,
+            count: options.publishCount,
+            epoch: 2,
+            payloadBytes: options.payloadBytes,
+            seconds: options.publishSeconds,
+          }
+        : undefined,
+    );
+    const waited = await fleet.all<WaitReply>(() => ({
+      kind: "wait",
+      perStream: reply.completed,
+      timeoutMs: 30000 + reply.completed * options.publishSubscribers * 0.02,
+    }));
+    const cpu = meter();
+    const seconds = (reply.endedMicros - reply.startedMicros) / 1e6;
+    const delivered = waited.reduce((sum, r) => sum + r.deliveries, 0);
+    const expected = waited.reduce((sum, r) => sum + r.expected, 0);
+    context.log(
+      `publish: ${reply.completed}/${options.publishCount} in ${seconds.toFixed(2)} s (${Math.round(reply.completed / seconds)}/s), ${delivered}/${expected} delivered`,
+    );
+    await fleet.all(() => ({ kind: "close" }));
+    return {
+      way: wayLabel(server),
+      connections: options.publishConnections,
+      subscribers: options.publishSubscribers,
+      subscribed: opened.alive,
+      requested: options.publishCount,
+      sent: reply.sent,
+      completed: reply.completed,
+      failures: reply.failures,
+      stoppedAtTimeBound: reply.stoppedAtTimeBound,
+      reconnects: reply.reconnects,
+      seconds,
+      requestsPerSecond: seconds > 0 ? reply.completed / seconds : 0,
+      latency: latencyOf(Histogram.fromData([reply.latency])),
+      cpu,
+      expected,
+      delivered,
+      deliveryLatency: latencyOf(Histogram.fromData(waited.map((r) => r.latency))),
+    };
+  } finally {
+    await Promise.all([fleet.stop(), publishers.stop()]);
+  }
+}
+
+/** Every refused or unanswered publish of a workload's result, by reason (empty: none). */
+export function publishFailures(result: {
+  fanout?: FanoutResult;
+  many?: ManyResult;
+  storm?: StormResult;
+  publish?: PublishThroughput;
+}): Record<string, number> {
+  const all: Record<string, number> = {};
+  for (const table of [
+    result.fanout?.primerPublishFailures,
+    result.fanout?.burst.publishFailures,
+    result.fanout?.paced.publishFailures,
+    result.many?.publishFailures,
+    result.storm?.publishFailures,
+    result.publish?.failures,
+  ]) {
+    addCounts(all, table ?? {});
+  }
+  return all;
 }
