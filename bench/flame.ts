@@ -8,16 +8,19 @@
 // on: a bench run (its log names each workload as it starts), a probe of bench/probes/, or a
 // gateway of your own.
 //
-// Debian ships no flame-graph renderer (no flamegraph / stackcollapse / inferno package; `perf
-// script report flamegraph` needs a d3 template from the network), so the folding and the drawing
-// are here, as small as they can be: frames are `symbol` (offsets stripped), or `[file]` when perf
-// has no symbol (LuaJIT's compiled traces show as `[unknown]`: see bench/README.md for jit.p, the
-// Lua-level profiler).
+// Debian ships no flame-graph renderer, so the SVG is drawn by the `flamegraph` npm package (a dev
+// dependency) from `perf script`'s own output; the folding is here, small: frames are `symbol`
+// (offsets stripped), or `[file]` when perf has no symbol (LuaJIT's compiled traces show as
+// `[unknown]`: see bench/README.md for PUSHGATE_LUA_PROFILE, the Lua-level profiler).
 
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
+
+/** The `flamegraph` package: perf script's lines to an SVG. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const flamegraph = require("flamegraph") as (lines: string[], options: { titletext: string; countname: string }) => string;
 
 const USAGE = `usage: npm run bench:flame -- PID[,PID…]|DIR [SECONDS] [--out FILE.svg] [--call-graph fp|dwarf] [--title TEXT]
   PID            processes to sample; an nginx master's pid means its workers
@@ -163,97 +166,6 @@ export function fold(script: string): Map<string, number> {
   return stacks;
 }
 
-interface Node {
-  name: string;
-  samples: number;
-  children: Map<string, Node>;
-}
-
-function tree(stacks: Map<string, number>): Node {
-  const root: Node = { name: "all", samples: 0, children: new Map() };
-  for (const [stack, n] of stacks) {
-    root.samples += n;
-    let node = root;
-    for (const name of stack.split(";")) {
-      let child = node.children.get(name);
-      if (child === undefined) {
-        child = { name, samples: 0, children: new Map() };
-        node.children.set(name, child);
-      }
-      child.samples += n;
-      node = child;
-    }
-  }
-  return root;
-}
-
-function escapeXml(text: string): string {
-  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
-}
-
-/** Warm colours by name (stable between graphs); Lua/LuaJIT frames green, the kernel's orange. */
-function colour(name: string): string {
-  let hash = 0;
-  for (let i = 0; i < name.length; i++) {
-    hash = (hash * 31 + name.charCodeAt(i)) >>> 0;
-  }
-  const shade = hash % 60;
-  if (/^(lj_|lua_|luaL_|ngx_http_lua_)|luajit|\[unknown\]/.test(name)) {
-    return `rgb(${60 + shade},${170 + (shade % 40)},${70 + shade})`;
-  }
-  if (/^(__x64_|__sys|do_|tcp_|ip_|sock_|entry_|syscall_)|\[kernel/.test(name)) {
-    return `rgb(230,${120 + shade},40)`;
-  }
-  return `rgb(${205 + (shade % 50)},${80 + shade * 2},${50 + (shade % 30)})`;
-}
-
-/** Draws the folded stacks as a flame graph: the root at the bottom, width by samples. */
-export function renderFlame(stacks: Map<string, number>, title: string): string {
-  const root = tree(stacks);
-  const width = 1200;
-  const frameH = 16;
-  const left = 10;
-  const plotW = width - 2 * left;
-  let depth = 0;
-  const rects: string[] = [];
-  const visit = (node: Node, level: number, x: number): void => {
-    const w = (node.samples / Math.max(1, root.samples)) * plotW;
-    if (w < 0.3) {
-      return;
-    }
-    depth = Math.max(depth, level);
-    const share = ((100 * node.samples) / Math.max(1, root.samples)).toFixed(2);
-    const label = w > 30 ? escapeXml(node.name.substring(0, Math.floor(w / 6.5))) : "";
-    rects.push(
-      `<g><title>${escapeXml(node.name)} (${node.samples} samples, ${share}%)</title><rect x="${x.toFixed(1)}" y="LEVEL${level}" width="${w.toFixed(1)}" height="${frameH - 1}" fill="${colour(node.name)}" rx="1"/>` +
-        (label.length > 0 ? `<text x="${(x + 3).toFixed(1)}" y="LEVEL${level}T">${label}</text>` : "") +
-        "</g>",
-    );
-    let childX = x;
-    for (const child of [...node.children.values()].sort((a, b) => a.name.localeCompare(b.name))) {
-      visit(child, level + 1, childX);
-      childX += (child.samples / Math.max(1, root.samples)) * plotW;
-    }
-  };
-  visit(root, 0, left);
-  const top = 40;
-  const height = top + (depth + 1) * frameH + 30;
-  const yOf = (level: number): number => top + (depth - level) * frameH;
-  const body = rects
-    .join("\n")
-    .replace(/y="LEVEL(\d+)T"/g, (_, l: string) => `y="${yOf(Number(l)) + 11}"`)
-    .replace(/y="LEVEL(\d+)"/g, (_, l: string) => `y="${yOf(Number(l))}"`);
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Verdana, sans-serif" font-size="11">`,
-    `<rect width="${width}" height="${height}" fill="#fafafa"/>`,
-    `<text x="${width / 2}" y="22" text-anchor="middle" font-size="15">${escapeXml(title)}</text>`,
-    body,
-    `<text x="${left}" y="${height - 10}" fill="#555">${root.samples} samples; width: share of samples; hover a frame for its count</text>`,
-    "</svg>",
-    "",
-  ].join("\n");
-}
-
 function main(): void {
   const options = parseArgs(process.argv.slice(2));
   const pids = options.pids.flatMap(sampled);
@@ -292,7 +204,11 @@ function main(): void {
         .map(([stack, n]) => `${stack} ${n}`)
         .join("\n") + "\n",
     );
-    writeFileSync(options.out, renderFlame(stacks, title));
+    const plain = spawnSync("perf", ["script", "-i", data], { encoding: "utf8", maxBuffer: 1 << 30, timeout: 300000 });
+    if (plain.status !== 0) {
+      fail(`perf script failed: ${plain.stderr.trim()}`);
+    }
+    writeFileSync(options.out, flamegraph(plain.stdout.split("\n"), { titletext: title, countname: "samples" }));
     const total = [...stacks.values()].reduce((a, b) => a + b, 0);
     console.error(`flame: ${total} samples; wrote ${options.out} and ${folded}`);
   } finally {
