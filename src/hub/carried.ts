@@ -5,6 +5,7 @@
 import semaphore = require("ngx.semaphore");
 import type { RedisAddress, Settings } from "../config/schema";
 import type { RestoredHook } from "./connection";
+import type { Fifo, Pending } from "./pending";
 import * as fanout from "./fanout";
 import * as registry from "./registry";
 
@@ -14,15 +15,23 @@ export interface ShardMap {
   changed: (this: void) => void;
 }
 
-/** One node's subscribe connection (its life: shard.ts). */
+/** One node's connection: its subscriptions and this worker's commands to it (its life: shard.ts). */
 export interface Shard {
   address: RedisAddress;
-  /** Commands to send, [verb, channel], and those sent and not answered yet (replies come in order). */
-  outbox: Array<[string, string]>;
-  sent: Array<[string, string]>;
+  /** Commands to send: [verb, channel] of the router, waiters of the store (mux.ts). */
+  outbox: Pending[];
+  /** Sent and not answered yet, in order (replies come in order). */
+  sent: Fifo;
   wake: NgxSemaphore;
+  /** Until the connection ends (or failed to open: then `down` says why). */
   alive: boolean;
+  down: string | undefined;
   lastReplyAt: number;
+  /** Each connection's own number in this worker (a new connection, a new number). */
+  generation: number;
+  timeoutMs: number;
+  /** The coroutine of its reader (a store call made there, by a heal, cannot wait for its own reader). */
+  reader: LuaThread | undefined;
 }
 
 /** What start() was given: settings, the slot map, the connect and restored hooks, the router's wake-up. */

@@ -15,7 +15,7 @@ import { findNginx, freePort, ROOT, stopChild } from "../../src/cli/gateway";
 import { keySlot } from "../../src/protocol/slot";
 import { eventually, fetchText, luaErrors } from "./harness";
 
-/** The location's Lua: a per-worker cluster state, `set` through command(), `get` through connectionFor/afterReply. */
+/** The location's Lua: a per-worker cluster state, `set` through command(), `get` through step() (each a try, on the worker's one connection per node). */
 function probeModule(seeds: string[]): string {
   return `
 local client = require("pushgate.store.cluster.client")
@@ -27,17 +27,16 @@ local function get(key)
   local attempt = client.begin(state, key, true)
   local followed = {}
   while true do
-    local red, err = client.connectionFor(state, attempt)
-    if not red then
-      return nil, err, followed
-    end
-    local reply, reply_err = red:get(key)
-    local outcome, route_err = client.afterReply(state, attempt, red, reply, reply_err)
+    local outcome, replies = client.step(state, attempt, { { "GET", key } })
     if outcome == nil then
-      return nil, route_err, followed
+      return nil, replies, followed
     end
     if outcome == "done" then
-      return reply, reply_err, followed
+      local reply = replies[1]
+      if type(reply) == "table" and reply[1] == false then
+        return false, reply[2], followed
+      end
+      return reply, nil, followed
     end
     followed[#followed + 1] = attempt.target and attempt.target.kind or "retry"
   end
