@@ -105,7 +105,10 @@ export function call(address: RedisAddress, commands: string[][], waitMs: number
     if (left <= 0) {
       break;
     }
-    waiter.sema.wait(left);
+    const [posted] = waiter.sema.wait(left);
+    if (posted !== true) {
+      break; // timed out (a post that raced it shows as done)
+    }
   }
   if (!waiter.done) {
     // the replies still to come are read and dropped; unsent, the writer drops it

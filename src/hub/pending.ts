@@ -88,8 +88,9 @@ export function recycle(waiter: Waiter): void {
   waiter.done = false;
   waiter.err = undefined;
   waiter.abandoned = false;
-  while (waiter.sema.count() > 0) {
-    waiter.sema.wait(0); // a post that raced a timeout
+  // a post that raced a timeout: take it back (wait(0) never yields)
+  while (waiter.sema.count() > 0 && waiter.sema.wait(0)[0] === true) {
+    // taken
   }
   if (spare.length < SPARE_MAX) {
     spare.push(waiter);
