@@ -1,6 +1,7 @@
 // The state the hub's shard connections (shard.ts), their router (shards.ts) and the store's way
-// onto them (mux.ts) share in a Redis Cluster: the hooks given at start, the shard of each node, the shard each channel was sent to,
-// and the channels a shard stopped carrying, with what happens when one is lost and restored.
+// onto them (mux.ts) share in a Redis Cluster: the hooks given at start, the shard of each node,
+// the shard each channel was sent to, and the channels a shard stopped carrying, with what happens
+// when one is lost and restored.
 
 import semaphore = require("ngx.semaphore");
 import type { RedisAddress, Settings } from "../config/schema";

@@ -268,7 +268,18 @@ export function shardFor(address: RedisAddress, timeoutMs?: number): Shard | und
   if (shard === undefined) {
     // the gateway's Redis timeout; without the hub started (a test of the store alone), the first caller's
     const wait = hooks.settings?.redisTimeoutMs ?? timeoutMs ?? 1000;
-    shard = { address, outbox: [], sent: newFifo(), wake: newSemaphore(), alive: true, down: undefined, lastReplyAt: ngx.now(), generation: 0, timeoutMs: wait, reader: undefined };
+    shard = {
+      address,
+      outbox: [],
+      sent: newFifo(),
+      wake: newSemaphore(),
+      alive: true,
+      down: undefined,
+      lastReplyAt: ngx.now(),
+      generation: 0,
+      timeoutMs: wait,
+      reader: undefined,
+    };
     const [ok, err] = ngx.timer.at(0, runShard, name, shard);
     if (ok === undefined) {
       ngx.log(ngx.ERR, "pushgate hub: failed to start a shard: ", err);

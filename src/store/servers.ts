@@ -5,7 +5,6 @@
 // each goes through this worker's one connection per primary (hub/mux.ts).
 
 import type { RedisAddress, Settings } from "../config/schema";
-import * as metrics from "../host/metrics";
 import * as redis from "../host/redis";
 import { Failure, UNAVAILABLE } from "../protocol/failure";
 import * as mux from "../hub/mux";
@@ -182,7 +181,9 @@ export function loadFunctions(settings: Settings): LuaMultiReturn<[true] | [unde
   if (servers === undefined) {
     return $multi(undefined, `failed to load the pushgate functions: ${err}`);
   }
-  const [loaded, loadErr] = topology.isCluster(settings) ? loadOnPrimaries(servers, settings.redisTimeoutMs) : topology.onEach(servers, settings.redisTimeoutMs, functions.loadLibrary);
+  const [loaded, loadErr] = topology.isCluster(settings)
+    ? loadOnPrimaries(servers, settings.redisTimeoutMs)
+    : topology.onEach(servers, settings.redisTimeoutMs, functions.loadLibrary);
   if (loaded === undefined) {
     return $multi(undefined, `failed to load the pushgate functions: ${loadErr}`);
   }

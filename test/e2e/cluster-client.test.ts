@@ -380,7 +380,12 @@ describe("the cluster client core in nginx against a real Redis Cluster", () => 
     expect(gaveUp).toEqual({ status: 503, body: { err: expect.stringMatching(/^timeout/), sent: true } });
     // the next caller gets its own replies, not the WAIT's late one
     expect(await post(`/mux?${at}&wait=2000`, [["ECHO", "mine"], ["PING"], ["GET", "{mux}missing"]])).toEqual({ status: 200, body: ["mine", "PONG", null] });
-    expect(await post(`/mux?${at}&wait=2000`, [["EVAL", "return redis.error_reply('NOPE x')", "0"], ["ECHO", "after"]])).toEqual({
+    expect(
+      await post(`/mux?${at}&wait=2000`, [
+        ["EVAL", "return redis.error_reply('NOPE x')", "0"],
+        ["ECHO", "after"],
+      ]),
+    ).toEqual({
       status: 200,
       body: [[false, "NOPE x"], "after"],
     });
