@@ -1,10 +1,12 @@
-// The state the hub's shard connections (shard.ts) and their router (shards.ts) share in a Redis
-// Cluster: the hooks given at start, the shard of each node, the shard each channel was sent to,
-// and the channels a shard stopped carrying, with what happens when one is lost and restored.
+// The state the hub's shard connections (shard.ts), their router (shards.ts) and the store's way
+// onto them (mux.ts) share in a Redis Cluster: the hooks given at start, the shard of each node,
+// the shard each channel was sent to, and the channels a shard stopped carrying, with what happens
+// when one is lost and restored.
 
 import semaphore = require("ngx.semaphore");
 import type { RedisAddress, Settings } from "../config/schema";
 import type { RestoredHook } from "./connection";
+import type { Fifo, Pending } from "./pending";
 import * as fanout from "./fanout";
 import * as registry from "./registry";
 
@@ -14,15 +16,23 @@ export interface ShardMap {
   changed: (this: void) => void;
 }
 
-/** One node's subscribe connection (its life: shard.ts). */
+/** One node's connection: its subscriptions and this worker's commands to it (its life: shard.ts). */
 export interface Shard {
   address: RedisAddress;
-  /** Commands to send, [verb, channel], and those sent and not answered yet (replies come in order). */
-  outbox: Array<[string, string]>;
-  sent: Array<[string, string]>;
+  /** Commands to send: [verb, channel] of the router, waiters of the store (mux.ts). */
+  outbox: Pending[];
+  /** Sent and not answered yet, in order (replies come in order). */
+  sent: Fifo;
   wake: NgxSemaphore;
+  /** Until the connection ends (or failed to open: then `down` says why). */
   alive: boolean;
+  down: string | undefined;
   lastReplyAt: number;
+  /** Each connection's own number in this worker (a new connection, a new number). */
+  generation: number;
+  timeoutMs: number;
+  /** The coroutine of its reader (a store call made there, by a heal, cannot wait for its own reader). */
+  reader: LuaThread | undefined;
 }
 
 /** What start() was given: settings, the slot map, the connect and restored hooks, the router's wake-up. */

@@ -1,9 +1,9 @@
-// The hub's Redis connections in a Redis Cluster (sharded pub/sub): per worker, one connection in
-// subscribe mode per shard that carries a channel in use, each channel SSUBSCRIBEd on the primary
-// owning its slot. A router timer sends what the registry asks for to the shard of each channel;
-// each shard (shard.ts; the state they share: carried.ts) is a timer of its own (a cosocket
-// belongs to the thread that made it): its thread reads (and fans out), a light thread it spawns
-// writes its outbox. When a shard stops carrying a
+// The hub's Redis connections in a Redis Cluster (sharded pub/sub): per worker, one connection per
+// primary (shard.ts), which carries the channels of its slots, each SSUBSCRIBEd there, and this
+// worker's store commands to that node (mux.ts). A router timer sends what the registry asks for
+// to the shard of each channel; each shard (the state they share: carried.ts) is a timer of its
+// own (a cosocket belongs to the thread that made it): its thread reads (and fans out), a light
+// thread it spawns writes its outbox. When a shard stops carrying a
 // channel — its connection ends (a failover), MOVED answers SSUBSCRIBE, or the server pushes
 // `sunsubscribe` (the slot moved) — the channel's streams get the redis-lost notice, the router
 // subscribes it again on the owner the refreshed slot map names, and on confirmation the streams

@@ -1,6 +1,7 @@
 // Calls Pushgate's Redis functions (redis/pushgate.lua) by name, loading the library into Redis
 // when it is missing there (a fresh or restarted Redis): FCALL, and on "Function not found",
-// FUNCTION LOAD REPLACE and FCALL again.
+// FUNCTION LOAD REPLACE and FCALL again. In a cluster the same commands go as words through the
+// worker's connection to each primary (store/topology.ts, hub/mux.ts).
 
 /** The library's source text; scripts/build wraps redis/pushgate.lua as this module. */
 const LIBRARY_MODULE = "pushgate.redis_library";
@@ -14,6 +15,23 @@ interface FunctionCalls {
 function librarySource(): string {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- Lua's require, of the generated module
   return require(LIBRARY_MODULE) as string;
+}
+
+/** FCALL name numkeys keys... args... as the words of one command (a cluster sends it through hub/mux.ts). */
+export function fcallWords(name: string, keys: string[], args: string[]): string[] {
+  const words = ["FCALL", name, `${keys.length}`];
+  for (const key of keys) {
+    words.push(key);
+  }
+  for (const arg of args) {
+    words.push(arg);
+  }
+  return words;
+}
+
+/** FUNCTION LOAD REPLACE <library> as the words of one command. */
+export function loadWords(): string[] {
+  return ["FUNCTION", "LOAD", "REPLACE", librarySource()];
 }
 
 /** Loads (or replaces) the library in the Redis behind `red`. */

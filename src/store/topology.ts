@@ -5,6 +5,7 @@
 
 import type { RedisAddress, Settings } from "../config/schema";
 import * as redis from "../host/redis";
+import * as mux from "../hub/mux";
 import * as cluster from "./cluster/client";
 import * as functions from "./functions";
 import { keySlot } from "../protocol/slot";
@@ -82,12 +83,18 @@ export function waitForReplicas(red: RestyRedis, replicas: number, timeoutMs: nu
   return $multi(true);
 }
 
+/** Whether an error reply says the library is missing on that node (new to the cluster, or restarted empty). */
+function functionMissing(err: string): boolean {
+  return string.find(err, "Function not found", 1, true)[0] !== undefined;
+}
+
 /**
  * FCALL `name` on the primary owning the slot of `keys[0]` (every key of one call shares it),
- * following redirects; the library is loaded on a node that lacks it (functions.call). Returns
- * the reply, or undefined, the error, and whether it was a failure to reach Redis rather than a
- * Redis error reply. `idempotent`: a call lost with its connection may be sent again. `replicas`:
- * after the call, wait until that many replicas have its writes (else an error).
+ * following redirects; the library is loaded on a node that lacks it, then the call sent again.
+ * Returns the reply, or undefined, the error, and whether it was a failure to reach Redis rather
+ * than a Redis error reply. `idempotent`: a call lost with its connection may be sent again.
+ * `replicas`: WAIT, sent with the call on the same connection, until that many replicas have its
+ * writes (else an error).
  */
 export function routedCall(
   known: cluster.ClusterState,
@@ -97,34 +104,53 @@ export function routedCall(
   idempotent: boolean,
   replicas: number,
 ): LuaMultiReturn<[RedisReply] | [undefined, string, boolean]> {
+  const commands = [functions.fcallWords(name, keys, args)];
+  if (replicas > 0) {
+    commands.push(["WAIT", `${replicas}`, `${known.timeoutMs}`]);
+  }
   const attempt = cluster.begin(known, keys[0], idempotent);
+  let loaded = false;
   for (;;) {
-    const [red, err] = cluster.connectionFor(known, attempt);
-    if (red === undefined) {
-      return $multi(undefined, err, true);
-    }
-    const [reply, callResult, lost] = functions.call(red, name, keys, args);
-    const callErr = callResult === undefined ? undefined : `${callResult as string}`;
-    if (callErr === undefined && replicas > 0) {
-      const [waited, waitErr, waitLost] = waitForReplicas(red, replicas, known.timeoutMs);
-      if (waited === undefined) {
-        redis.release(red, waitLost);
-        return $multi(undefined, waitErr, false);
-      }
-    }
-    // afterReply reads resty.redis's convention: undefined for a lost connection, false for an error reply
-    const raw = callErr === undefined ? reply : lost === true ? undefined : false;
-    const [outcome, routeErr] = cluster.afterReply(known, attempt, red, raw, callErr);
+    const [outcome, replies] = cluster.step(known, attempt, commands, replicas > 0 ? known.timeoutMs : 0);
     if (outcome === undefined) {
-      return $multi(undefined, routeErr, true);
+      return $multi(undefined, `${replies as unknown as string}`, true);
     }
     if (outcome === "done") {
-      if (callErr !== undefined) {
-        return $multi(undefined, callErr, false);
+      const reply = (replies as unknown[])[0];
+      if (!cluster.isErrorReply(reply)) {
+        if (replicas > 0) {
+          const count = (replies as unknown[])[1];
+          if (cluster.isErrorReply(count)) {
+            return $multi(undefined, `failed to wait for replicas: ${count[1]}`, false);
+          }
+          if ((count as number) < replicas) {
+            return $multi(undefined, `${count as number} of ${replicas} replicas have the message after ${known.timeoutMs} ms`, false);
+          }
+        }
+        return $multi(reply as RedisReply);
       }
-      return $multi(reply as RedisReply);
+      const err = `${reply[1]}`;
+      if (loaded || !functionMissing(err)) {
+        return $multi(undefined, err, false);
+      }
+      loaded = true;
+      const [done, loadErr] = mux.one(cluster.addressFor(known, attempt.node, attempt.host, attempt.port), functions.loadWords(), known.timeoutMs);
+      if (done === undefined || done === false) {
+        return $multi(undefined, `failed to load the pushgate functions into redis at ${attempt.node}: ${loadErr}`, done === undefined);
+      }
     }
   }
+}
+
+/** Sends `words` to each of `addresses` on this worker's connections in a cluster (hub/mux.ts); the first error, if any. */
+export function onEachPrimary(addresses: RedisAddress[], timeoutMs: number, words: string[]): LuaMultiReturn<[true] | [undefined, string]> {
+  for (const address of addresses) {
+    const [reply, err] = mux.one(address, words, timeoutMs);
+    if (reply === undefined || reply === false) {
+      return $multi(undefined, `${address.host}:${address.port}: ${err}`);
+    }
+  }
+  return $multi(true);
 }
 
 /** Runs `fn` on a pooled connection to each of `addresses`; the first error, if any. */

@@ -3,7 +3,10 @@
 // range land on their owners; while one slot migrates, keys already moved are reached through ASK;
 // after the slot changed owner, through MOVED and a refreshed map; after a primary is killed and
 // its replica promoted, through a new discovery. The location says which redirects each request
-// followed (X-Redirects), so the test knows the path it pinned was the one taken.
+// followed (X-Redirects), so the test knows the path it pinned was the one taken. Two more
+// locations pin what the worker's one connection per node rests on: host/resp3 reading every
+// RESP3 type a real redis-server sends, and hub/mux keeping callers apart (a caller that gave up,
+// a connection killed under a waiting caller).
 
 import "../../src/cli/multi";
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -15,7 +18,7 @@ import { findNginx, freePort, ROOT, stopChild } from "../../src/cli/gateway";
 import { keySlot } from "../../src/protocol/slot";
 import { eventually, fetchText, luaErrors } from "./harness";
 
-/** The location's Lua: a per-worker cluster state, `set` through command(), `get` through connectionFor/afterReply. */
+/** The location's Lua: a per-worker cluster state, `set` through command(), `get` through step() (each a try, on the worker's one connection per node). */
 function probeModule(seeds: string[]): string {
   return `
 local client = require("pushgate.store.cluster.client")
@@ -27,17 +30,16 @@ local function get(key)
   local attempt = client.begin(state, key, true)
   local followed = {}
   while true do
-    local red, err = client.connectionFor(state, attempt)
-    if not red then
-      return nil, err, followed
-    end
-    local reply, reply_err = red:get(key)
-    local outcome, route_err = client.afterReply(state, attempt, red, reply, reply_err)
+    local outcome, replies = client.step(state, attempt, { { "GET", key } })
     if outcome == nil then
-      return nil, route_err, followed
+      return nil, replies, followed
     end
     if outcome == "done" then
-      return reply, reply_err, followed
+      local reply = replies[1]
+      if type(reply) == "table" and reply[1] == false then
+        return false, reply[2], followed
+      end
+      return reply, nil, followed
     end
     followed[#followed + 1] = attempt.target and attempt.target.kind or "retry"
   end
@@ -82,6 +84,46 @@ function _M.handle()
   end
 end
 
+-- /resp3: the commands of the JSON body ({ cmd = words, frames = n }) sent on a raw connection to
+-- host:port after HELLO 3, each followed by n frames read with host/resp3: what each decodes to
+function _M.resp3()
+  local resp3 = require("pushgate.host.resp3")
+  local encode = require("pushgate.host.resp").encodeCommand
+  local cjson = require("cjson")
+  local args = ngx.req.get_uri_args()
+  ngx.req.read_body()
+  local steps = cjson.decode(ngx.req.get_body_data())
+  local sock = ngx.socket.tcp()
+  sock:settimeout(1000)
+  assert(sock:connect(args.host, tonumber(args.port)))
+  local out = {}
+  for _, step in ipairs(steps) do
+    assert(sock:send(encode(step.cmd)))
+    for _ = 1, step.frames do
+      local value, err, push = resp3.readFrame(sock, 1000, 1000)
+      out[#out + 1] = { value = value == nil and "(nil)" or value, err = err or cjson.null, push = push == true }
+    end
+  end
+  sock:close()
+  ngx.say(cjson.encode(out))
+end
+
+-- /mux: hub/mux.call to host:port with the JSON body's commands, waiting at most wait ms
+function _M.mux()
+  local mux = require("pushgate.hub.mux")
+  local cjson = require("cjson")
+  local args = ngx.req.get_uri_args()
+  ngx.req.read_body()
+  local address = { host = args.host, port = tonumber(args.port), db = 0, url = "redis://" .. args.host .. ":" .. args.port }
+  local replies, err, sent = mux.call(address, cjson.decode(ngx.req.get_body_data()), tonumber(args.wait))
+  if replies == nil then
+    ngx.status = 503
+    ngx.say(cjson.encode({ err = err, sent = sent }))
+    return
+  end
+  ngx.say(cjson.encode(replies))
+end
+
 return _M
 `;
 }
@@ -118,6 +160,8 @@ http {
     server {
         listen 127.0.0.1:${port};
         location = /kv { content_by_lua_block { require("cluster_probe").handle() } }
+        location = /resp3 { content_by_lua_block { require("cluster_probe").resp3() } }
+        location = /mux { content_by_lua_block { require("cluster_probe").mux() } }
     }
 }
 `;
@@ -253,6 +297,109 @@ describe("the cluster client core in nginx against a real Redis Cluster", () => 
     for (const key of keys) {
       expect([key, (await call("get", key)).body]).toEqual([key, valueOf(key)]);
     }
+  });
+
+  /** POSTs `body` as JSON to a probe location. */
+  const post = async (path: string, body: unknown): Promise<{ status: number; body: unknown }> => {
+    const answer = await fetchText(`${base}${path}`, { method: "POST", body: JSON.stringify(body), headers: { "Content-Type": "application/json" } });
+    return { status: answer.status, body: JSON.parse(answer.body) as unknown };
+  };
+
+  test("host/resp3 reads every RESP3 type redis-server 7 sends, in the shapes resty.redis gives for RESP2", async () => {
+    const one = (cmd: Array<string | number>, frames = 1): { cmd: string[]; frames: number } => ({ cmd: cmd.map(String), frames });
+    // every key in the slot of {resp3}, so the node that owns it runs them
+    const owner = (await call("owner", "{resp3}")).body;
+    const [host, port] = owner.split(":");
+    const steps = [
+      one(["HELLO", 3]),
+      one(["PING"]),
+      one(["SET", "{resp3}s", "v"]),
+      one(["GET", "{resp3}s"]),
+      one(["GET", "{resp3}missing"]),
+      one(["DEL", "{resp3}n"]),
+      one(["INCR", "{resp3}n"]),
+      one(["DEL", "{resp3}z", "{resp3}set", "{resp3}h"]),
+      one(["ZADD", "{resp3}z", "1.5", "m"]),
+      one(["ZSCORE", "{resp3}z", "m"]),
+      one(["SADD", "{resp3}set", "a"]),
+      one(["SMEMBERS", "{resp3}set"]),
+      one(["HSET", "{resp3}h", "f", "v"]),
+      one(["HGETALL", "{resp3}h"]),
+      one(["EVAL", "redis.setresp(3); return true", 0]),
+      one(["EVAL", "redis.setresp(3); return false", 0]),
+      one(["EVAL", "return false", 0]),
+      one(["EVAL", "redis.setresp(3); return {big_number='123456789012345678901234567890'}", 0]),
+      one(["EVAL", "return {verbatim_string={format='txt', string='hello'}}", 0]),
+      one(["EVAL", "return {1, {2, redis.error_reply('NESTED no')}}", 0]),
+      one(["EVAL", "return redis.error_reply('MINE refused')", 0]),
+      // subscribed in RESP3, the connection still takes commands: a push, then a reply and a push
+      one(["SSUBSCRIBE", "{resp3}ch"]),
+      one(["SPUBLISH", "{resp3}ch", "hi"], 2),
+      one(["PING"]),
+    ];
+    const answer = await post(`/resp3?host=${host}&port=${port}`, steps);
+    expect(answer.status).toBe(200);
+    const frames = answer.body as Array<{ value: unknown; err: string | null; push: boolean }>;
+    const hello = frames[0].value as unknown[];
+    expect(hello.slice(0, 6)).toEqual(["server", "redis", "version", expect.stringMatching(/^[0-9]/), "proto", 3]);
+    const reply = (value: unknown, err: string | null = null, push = false): unknown => ({ value, err, push });
+    expect(frames.slice(1)).toEqual([
+      reply("PONG"),
+      reply("OK"),
+      reply("v"),
+      reply(null), // _ : ngx.null
+      reply(expect.any(Number)),
+      reply(1),
+      reply(expect.any(Number)),
+      reply(1),
+      reply("1.5"), // , double: its text, as RESP2's bulk string
+      reply(1),
+      reply(["a"]), // ~ set
+      reply(1),
+      reply(["f", "v"]), // % map: flat, as RESP2
+      reply(1), // #t
+      reply(0), // #f
+      reply(null), // a Lua false in RESP2 script mode: _
+      reply("123456789012345678901234567890"), // ( big number
+      reply("hello"), // = verbatim, without its format
+      reply([1, [2, [false, "NESTED no"]]]), // an error inside an array, as resty.redis gives it
+      reply(false, "MINE refused"),
+      reply(["ssubscribe", "{resp3}ch", 1], null, true),
+      reply(["smessage", "{resp3}ch", "hi"], null, true),
+      reply(1),
+      reply("PONG"),
+    ]);
+  });
+
+  test("hub/mux: a caller that gave up does not take the next caller's reply; a lost connection fails its waiters, and a new one serves the next", async () => {
+    const owner = (await call("owner", "{mux}")).body;
+    const [host, port] = owner.split(":");
+    const at = `host=${host}&port=${port}`;
+    // WAIT for more replicas than there are blocks the connection 400 ms: the caller gives up after 100
+    const gaveUp = await post(`/mux?${at}&wait=100`, [["WAIT", "5", "400"]]);
+    expect(gaveUp).toEqual({ status: 503, body: { err: expect.stringMatching(/^timeout/), sent: true } });
+    // the next caller gets its own replies, not the WAIT's late one
+    expect(await post(`/mux?${at}&wait=2000`, [["ECHO", "mine"], ["PING"], ["GET", "{mux}missing"]])).toEqual({ status: 200, body: ["mine", "PONG", null] });
+    expect(
+      await post(`/mux?${at}&wait=2000`, [
+        ["EVAL", "return redis.error_reply('NOPE x')", "0"],
+        ["ECHO", "after"],
+      ]),
+    ).toEqual({
+      status: 200,
+      body: [[false, "NOPE x"], "after"],
+    });
+    // a blocked connection killed: its waiter hears it was lost after being sent
+    const blocked = post(`/mux?${at}&wait=5000`, [["WAIT", "5", "3000"]]);
+    const waiting = await eventually(async () => `${(await redisCall(host, Number(port), ["CLIENT", "LIST"])) as string}`.includes("cmd=wait"), 2000, 20);
+    expect(waiting).toBe(true);
+    const id = `${(await redisCall(host, Number(port), ["CLIENT", "LIST"])) as string}`
+      .split("\n")
+      .find((line) => line.includes("cmd=wait"))!
+      .match(/^id=(\d+)/)![1];
+    expect(await redisCall(host, Number(port), ["CLIENT", "KILL", "ID", id])).toBe(1);
+    expect(await blocked).toEqual({ status: 503, body: { err: expect.stringMatching(/was lost/), sent: true } });
+    expect(await post(`/mux?${at}&wait=2000`, [["ECHO", "again"]])).toEqual({ status: 200, body: ["again"] });
   });
 
   test("reads the keys of a killed primary from its promoted replica, after a new discovery", async () => {

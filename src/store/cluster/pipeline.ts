@@ -1,15 +1,16 @@
 // Many calls of one Redis function in a cluster, pipelined per node: the calls are grouped by the
 // primary the slot map names for each call's first key, and each group goes out as one pipeline
-// (one write, one round trip per node) on that node's pooled connection. What a pipeline cannot
+// (one write, one round trip per node) on this worker's connection to that node (hub/mux.ts). What a pipeline cannot
 // settle is left to the caller to send alone through the routed path (which follows MOVED and
 // ASK and loads a missing library): a call redirected or refused while the cluster changes, a
 // call whose slot has no known owner, or one that found the library missing. A call whose
 // connection broke is not sent again (it may have run): its error says so. The server API's
 // batches (broadcast, publish_many) use it; one call at a time is store/cluster/client.ts.
 
-import * as redis from "../../host/redis";
+import * as mux from "../../hub/mux";
 import { keySlot } from "../../protocol/slot";
-import { addressFor, ClusterState } from "./client";
+import { fcallWords } from "../functions";
+import { addressFor, ClusterState, isErrorReply } from "./client";
 import { isClusterDown, isTryAgain, parseRedirect } from "./redirect";
 import { ownerOf } from "./slots";
 
@@ -25,54 +26,36 @@ export interface BatchCall {
   again?: boolean;
 }
 
-interface Fcall {
-  fcall(this: Fcall, ...words: string[]): unknown;
-}
-
 /** Whether an error reply means "not here, or not now": the routed path settles it. */
 function routeAgain(err: string, host: string): boolean {
   return parseRedirect(err, host) !== undefined || isTryAgain(err) || isClusterDown(err) || string.find(err, "Function not found", 1, true)[0] !== undefined;
 }
 
-/** One node's calls as one pipeline. */
+/** One node's calls as one pipeline on this worker's connection to it. */
 function sendGroup(state: ClusterState, name: string, calls: BatchCall[], group: number[], host: string, port: number, node: string): void {
-  const [red, connectErr] = redis.connect(addressFor(state, node, host, port), state.timeoutMs);
-  if (red === undefined) {
-    for (const i of group) {
-      calls[i].again = true; // nothing was sent: the routed path asks the cluster again
-    }
-    ngx.log(ngx.WARN, connectErr);
-    return;
-  }
-  red.init_pipeline(group.length);
+  const commands: string[][] = [];
   for (const i of group) {
-    const words = [name, `${calls[i].keys.length}`];
-    for (const key of calls[i].keys) {
-      words.push(key);
-    }
-    for (const arg of calls[i].args) {
-      words.push(arg);
-    }
-    (red as unknown as Fcall).fcall(...words);
+    commands.push(fcallWords(name, calls[i].keys, calls[i].args));
   }
-  const [got, err] = red.commit_pipeline();
-  if (got === undefined) {
-    redis.release(red, true);
+  const [replies, err, sent] = mux.call(addressFor(state, node, host, port), commands, state.timeoutMs);
+  if (replies === undefined) {
     for (const i of group) {
-      calls[i].err = `the connection to ${node} broke: ${err}`;
+      if (sent) {
+        calls[i].err = `the connection to ${node} broke: ${err}`;
+      } else {
+        calls[i].again = true; // nothing was sent: the routed path asks the cluster again
+      }
     }
+    ngx.log(ngx.WARN, err);
     return;
   }
-  redis.release(red);
-  const replies = got as unknown[];
   for (let n = 0; n < group.length; n++) {
     const call = calls[group[n]];
     const reply = replies[n];
-    const failed = type(reply) === "table" && (reply as unknown[])[0] === false;
-    if (!failed) {
+    if (!isErrorReply(reply)) {
       call.reply = reply as RedisReply;
     } else {
-      const text = `${(reply as unknown[])[1] as string}`;
+      const text = `${reply[1]}`;
       if (routeAgain(text, host)) {
         call.again = true;
       } else {

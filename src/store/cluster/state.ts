@@ -1,6 +1,7 @@
 // A worker's view of a Redis Cluster: the slot map learnt from CLUSTER SLOTS (asked of the known
 // nodes, then the seeds, keeping the map that covers every slot), and the connection address of
-// each node. The routing of one command by its key's slot is client.ts.
+// each node. The routing of one command by its key's slot is client.ts. The map is asked on a
+// connection of its own, closed after (rare: at start and when the map changed).
 
 import type { RedisAddress } from "../../config/schema";
 import * as redis from "../../host/redis";
@@ -52,11 +53,11 @@ function askSlots(state: ClusterState, host: string, port: number): LuaMultiRetu
     return $multi(undefined, connectErr);
   }
   const [reply, err] = (red as unknown as ClusterCalls).cluster("slots");
+  // closed, not pooled: the worker's only lasting connection to a node is its shard's (hub/mux.ts)
+  redis.release(red, true);
   if (reply === undefined || reply === false) {
-    redis.release(red, reply === undefined);
     return $multi(undefined, `failed to ask ${name} for cluster slots: ${err}`);
   }
-  redis.release(red);
   return parseClusterSlots(reply, host);
 }
 
