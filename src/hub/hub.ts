@@ -1,7 +1,8 @@
 // The hub of `shared` mode, one per worker: streams register here (a subscriber: a bounded queue
 // and a semaphore, queue.ts), the registry tracks which channels Redis must carry (registry.ts),
 // and one Redis connection in subscribe mode fans messages out (connection.ts); in a Redis
-// Cluster, one per shard that carries a channel in use (shards.ts).
+// Cluster, one RESP3 connection per primary (shards.ts, shard.ts), which carries both the sharded
+// subscriptions of its slots and the store's commands for that primary (mux.ts).
 
 import semaphore = require("ngx.semaphore");
 import type { Settings } from "../config/schema";
