@@ -10,7 +10,7 @@ import { findNginx, ROOT } from "../src/cli/gateway";
 import { AddressPool } from "./lib/fleet";
 import { cpuBetween, cpuSnapshot, machineInfo } from "./lib/machine";
 import { MAX_SOCKETS_PER_PROCESS } from "./lib/protocol";
-import { renderMarkdown, renderSvg, RunResults, SetupResult } from "./lib/report";
+import { readmeBlock, renderMarkdown, renderSvg, RunResults, SetupResult, withReadmeBlock } from "./lib/report";
 import { capacityProblems } from "./lib/capacity";
 import { NotAvailable, PROFILE_SETUP_NAMES, SAME_SERVER_AS, Server, ServerOptions, SETUP_NAMES, SetupName, startServer } from "./lib/setups";
 import { Context, fanout, idle, many, publish, publishFailures, storm, WORKLOAD_NAMES, WorkloadName, WorkloadOptions } from "./lib/workloads";
@@ -48,7 +48,9 @@ const USAGE = `usage: npm run bench -- [options]
                               processes use < 10% of a CPU (0: do not wait)
   --quiet-cpu 0.1             ... "quiet": other processes use fewer CPUs than this
   --nice -10                  niceness of the run and everything it starts (root may go below 0)
-  --keep                      keep the runtime directories (nginx configs and logs)`;
+  --keep                      keep the runtime directories (nginx configs and logs)
+  --readme                    also write the summary and ratio tables into README.md (between its
+                              bench-table markers); with --render, from a saved run`;
 
 interface Options {
   setups: SetupName[];
@@ -65,6 +67,7 @@ interface Options {
   quietCpu: number;
   nice: number;
   keep: boolean;
+  readme: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -72,7 +75,7 @@ function parseArgs(argv: string[]): Options {
   const values = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (arg === "--quick" || arg === "--keep") {
+    if (arg === "--quick" || arg === "--keep" || arg === "--readme") {
       continue;
     }
     if (arg === "--help" || arg === "-h") {
@@ -183,6 +186,7 @@ function parseArgs(argv: string[]): Options {
     quietCpu: number("quiet-cpu", 0.1, 0, 64),
     nice: number("nice", process.getuid?.() === 0 ? -10 : 0, -20, 19),
     keep: argv.includes("--keep"),
+    readme: argv.includes("--readme"),
   };
 }
 
@@ -442,13 +446,18 @@ async function runFromCopy(argv: string[], ref: string | undefined): Promise<num
   }
 }
 
-function write(results: RunResults, out: string): void {
+function write(results: RunResults, out: string, readme = false): void {
   const dir = resolve(checkout(), "bench/results");
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, `${out}.json`), `${JSON.stringify(results, null, 1)}\n`);
   writeFileSync(join(dir, `${out}.svg`), renderSvg(results));
   writeFileSync(join(dir, `${out}.md`), renderMarkdown(results, `${out}.svg`));
   log(`wrote bench/results/${out}.md, .svg and .json`);
+  if (readme) {
+    const file = resolve(checkout(), "README.md");
+    writeFileSync(file, withReadmeBlock(readFileSync(file, "utf8"), readmeBlock(results, `bench/results/${out}.md`)));
+    log("wrote the benchmark tables into README.md");
+  }
 }
 
 async function main(): Promise<void> {
@@ -456,7 +465,7 @@ async function main(): Promise<void> {
   const options = parseArgs(argv);
   if (options.render !== undefined) {
     const results = JSON.parse(readFileSync(options.render, "utf8")) as RunResults;
-    write(results, options.out);
+    write(results, options.out, options.readme);
     return;
   }
   // An impossible size is refused before anything starts, with what to change (never a hang).
@@ -517,6 +526,8 @@ async function main(): Promise<void> {
     if (refusedPublishes.length > 0) {
       log(`FAILED: servers refused publishes, so these workloads have no figures:\n  ${refusedPublishes.join("\n  ")}`);
       process.exitCode = 1;
+    } else if (options.readme) {
+      write(results, options.out, true); // README's tables come only from a complete run
     }
   } finally {
     if (!options.keep) {

@@ -144,16 +144,16 @@ function ratioFigures(ns: number[]): RatioFigure[] {
   ];
 }
 
-/** Every Pushgate setup's figures divided by Nchan + Redis's from the same run. */
-function ratioSection(results: RunResults, ns: number[]): string[] {
+/** Every Pushgate setup's figures divided by Nchan + Redis's from the same run (undefined without both). */
+function ratioTable(results: RunResults, ns: number[]): string | undefined {
   const base = results.setups.find((setup) => setup.name === "nchan-redis" && setup.notAvailable === undefined);
   const pushgate = results.setups.filter((setup) => setup.name.startsWith("pushgate-") && setup.notAvailable === undefined);
   if (base === undefined || pushgate.length === 0) {
-    return [];
+    return undefined;
   }
   const figures = ratioFigures(ns).filter((figure) => figure.pick(base) !== undefined && pushgate.some((setup) => figure.pick(setup) !== undefined));
   if (figures.length === 0) {
-    return [];
+    return undefined;
   }
   const cell = (setup: SetupResult, figure: RatioFigure): string => {
     const mine = figure.pick(setup);
@@ -165,17 +165,75 @@ function ratioSection(results: RunResults, ns: number[]): string[] {
     const better = figure.higherIsBetter ? ratio > 1 : ratio < 1;
     return `${ratio.toFixed(2)}×${Math.abs(ratio - 1) < 0.005 ? "" : better ? " ✓" : ""}`;
   };
-  return [
-    `## Ratios against ${LABELS["nchan-redis"]}`,
+  return table(
+    ["setup", ...figures.map((figure) => figure.title)],
+    pushgate.map((setup) => [LABELS[setup.name], ...figures.map((figure) => cell(setup, figure))]),
+  );
+}
+
+const RATIO_NOTE =
+  "Each Pushgate setup's figure divided by Nchan + Redis's in this run. ✓ marks Pushgate ahead: above 1 for deliveries/s and publishes/s, below 1 for memory, latency, CPU and seconds. Differences under ~5% are noise on a 2-core machine.";
+
+function ratioSection(results: RunResults, ns: number[]): string[] {
+  const ratios = ratioTable(results, ns);
+  if (ratios === undefined) {
+    return [];
+  }
+  return [`## Ratios against ${LABELS["nchan-redis"]}`, "", RATIO_NOTE, "", ratios, ""];
+}
+
+/** Where README.md's benchmark tables begin and end: `--readme` writes what is between. */
+export const README_START = "<!-- bench tables: written by `npm run bench -- … --readme` from a run; edit the run, not them -->";
+export const README_END = "<!-- end of bench tables -->";
+
+/** README's benchmark tables from a run: what, where and when, the summary and the ratios, a link to the full report. */
+export function readmeBlock(results: RunResults, report: string): string {
+  const m = results.machine;
+  const ns = allN(results);
+  const lines = [
+    `From \`${results.command}\` at commit ${m.commit} on ${m.date.substring(0, 10)} (${m.cpus} CPUs, ${m.memoryGiB} GiB, ${results.settings.workers} nginx workers for every setup): [${report}](${report}).`,
     "",
-    "Each Pushgate setup's figure divided by Nchan + Redis's in this run. ✓ marks Pushgate ahead: above 1 for deliveries/s and publishes/s, below 1 for memory, latency, CPU and seconds. Differences under ~5% are noise on a 2-core machine.",
-    "",
-    table(
-      ["setup", ...figures.map((figure) => figure.title)],
-      pushgate.map((setup) => [LABELS[setup.name], ...figures.map((figure) => cell(setup, figure))]),
-    ),
-    "",
+    summaryTable(results, ns),
   ];
+  const ratios = ratioTable(results, ns);
+  if (ratios !== undefined) {
+    lines.push("", RATIO_NOTE, "", ratios);
+  }
+  return lines.join("\n");
+}
+
+/** `readme` with the text between README_START and README_END replaced by `block`; an error when the markers are missing. */
+export function withReadmeBlock(readme: string, block: string): string {
+  const start = readme.indexOf(README_START);
+  const end = readme.indexOf(README_END);
+  if (start < 0 || end < start) {
+    throw new Error(`README.md has no benchmark tables to replace: put ${README_START} and ${README_END} around them`);
+  }
+  return `${readme.substring(0, start + README_START.length)}\n${block}\n${readme.substring(end)}`;
+}
+
+/** The summary: each setup's main figures, one row per setup. */
+function summaryTable(results: RunResults, ns: number[]): string {
+  return table(
+    ["setup", ...ns.map((n) => `KB/stream at ${kN(n)}`), "fan-out deliveries/s", "fan-out p99 ms", "many channels: s to all", "storm: s to all", "publishes/s"],
+    results.setups.map((setup) => {
+      if (setup.notAvailable !== undefined) {
+        return [LABELS[setup.name], ...ns.map(() => "not available"), "not available", "not available", "not available", "not available", "not available"];
+      }
+      const same = SAME_SERVER_AS[setup.name];
+      const skipped = (workload: WorkloadName, cell: string): string =>
+        setup.skipped?.[workload] !== undefined && same !== undefined ? `same server as ${LABELS[same]}` : cell;
+      return [
+        LABELS[setup.name],
+        ...ns.map((n) => skipped("idle", idleCell(setup, n))),
+        setup.fanout !== undefined ? int(setup.fanout.burst.deliveriesPerSecond) : "–",
+        setup.fanout !== undefined ? ms(setup.fanout.burst.latency.p99Ms) : "–",
+        setup.many !== undefined ? fixed(setup.many.secondsToAll, 2) : "–",
+        skipped("storm", setup.storm !== undefined ? fixed(setup.storm.secondsToAll, 2) : "–"),
+        setup.publish !== undefined ? int(setup.publish.requestsPerSecond) : "–",
+      ];
+    }),
+  );
 }
 
 export function renderMarkdown(results: RunResults, svgFile: string): string {
@@ -219,36 +277,7 @@ export function renderMarkdown(results: RunResults, svgFile: string): string {
 
   out.push("## Summary");
   out.push("");
-  out.push(
-    table(
-      [
-        "setup",
-        ...ns.map((n) => `KB/stream at ${kN(n)}`),
-        "fan-out deliveries/s",
-        "fan-out p99 ms",
-        "many channels: s to all",
-        "storm: s to all",
-        "publishes/s",
-      ],
-      results.setups.map((setup) => {
-        if (setup.notAvailable !== undefined) {
-          return [LABELS[setup.name], ...ns.map(() => "not available"), "not available", "not available", "not available", "not available", "not available"];
-        }
-        const same = SAME_SERVER_AS[setup.name];
-        const skipped = (workload: WorkloadName, cell: string): string =>
-          setup.skipped?.[workload] !== undefined && same !== undefined ? `same server as ${LABELS[same]}` : cell;
-        return [
-          LABELS[setup.name],
-          ...ns.map((n) => skipped("idle", idleCell(setup, n))),
-          setup.fanout !== undefined ? int(setup.fanout.burst.deliveriesPerSecond) : "–",
-          setup.fanout !== undefined ? ms(setup.fanout.burst.latency.p99Ms) : "–",
-          setup.many !== undefined ? fixed(setup.many.secondsToAll, 2) : "–",
-          skipped("storm", setup.storm !== undefined ? fixed(setup.storm.secondsToAll, 2) : "–"),
-          setup.publish !== undefined ? int(setup.publish.requestsPerSecond) : "–",
-        ];
-      }),
-    ),
-  );
+  out.push(summaryTable(results, ns));
   out.push("");
   for (const setup of results.setups.filter((r) => r.skipped !== undefined && Object.keys(r.skipped).length > 0)) {
     out.push(`- ${LABELS[setup.name]}: ${Object.keys(setup.skipped!).join(" and ")} not run: ${Object.values(setup.skipped!)[0]}.`);
