@@ -70,6 +70,19 @@ function readValue(sock: NgxTcpSocket, line: string): LuaMultiReturn<[RespValue]
  * stays usable), then up to `restMs` for the rest of it.
  */
 export function readReply(sock: NgxTcpSocket, idleMs: number, restMs: number): LuaMultiReturn<[RespValue] | [undefined, string]> {
+  const [line, err] = readFirstLine(sock, idleMs, restMs);
+  if (line === undefined) {
+    return $multi(undefined, err);
+  }
+  return readValue(sock, line);
+}
+
+/**
+ * The first line of a reply (RESP2 or RESP3): waits up to `idleMs` for it to start ("timeout" if
+ * none did: the connection stays usable), then up to `restMs` for the rest; the socket is left
+ * at `restMs` for the rest of the reply.
+ */
+export function readFirstLine(sock: NgxTcpSocket, idleMs: number, restMs: number): LuaMultiReturn<[string] | [undefined, string]> {
   sock.settimeout(idleMs);
   const [first, err, partial] = sock.receive("*l");
   let line = first;
@@ -89,5 +102,5 @@ export function readReply(sock: NgxTcpSocket, idleMs: number, restMs: number): L
     line = `${partial}${rest}`;
   }
   sock.settimeout(restMs);
-  return readValue(sock, line);
+  return $multi(line);
 }

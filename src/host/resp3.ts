@@ -11,6 +11,8 @@
 // text without the format prefix; an attribute (`|`) is read and dropped. Commands are written
 // with host/resp.ts's encodeCommand.
 
+import { readFirstLine } from "./resp";
+
 export type Resp3Value = string | number | unknown[];
 
 const BYTE_PLUS = 43; // +
@@ -110,8 +112,23 @@ function readValue(sock: NgxTcpSocket, line: string): LuaMultiReturn<[unknown] |
     return $multi(line === "#t" ? 1 : 0);
   }
   if (prefix === BYTE_ATTRIBUTE) {
-    // metadata about the value that follows: read it, keep the value
-    const err = readItems(sock, (tonumber(string.sub(line, 2)) ?? 0) * 2, undefined);
+    const [next, err] = skipAttributes(sock, line);
+    if (next === undefined) {
+      return $multi(undefined, err);
+    }
+    return readValue(sock, next);
+  }
+  return $multi(undefined, `redis protocol error: unexpected line "${string.sub(line, 1, 32)}"`);
+}
+
+/**
+ * Attributes (`|`: metadata about the value that follows) from `line` on are read and dropped:
+ * the first line of the value itself, or why reading failed.
+ */
+function skipAttributes(sock: NgxTcpSocket, line: string): LuaMultiReturn<[string] | [undefined, string]> {
+  let current = line;
+  while (string.byte(current, 1) === BYTE_ATTRIBUTE) {
+    const err = readItems(sock, (tonumber(string.sub(current, 2)) ?? 0) * 2, undefined);
     if (err !== undefined) {
       return $multi(undefined, err);
     }
@@ -119,9 +136,9 @@ function readValue(sock: NgxTcpSocket, line: string): LuaMultiReturn<[unknown] |
     if (next === undefined) {
       return $multi(undefined, nextErr);
     }
-    return readValue(sock, next);
+    current = next;
   }
-  return $multi(undefined, `redis protocol error: unexpected line "${string.sub(line, 1, 32)}"`);
+  return $multi(current);
 }
 
 /**
@@ -130,35 +147,13 @@ function readValue(sock: NgxTcpSocket, line: string): LuaMultiReturn<[unknown] |
  * false and the message of an error reply; or undefined and why reading failed.
  */
 export function readFrame(sock: NgxTcpSocket, idleMs: number, restMs: number): LuaMultiReturn<[unknown, undefined, boolean] | [false | undefined, string]> {
-  sock.settimeout(idleMs);
-  const [first, err, partial] = sock.receive("*l");
-  let line = first;
-  if (line === undefined) {
-    if (err !== "timeout") {
-      return $multi(undefined, err);
-    }
-    if (partial === undefined || partial === "") {
-      return $multi(undefined, "timeout");
-    }
-    // the frame had begun when the wait ran out: finish its first line
-    sock.settimeout(restMs);
-    const [rest, restErr] = sock.receive("*l");
-    if (rest === undefined) {
-      return $multi(undefined, restErr);
-    }
-    line = `${partial}${rest}`;
+  const [first, err] = readFirstLine(sock, idleMs, restMs);
+  if (first === undefined) {
+    return $multi(undefined, err);
   }
-  sock.settimeout(restMs);
-  while (string.byte(line, 1) === BYTE_ATTRIBUTE) {
-    const attrErr = readItems(sock, (tonumber(string.sub(line, 2)) ?? 0) * 2, undefined);
-    if (attrErr !== undefined) {
-      return $multi(undefined, attrErr);
-    }
-    const [next, nextErr] = sock.receive("*l");
-    if (next === undefined) {
-      return $multi(undefined, nextErr);
-    }
-    line = next;
+  const [line, attrErr] = skipAttributes(sock, first);
+  if (line === undefined) {
+    return $multi(undefined, attrErr);
   }
   const [value, valueErr] = readValue(sock, line);
   if (value === undefined) {
