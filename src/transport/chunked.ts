@@ -3,19 +3,19 @@
 import * as metrics from "../host/metrics";
 import { Ending, ENDING_RECONNECT, ENDING_TEXT } from "../protocol/ending";
 import { errorLine, HEARTBEAT_LINE, LineFormat, messageLine, noticeLine } from "../protocol/frame";
-import { buffer, flush, openStream, write as send } from "../host/http";
+import { openStream, write as send } from "../host/http";
 import { quoteJson } from "../host/json";
 import { keep, newMemo, recall } from "./memo";
-import { FLUSH_BYTES, Transport, WriteResult } from "./transport";
+import { GatheringTransport } from "./gathering";
+import type { Transport, WriteResult } from "./transport";
 
 /** The last message line built (memo.ts): most deliveries reuse it. */
 const memo = newMemo();
 
-export class ChunkedTransport implements Transport {
-  /** Bytes written since the last flush. */
-  private unflushed = 0;
-
-  constructor(private readonly format: LineFormat) {}
+export class ChunkedTransport extends GatheringTransport implements Transport {
+  constructor(private readonly format: LineFormat) {
+    super();
+  }
 
   open(): WriteResult {
     return openStream("application/x-ndjson; charset=utf-8");
@@ -31,27 +31,15 @@ export class ChunkedTransport implements Transport {
       // (__TS__SparseArray), which LuaJIT does not compile: 10x the CPU per delivery.
       frame = keep(memo, messageLine(format, channel, data, quoteJson, id, event, ownCursor), format, channel, data, id, event, ownCursor);
     }
-    this.unflushed += frame.length;
-    if (this.unflushed >= FLUSH_BYTES) {
-      this.unflushed = 0;
-      return send(frame); // a long burst or backlog waits for a slow client now and then
-    }
-    return buffer(frame);
-  }
-
-  flush(): WriteResult {
-    this.unflushed = 0;
-    return flush();
+    return this.gather(frame);
   }
 
   notice(code: string, text: string): WriteResult {
-    this.unflushed = 0;
-    return send(noticeLine(this.format, code, text, quoteJson));
+    return this.sendNow(noticeLine(this.format, code, text, quoteJson));
   }
 
   heartbeat(): WriteResult {
-    this.unflushed = 0;
-    return send(HEARTBEAT_LINE);
+    return this.sendNow(HEARTBEAT_LINE);
   }
 
   close(ending: Ending, text?: string, reconnect?: boolean): void {

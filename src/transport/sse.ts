@@ -5,26 +5,26 @@
 
 import * as metrics from "../host/metrics";
 import { Ending, ENDING_RECONNECT, ENDING_TEXT } from "../protocol/ending";
-import { buffer, flush, openStream, write as send } from "../host/http";
+import { openStream, write as send } from "../host/http";
 import { quoteJson } from "../host/json";
 import { LineFormat, messageLine } from "../protocol/frame";
 import { errorEvent, HEARTBEAT_EVENT, jsonEvent, messageEvent, noticeEvent, retryField } from "../protocol/sse";
 import { keep, newMemo, recall } from "./memo";
-import { FLUSH_BYTES, Transport, WriteResult } from "./transport";
+import { GatheringTransport } from "./gathering";
+import type { Transport, WriteResult } from "./transport";
 
 export type SseFormat = "raw" | LineFormat;
 
 /** The last message event built (memo.ts): most deliveries reuse it. */
 const memo = newMemo();
 
-export class SseTransport implements Transport {
-  /** Bytes written since the last flush. */
-  private unflushed = 0;
-
+export class SseTransport extends GatheringTransport implements Transport {
   constructor(
     private readonly format: SseFormat,
     private readonly retryMs: number,
-  ) {}
+  ) {
+    super();
+  }
 
   open(): WriteResult {
     const [opened, err] = openStream("text/event-stream; charset=utf-8");
@@ -45,27 +45,15 @@ export class SseTransport implements Transport {
         format === "raw" ? messageEvent(data, resumeAt, event) : jsonEvent(messageLine(format, channel, data, quoteJson, id, event, cursor), resumeAt);
       frame = keep(memo, table.concat(parts), format, channel, data, id, event, cursor);
     }
-    this.unflushed += frame.length;
-    if (this.unflushed >= FLUSH_BYTES) {
-      this.unflushed = 0;
-      return send(frame); // a long burst or backlog waits for a slow client now and then
-    }
-    return buffer(frame);
-  }
-
-  flush(): WriteResult {
-    this.unflushed = 0;
-    return flush();
+    return this.gather(frame);
   }
 
   notice(code: string, text: string): WriteResult {
-    this.unflushed = 0;
-    return send(noticeEvent(code, text, quoteJson));
+    return this.sendNow(noticeEvent(code, text, quoteJson));
   }
 
   heartbeat(): WriteResult {
-    this.unflushed = 0;
-    return send(HEARTBEAT_EVENT);
+    return this.sendNow(HEARTBEAT_EVENT);
   }
 
   close(ending: Ending, text?: string, reconnect?: boolean): void {
