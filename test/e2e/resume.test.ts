@@ -31,7 +31,7 @@ async function keptAfter(stack: Stack, channel: string, after: string): Promise<
 }
 
 describe.each(MODES)("%s mode", (mode) => {
-  const stack = useStack({ settings: { mode, history: "*=1000/86400,short:*=5/86400" } });
+  const stack = useStack({ settings: { mode, history: "*=1000/86400,short:*=5/86400,aged:*=1000/1" } });
 
   test("one channel: disconnect, 100 published, reconnect with the cursor: exactly those 100, in order", async () => {
     const first = await new Stream(`${stack.base}/sub?key=r1`).open();
@@ -133,6 +133,39 @@ describe.each(MODES)("%s mode", (mode) => {
     await fine.waitForMessages(3);
     expect((fine.messages() as Line[]).map((m) => m.type)).toEqual(["message", "message", "message"]);
     fine.close();
+  });
+
+  test("messages older than the history's age leave it: a cursor before them gets a gap, one at the newest of them none", async () => {
+    // aged:* keeps messages 1 s: a publish removes those older than that from the stream
+    const before = await publish(stack, "aged:x", "a");
+    const lastGone = await publish(stack, "aged:x", "b");
+    await sleep(600);
+    const keptOne = await publish(stack, "aged:x", "c");
+    await sleep(500);
+    const keptTwo = await publish(stack, "aged:x", "d");
+    expect(await keptAfter(stack, "aged:x", "0-0")).toEqual([keptOne, keptTwo]);
+    const gapped = await new Stream(`${stack.base}/sub?key=aged:x&since=${before}`).open();
+    await gapped.waitForMessages(3);
+    expect((gapped.messages() as Line[]).map((m) => m.notice ?? m.id)).toEqual(["gap", keptOne, keptTwo]);
+    gapped.close();
+    const whole = await new Stream(`${stack.base}/sub?key=aged:x&since=${lastGone}`).open();
+    await whole.waitForMessages(2);
+    await sleep(100);
+    expect((whole.messages() as Line[]).map((m) => m.notice ?? m.id)).toEqual([keptOne, keptTwo]);
+    whole.close();
+  });
+
+  test("a channel whose whole history expired and is published to again: a cursor from before gets a gap", async () => {
+    const first = await publish(stack, "aged:y", "a");
+    await publish(stack, "aged:y", "b");
+    await sleep(1200); // the stream key expires with the age; the meta outlives it
+    expect(await stack.client.sendCommand(["EXISTS", "pushgate:{aged:y}:stream"])).toBe(0);
+    const fresh = await publish(stack, "aged:y", "c");
+    const stream = await new Stream(`${stack.base}/sub?key=aged:y&since=${first}`).open();
+    await stream.waitForMessages(2);
+    await sleep(100);
+    expect((stream.messages() as Line[]).map((m) => m.notice ?? m.id)).toEqual(["gap", fresh]);
+    stream.close();
   });
 
   test.each([
