@@ -50,7 +50,16 @@ function sentinelPrimary(this: void): ReturnType<typeof topology.primaryAddress>
 /** In a Redis Cluster the hub subscribes each channel on the shard owning its slot. */
 const SHARD_MAP = { ownerOf: channelOwner, changed: mapChanged };
 
+/**
+ * LuaJIT starts a collection when its heap reaches this percentage of what the last one left
+ * (default 200: up to twice the live heap, which the worker's memory keeps once reached). At 120
+ * an idle stream costs 0.8 KB less worker memory, and no measurable CPU on the delivery path,
+ * which allocates almost nothing (bench/probes/idle-memory.js and fanout-paced.js).
+ */
+const GC_PAUSE = 120;
+
 export function start(): void {
+  collectgarbage("setpause", GC_PAUSE);
   const settings = settingsHolder.get();
   if (settings.luaProfile !== "") {
     profile.start(settings.luaProfile);
