@@ -212,6 +212,25 @@ local function presence_join(keys, args)
   return 0
 end
 
+-- pushgate_presence_refresh: refresh many anonymous connections of a channel at once (a
+-- gateway's periodic refresh: one call per channel, not one per connection; nothing to notify).
+--   KEYS[1]  pconn     ARGV[1]  ttl in ms      ARGV[2..]  connection ids
+--   reply    how many connections were refreshed
+local function presence_refresh(keys, args)
+  local ttl = tonumber(args[1])
+  local expiry = now_ms() + ttl
+  local members = {}
+  for i = 2, #args do
+    members[#members + 1] = expiry
+    members[#members + 1] = args[i]
+  end
+  if #members > 0 then
+    redis.call('ZADD', keys[1], unpack(members))
+    redis.call('PEXPIRE', keys[1], ttl * 2)
+  end
+  return #args - 1
+end
+
 -- pushgate_presence_leave: remove a connection of a channel. A user whose last connection left
 -- stays present for the grace, so a reconnect is neither a leave nor a join; settle decides after.
 --   KEYS[1..3] as pushgate_presence_join      ARGV[1] connection id   ARGV[2] user   ARGV[3] grace in ms
@@ -294,6 +313,7 @@ local function presence_user(keys, args)
 end
 
 redis.register_function('pushgate_presence_join', presence_join)
+redis.register_function('pushgate_presence_refresh', presence_refresh)
 redis.register_function('pushgate_presence_leave', presence_leave)
 redis.register_function('pushgate_presence_settle', presence_settle)
 redis.register_function('pushgate_presence_channel', presence_channel)

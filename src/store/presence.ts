@@ -11,6 +11,7 @@ import { presenceKeys, userPresenceKeys } from "../protocol/keys";
 import * as events from "./events";
 import { BatchReply, FunctionCall, refused } from "./functions";
 import * as pool from "./pool";
+import * as anonymous from "./presence-refresh";
 import { isCluster } from "./topology";
 
 /** Entries live 2.5 refreshes (PUSHGATE_PRESENCE_REFRESH_SECONDS): one lost refresh does not drop a live connection. */
@@ -210,11 +211,13 @@ function syncNow(settings: Settings, now: number): boolean {
   const [session] = pool.open(settings);
   if (session === undefined) {
     changes = []; // the joins come back with the next refresh; the leaves' entries expire
+    anonymous.drop();
     return false;
   }
+  // refreshes first: a leave queued after them must not be undone by them
+  let ok = anonymous.send(session, `${math.floor(settings.presenceRefreshSeconds * TTL_REFRESHES * 1000)}`);
   const batch = changes;
   changes = [];
-  let ok = true;
   const due: string[] = [];
   for (let from = 0; ok && from < batch.length; from += BATCH) {
     const upto = math.min(batch.length, from + BATCH);
@@ -254,7 +257,7 @@ function syncNow(settings: Settings, now: number): boolean {
 function sync(this: void, premature: boolean): void {
   const now = ngx.now();
   const settleDue = settles.length > 0 && settles[0][0] <= now;
-  if (premature || syncing || (changes.length === 0 && !settleDue)) {
+  if (premature || syncing || (changes.length === 0 && !anonymous.pending() && !settleDue)) {
     return;
   }
   syncing = true;
@@ -265,19 +268,32 @@ function sync(this: void, premature: boolean): void {
   }
 }
 
+/**
+ * Every entry again, before it expires. A user's connections go one by one (their user keys and
+ * their join notices); anonymous ones per channel, many in one call (presence-refresh.ts): at 12,000 streams of
+ * one channel a worker's refresh cost 15 ms of CPU a second, one call per connection
+ * (bench/probes/idle-cpu.js).
+ */
 function refresh(this: void, premature: boolean): void {
   if (premature) {
     return;
   }
+  const open = anonymous.begin();
   for (const [key, n] of numberOf) {
     const id = idOf(n);
     const user = userOf.get(key) ?? "";
+    const held = channelsOf.get(key);
     if (user !== "") {
       queue("join", id, user, "");
-    }
-    const held = channelsOf.get(key);
-    if (held !== undefined) {
-      queueChannels("join", id, user, held);
+      if (held !== undefined) {
+        queueChannels("join", id, user, held);
+      }
+    } else if (typeof held === "string") {
+      anonymous.add(open, held, id);
+    } else if (held !== undefined) {
+      for (const [channel] of held) {
+        anonymous.add(open, channel, id);
+      }
     }
   }
 }

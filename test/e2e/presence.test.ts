@@ -124,6 +124,24 @@ describe("presence on two gateways", () => {
     observer.close();
   }, 30000);
 
+  test("600 anonymous connections of a channel stay counted over many refreshes (several per call); those that leave are not refreshed back", async () => {
+    const crowd: Stream[] = [];
+    for (let i = 0; i < 600; i += 100) {
+      crowd.push(...(await Promise.all(Array.from({ length: 100 }, () => new Stream(`${stack.base}/sub?key=crowd`).open()))));
+    }
+    const count = async (): Promise<number> => (await rpc<Presence>(stack.base, "presence_stats", { channel: "crowd" })).connections;
+    expect(await eventually(async () => (await count()) === 600)).toBe(true);
+    // entries live 2.5 s here: only the refreshes keep them
+    await sleep(4000);
+    expect(await count()).toBe(600);
+    crowd.splice(0, 100).forEach((s) => s.close());
+    expect(await eventually(async () => (await count()) === 500, 3000)).toBe(true);
+    await sleep(3000);
+    expect(await count()).toBe(500);
+    crowd.forEach((s) => s.close());
+    expect(await eventually(async () => (await count()) === 0, 3000)).toBe(true);
+  }, 30000);
+
   test("a gateway killed with SIGKILL drops out of presence within about two refresh intervals", async () => {
     const carol = await new Stream(`${secondBase}/sub?key=room:9&user=carol`).open();
     expect(await eventually(async () => (await rpc<Presence>(stack.base, "presence_stats", { channel: "room:9" })).connections === 1)).toBe(true);
