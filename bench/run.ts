@@ -39,6 +39,8 @@ const USAGE = `usage: npm run bench -- [options]
   --listen-addresses 1        nginx listens on 127.0.0.1, 127.1.0.1, ... (clients spread over them)
   --per-process 16000         sockets per load-generator process (at most ${MAX_SOCKETS_PER_PROCESS})
   --concurrency 500           connection attempts in flight over all load-generator processes
+  --open-ms-per-stream 10     a load-generator process gives up opening its streams after 30 s + this
+                              many ms per stream (the streams not open by then count as timeouts)
   --ramp-chunk 10000          the idle workload opens at most this many streams at a time
   --out NAME                  results file name (default: the date, "-quick" appended for --quick)
   --ref REV                   measure the committed revision REV (extracted and built apart;
@@ -102,6 +104,7 @@ function parseArgs(argv: string[]): Options {
     "listen-addresses",
     "per-process",
     "concurrency",
+    "open-ms-per-stream",
     "ramp-chunk",
     "publish-count",
     "publish-connections",
@@ -172,6 +175,7 @@ function parseArgs(argv: string[]): Options {
       payloadBytes: number("payload-bytes", 64, 1, 1000000),
       perProcess: number("per-process", 16000, 100, MAX_SOCKETS_PER_PROCESS),
       connectConcurrency: number("concurrency", 500, 1, 100000),
+      openMsPerStream: number("open-ms-per-stream", 10, 1, 1000),
       rampChunk: number("ramp-chunk", 10000, 1, 1000000),
       settleMs: quick ? 1000 : 2000,
     },

@@ -39,6 +39,8 @@ export interface WorkloadOptions {
   perProcess: number;
   /** Connection attempts in flight over all load-generator processes while ramping up. */
   connectConcurrency: number;
+  /** A process's opening gives up after 30 s + this many ms per stream. */
+  openMsPerStream: number;
   /** The idle workload opens streams in chunks of at most this many, pausing between them. */
   rampChunk: number;
   settleMs: number;
@@ -186,9 +188,9 @@ async function openStreams(context: Context, fleet: Fleet, counts: number[], fir
       concurrency: spec.concurrency ?? Math.max(1, Math.ceil(options.connectConcurrency / fleet.size)),
       retries: spec.retries ?? 0,
       retryDelayMs: 100,
-      // 10 ms per stream: 16,000 streams of a process get 190 s (at 400,000 streams, 25 processes
-      // share two cores with the servers).
-      timeoutMs: spec.timeoutMs ?? 30000 + counts[i] * 10,
+      // 10 ms per stream by default: 16,000 streams of a process get 190 s (bench:400k gives 40 ms:
+      // there 25 processes share two cores with the servers).
+      timeoutMs: spec.timeoutMs ?? 30000 + counts[i] * options.openMsPerStream,
     };
     next += counts[i];
     return command;

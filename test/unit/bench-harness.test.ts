@@ -50,6 +50,7 @@ describe("the bench's capacity check", () => {
     payloadBytes: 64,
     perProcess: 16000,
     connectConcurrency: 500,
+    openMsPerStream: 10,
     rampChunk: 10000,
     settleMs: 1000,
   } satisfies WorkloadOptions;
