@@ -5,27 +5,15 @@
 const repo = process.argv[2];
 require(`${repo}/build/src/cli/multi.js`);
 const h = require(`${repo}/build/test/e2e/harness.js`);
-const { get } = require("node:http");
+const { openReading } = require("./streams");
 (async () => {
   const stack = await h.startStack({ settings: { mode: "shared", workers: "1" } });
   const N = 3000;
   let got = 0;
   const reqs = [];
-  await Promise.all(
-    Array.from(
-      { length: N },
-      () =>
-        new Promise((ok) => {
-          const r = get(`${stack.base}/sub?key=fan`, { agent: false }, (res) => {
-            ok();
-            res.on("data", (c) => {
-              got += (c.toString().match(/"type":"message"/g) || []).length;
-            });
-          });
-          reqs.push(r);
-        }),
-    ),
-  );
+  await openReading(`${stack.base}/sub?key=fan`, N, reqs, (text) => {
+    got += (text.match(/"type":"message"/g) || []).length;
+  });
   await h.sleep(1500); // /status figures are a second old at most
   for (let round = 0; round < 3; round++) {
     const before = (await stack.status()).workers[0].luaKb;

@@ -5,7 +5,7 @@
 const repo = process.argv[2];
 require(`${repo}/build/src/cli/multi.js`);
 const h = require(`${repo}/build/test/e2e/harness.js`);
-const { get } = require("node:http");
+const { openReading } = require("./streams");
 (async () => {
   const stack = await h.startStack({ settings: { mode: "shared", workers: "2" } });
   const N = 3000,
@@ -29,21 +29,9 @@ const { get } = require("node:http");
       : stack.client.publish("fan", `m${i} ${Date.now()}`);
   let got = 0;
   const reqs = [];
-  await Promise.all(
-    Array.from(
-      { length: N },
-      () =>
-        new Promise((ok) => {
-          const r = get(`${stack.base}/sub?key=fan`, { agent: false }, (res) => {
-            ok();
-            res.on("data", (c) => {
-              got += (c.toString().match(/"type":"message"/g) || []).length;
-            });
-          });
-          reqs.push(r);
-        }),
-    ),
-  );
+  await openReading(`${stack.base}/sub?key=fan`, N, reqs, (text) => {
+    got += (text.match(/"type":"message"/g) || []).length;
+  });
   await h.sleep(500);
   const t0 = Date.now();
   for (let i = 0; i < M; i++) await send(i);

@@ -4,7 +4,7 @@
 const repo = process.argv[2];
 require(`${repo}/build/src/cli/multi.js`);
 const h = require(`${repo}/build/test/e2e/harness.js`);
-const { get } = require("node:http");
+const { openReading } = require("./streams");
 const { cpuBetween, cpuSnapshot } = require(`${repo}/build/bench/lib/machine.js`);
 (async () => {
   const stack = await h.startStack({ settings: { mode: "shared", workers: "2" } });
@@ -14,21 +14,9 @@ const { cpuBetween, cpuSnapshot } = require(`${repo}/build/bench/lib/machine.js`
   const INT = +(process.env.INT || 50);
   const latencies = [];
   const held = [];
-  await Promise.all(
-    Array.from(
-      { length: N },
-      () =>
-        new Promise((ok) => {
-          const request = get(`${stack.base}/sub?key=fan`, { agent: false }, (res) => {
-            ok();
-            res.on("data", (chunk) => {
-              for (const m of chunk.toString().matchAll(/"data":"m\d+ (\d+)"/g)) latencies.push(Date.now() - Number(m[1]));
-            });
-          });
-          held.push(request);
-        }),
-    ),
-  );
+  await openReading(`${stack.base}/sub?key=fan`, N, held, (text) => {
+    for (const m of text.matchAll(/"data":"m\d+ (\d+)"/g)) latencies.push(Date.now() - Number(m[1]));
+  });
   await h.sleep(500);
   const before = cpuSnapshot();
   for (let i = 0; i < M; i++) {
