@@ -12,9 +12,11 @@ import type { Settings } from "../config/schema";
 import * as settingsHolder from "../host/settings";
 import { Failure, failure } from "../protocol/failure";
 import * as pool from "./pool";
+import { entryTtlMs } from "./presence";
 
-/** Slots live 2.5 refreshes: one lost refresh does not give a live stream's slot away. */
-const TTL_REFRESHES = 2.5;
+// Slots live as presence entries do (entryTtlMs: 2.5 refreshes): one lost refresh does not give a
+// live stream's slot away.
+
 /** How often given-back slots are sent to Redis (s). */
 const RELEASE_S = 0.2;
 
@@ -27,10 +29,6 @@ let sequence = 0;
 
 function slotsKey(user: string): string {
   return `pushgate:user:{${user}}:slots`;
-}
-
-function ttlMs(settings: Settings): number {
-  return math.floor(settings.presenceRefreshSeconds * TTL_REFRESHES * 1000);
 }
 
 function limitedFor(reply: [number, string, number], settings: Settings, what: string): Failure {
@@ -86,7 +84,7 @@ export function admit(settings: Settings, user: string | undefined, address: str
     "admit a connect",
     "pushgate_admit",
     [slotsKey(user), `pushgate:user:{${user}}:rate`],
-    [slot, `${cap}`, `${ttlMs(settings)}`, `${rate}`, `${settings.connectRateWindowSeconds * 1000}`],
+    [slot, `${cap}`, `${entryTtlMs(settings)}`, `${rate}`, `${settings.connectRateWindowSeconds * 1000}`],
   );
   if (reply === undefined) {
     return $multi(undefined, admitFailure);
@@ -132,7 +130,7 @@ export function release(settings: Settings, user: string | undefined, slot: stri
   }
   const [session] = pool.open(settings);
   if (session !== undefined) {
-    const [reply] = pool.fcall(session, "pushgate_slots_refresh", [slotsKey(user)], ["release", `${ttlMs(settings)}`, slot], true);
+    const [reply] = pool.fcall(session, "pushgate_slots_refresh", [slotsKey(user)], ["release", `${entryTtlMs(settings)}`, slot], true);
     pool.close(session);
     if (reply !== undefined) {
       return;
@@ -152,7 +150,7 @@ function sendAll(settings: Settings, op: string, slotsOf: LuaTable<string, strin
   if (session === undefined) {
     return false;
   }
-  const ttl = `${ttlMs(settings)}`;
+  const ttl = `${entryTtlMs(settings)}`;
   for (const [user, slots] of slotsOf) {
     const args = [op, ttl];
     for (const slot of slots) {

@@ -16,6 +16,11 @@ import { isCluster } from "./topology";
 
 /** Entries live 2.5 refreshes (PUSHGATE_PRESENCE_REFRESH_SECONDS): one lost refresh does not drop a live connection. */
 const TTL_REFRESHES = 2.5;
+
+/** How long an entry lives unless refreshed (ms): a connection's here, a connection slot's (admission.ts). */
+export function entryTtlMs(settings: Settings): number {
+  return math.floor(settings.presenceRefreshSeconds * TTL_REFRESHES * 1000);
+}
 const SYNC_S = 0.2;
 
 /**
@@ -169,7 +174,7 @@ function notifies(settings: Settings, channel: string): string {
 /** The Redis function call of one change. */
 function callFor(settings: Settings, change: [string, string, string, string]): FunctionCall {
   const [op, id, user, channel] = change;
-  const ttl = `${math.floor(settings.presenceRefreshSeconds * TTL_REFRESHES * 1000)}`;
+  const ttl = `${entryTtlMs(settings)}`;
   if (channel === "") {
     return ["pushgate_presence_user", userPresenceKeys(user), [op, id, ttl]];
   } else if (op === "join") {
@@ -215,7 +220,7 @@ function syncNow(settings: Settings, now: number): boolean {
     return false;
   }
   // refreshes first: a leave queued after them must not be undone by them
-  let ok = anonymous.send(session, `${math.floor(settings.presenceRefreshSeconds * TTL_REFRESHES * 1000)}`);
+  let ok = anonymous.send(session, `${entryTtlMs(settings)}`);
   const batch = changes;
   changes = [];
   const due: string[] = [];
