@@ -94,6 +94,11 @@ export function shift(subscriber: Subscriber): LuaMultiReturn<[string, string, s
   return $multi(channel, data, id, event);
 }
 
+/** Counts `n` more dropped messages (the count is absent until the first). */
+function countDropped(queue: Queue, n: number): void {
+  queue.dropped = (queue.dropped ?? 0) + n;
+}
+
 /** True when messages were dropped and not yet reported. */
 export function hasDropped(subscriber: Subscriber): boolean {
   return ((subscriber as Queue).dropped ?? 0) > 0;
@@ -151,7 +156,7 @@ function lag(queue: Queue, plainNewcomer: boolean): number {
     }
   }
   queue.lagging = true;
-  queue.dropped = (queue.dropped ?? 0) + dropped;
+  countDropped(queue, dropped);
   for (let i = 0; i < notices.length; i += 2) {
     const tail = queue.tail + 1;
     queue.tail = tail;
@@ -186,7 +191,7 @@ export function enqueue(
   if (queue.lagging === true && channel !== "") {
     // the stream reads durable messages from history; a plain one is not kept: it is dropped
     if (id === undefined) {
-      queue.dropped = (queue.dropped ?? 0) + 1;
+      countDropped(queue, 1);
       return $multi(1, false);
     }
     return $multi(0, false);
@@ -203,7 +208,7 @@ export function enqueue(
     }
     if (size > limits.bytes) {
       // it can never fit: drop it alone, and keep what is queued
-      queue.dropped = (queue.dropped ?? 0) + 1;
+      countDropped(queue, 1);
       wake(queue);
       return $multi(1, false);
     }
@@ -211,7 +216,7 @@ export function enqueue(
       shift(queue);
       dropped += 1;
     }
-    queue.dropped = (queue.dropped ?? 0) + dropped;
+    countDropped(queue, dropped);
   }
   const tail = queue.tail + 1;
   queue.tail = tail;
