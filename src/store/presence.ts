@@ -16,12 +16,12 @@ import { isCluster } from "./topology";
 
 /** Entries live 2.5 refreshes (PUSHGATE_PRESENCE_REFRESH_SECONDS): one lost refresh does not drop a live connection. */
 const TTL_REFRESHES = 2.5;
+const SYNC_S = 0.2;
 
 /** How long an entry lives unless refreshed (ms): a connection's here, a connection slot's (admission.ts). */
 export function entryTtlMs(settings: Settings): number {
   return math.floor(settings.presenceRefreshSeconds * TTL_REFRESHES * 1000);
 }
-const SYNC_S = 0.2;
 
 /**
  * This worker's live connections, each keyed by its stream's subscription (a table the stream
@@ -275,9 +275,9 @@ function sync(this: void, premature: boolean): void {
 
 /**
  * Every entry again, before it expires. A user's connections go one by one (their user keys and
- * their join notices); anonymous ones per channel, many in one call (presence-refresh.ts): at 12,000 streams of
- * one channel a worker's refresh cost 15 ms of CPU a second, one call per connection
- * (bench/probes/idle-cpu.js).
+ * their join notices); anonymous ones per channel, many in one call (presence-refresh.ts): at
+ * 12,000 streams of one channel a worker's refresh cost 15 ms of CPU a second, one call per
+ * connection (bench/probes/idle-cpu.js).
  */
 function refresh(this: void, premature: boolean): void {
   if (premature) {
