@@ -99,19 +99,16 @@ export function recycle(waiter: Waiter): void {
 
 /** A reply for the waiter at the head: stored; once all are in, the caller is woken (or, abandoned, the waiter recycled). */
 export function answer(fifo: Fifo, waiter: Waiter, reply: unknown): void {
-  if (!waiter.abandoned) {
-    waiter.replies.push(reply);
-  }
-  if (waiter.replies.length < waiter.expected && !waiter.abandoned) {
+  if (waiter.abandoned) {
+    waiter.expected -= 1; // counts down the replies still to come (mux.ts set it so when it gave up)
+    if (waiter.expected <= 0) {
+      pop(fifo);
+      recycle(waiter);
+    }
     return;
   }
-  if (waiter.abandoned) {
-    waiter.expected -= 1; // counts down the replies still to come
-    if (waiter.expected > 0) {
-      return;
-    }
-    pop(fifo);
-    recycle(waiter);
+  waiter.replies.push(reply);
+  if (waiter.replies.length < waiter.expected) {
     return;
   }
   pop(fifo);
