@@ -16,7 +16,7 @@ import { encodeCommand } from "../host/resp";
 import { readFrame } from "../host/resp3";
 import { hooks, lose, newSemaphore, rerouteLater, restore, Shard, shardOf, shards } from "./carried";
 import * as fanout from "./fanout";
-import { fail, isWaiter, newFifo, peek, pop, push, recycle, answer } from "./pending";
+import { fail, isWaiter, newFifo, peek, Pending, pop, push, recycle, answer } from "./pending";
 import * as registry from "./registry";
 import { EXIT_CHECK_S, LIVENESS_S, PING_EVERY_S, READ_IDLE_MS, REPLIES_PER_YIELD, WRITER_TICK_S, YIELD_S } from "./timing";
 
@@ -188,20 +188,21 @@ export function openResp3(address: RedisAddress, timeoutMs: number): LuaMultiRet
 function failWaiters(shard: Shard, why: string): void {
   const name = `${shard.address.host}:${shard.address.port}`;
   for (let item = pop(shard.sent); item !== undefined; item = pop(shard.sent)) {
-    if (isWaiter(item)) {
-      fail(item, `the connection to redis at ${name} was lost: ${why}`);
-    } else if (item[0] === "SUNSUBSCRIBE") {
-      registry.confirmed(item[1]); // an unsubscribe this connection can no longer carry out is as good as done
-    }
+    failItem(item, `the connection to redis at ${name} was lost: ${why}`);
   }
   for (const item of shard.outbox) {
-    if (isWaiter(item)) {
-      fail(item, `failed to reach redis at ${name}: ${why}`);
-    } else if (item[0] === "SUNSUBSCRIBE") {
-      registry.confirmed(item[1]);
-    }
+    failItem(item, `failed to reach redis at ${name}: ${why}`);
   }
   shard.outbox = [];
+}
+
+/** A waiter learns `why`; an unsubscribe this connection can no longer carry out is as good as done. */
+function failItem(item: Pending, why: string): void {
+  if (isWaiter(item)) {
+    fail(item, why);
+  } else if (item[0] === "SUNSUBSCRIBE") {
+    registry.confirmed(item[1]);
+  }
 }
 
 function connectedLater(this: void, premature: boolean): void {
