@@ -205,4 +205,14 @@ export const CORE_ROWS: Setting[] = [
       "for profiling (bench/README): set to a path prefix, each worker runs LuaJIT's sampling profiler (`jit.p`, every millisecond) and writes " +
       "where its Lua spent its time to `<prefix>.<pid>` when it exits (stop or reload)",
   },
+  {
+    key: "luaHeapMap",
+    env: "PUSHGATE_LUA_HEAP_MAP",
+    default: "",
+    kind: "text",
+    max: 4096,
+    doc:
+      "for memory work (bench/README): set to a path prefix, every 2 s each worker collects its Lua garbage and writes to `<prefix>.<pid>` what its open " +
+      "streams hold, per stream: the Lua objects by the variable or field that holds them, thread stacks, and nginx's request pool (`bench/probes/memory-map.js`)",
+  },
 ];

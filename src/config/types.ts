@@ -47,6 +47,7 @@ export interface Settings {
   runtimeDir: string;
   /** A path prefix: each worker profiles its Lua (jit.p) into <prefix>.<pid>; "" off. */
   luaProfile: string;
+  luaHeapMap: string;
   /** Where the launcher looks for a Redis, or starts one, when redisUrl is empty (host:port). */
   localRedis: string;
   /** appendfsync of the Redis the launcher starts. */

@@ -4,6 +4,7 @@
 // statistics.
 
 import * as metrics from "../host/metrics";
+import * as heapmap from "../host/heapmap";
 import * as profile from "../host/profile";
 import * as settingsHolder from "../host/settings";
 import * as hub from "../hub/hub";
@@ -11,6 +12,7 @@ import * as servers from "../store/servers";
 import * as topology from "../store/topology";
 import { missedSince } from "../stream/heal";
 import * as control from "../stream/control";
+import { openRequests } from "../stream/open";
 import * as presence from "../store/presence";
 import * as status from "./status";
 
@@ -63,6 +65,9 @@ export function start(): void {
   const settings = settingsHolder.get();
   if (settings.luaProfile !== "") {
     profile.start(settings.luaProfile);
+  }
+  if (settings.luaHeapMap !== "") {
+    heapmap.start(settings.luaHeapMap, openRequests());
   }
   if (settings.mode === "shared") {
     const sentinels = settings.redis.length > 0 && settings.redis[0].sentinel !== undefined;

@@ -108,6 +108,11 @@ export function open(settings: Settings, request: StreamRequest): LuaMultiReturn
  */
 const byRequest = new LuaTable<number, Stream>();
 
+/** The open streams by request, read-only: what host/heapmap measures (PUSHGATE_LUA_HEAP_MAP). */
+export function openRequests(): LuaTable<number, Stream> {
+  return byRequest;
+}
+
 /** open(), and finish() by requestEnded() however the request ends, its client going away included. */
 export function openUntilEnd(settings: Settings, request: StreamRequest): LuaMultiReturn<[Stream] | [undefined, Failure]> {
   const [stream, failure] = open(settings, request);
