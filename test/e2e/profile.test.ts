@@ -7,10 +7,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { eventually, sleep, startStack, Stream } from "./harness";
 
-test("each worker writes a profile naming Pushgate's Lua functions when it exits", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "pushgate-profile-"));
-  chmodSync(dir, 0o777); // the workers run as nginx's user
+/** Runs `body` with a new directory the workers (nginx's user) can write to; removes it after. */
+async function withWorkerDir(prefix: string, body: (dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(dir, 0o777);
   try {
+    await body(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test("each worker writes a profile naming Pushgate's Lua functions when it exits", async () => {
+  await withWorkerDir("pushgate-profile-", async (dir) => {
     const stack = await startStack({ settings: { mode: "shared", workers: "2", luaProfile: join(dir, "lua") } });
     try {
       const streams = await Promise.all(Array.from({ length: 100 }, () => new Stream(`${stack.base}/sub?key=profiled`).open()));
@@ -27,15 +36,11 @@ test("each worker writes a profile naming Pushgate's Lua functions when it exits
     const text = reports.map((name) => readFileSync(join(dir, name), "utf8")).join("\n");
     expect(text).toMatch(/(pump|queue|fanout|chunked)\.lua:/); // functions of Pushgate's modules, with their share of the samples
     expect(text).toMatch(/\d+%/);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("the heap map counts the worker's open streams and says what each holds", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "pushgate-heapmap-"));
-  chmodSync(dir, 0o777); // the worker runs as nginx's user
-  try {
+  await withWorkerDir("pushgate-heapmap-", async (dir) => {
     const stack = await startStack({ settings: { mode: "shared", workers: "1", luaHeapMap: join(dir, "map") } });
     try {
       const pid = (await stack.status()).workers[0].pid;
@@ -75,7 +80,5 @@ test("the heap map counts the worker's open streams and says what each holds", a
     } finally {
       await stack.stop();
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
