@@ -49,6 +49,41 @@ function tableSize(t: object): LuaMultiReturn<[number, number, number]> {
   return $multi(chunk(64) + (arraySlots > 0 ? chunk(arraySlots * 8) : 0) + hash, arraySlots, hashSlots);
 }
 
+/** Queues what a table holds (keys, values, metatable) or a function (upvalues), labelled under `path`; returns the function's upvalue count. */
+function queueHeld(value: unknown, kind: string, path: string, stack: Array<[unknown, string]>): number {
+  if (kind === "table") {
+    for (const [key, field] of pairs(value as LuaTable<AnyNotNil, unknown>)) {
+      stack.push([key, path], [field, typeof key === "string" ? `${path}.${key}` : `${path}[]`]);
+    }
+    const meta = debug.getmetatable(value as object);
+    if (meta !== undefined) {
+      stack.push([meta, `${path}<mt>`]);
+    }
+    return 0;
+  }
+  let upvalues = 0;
+  for (let i = 1; ; i++) {
+    const [name, upvalue] = debug.getupvalue(value as () => void, i);
+    if (name === undefined) {
+      return upvalues;
+    }
+    upvalues = i;
+    stack.push([upvalue, `${path}^${name}`]);
+  }
+}
+
+/** Whether a table has more than `limit` entries. */
+function hasMore(t: LuaTable<AnyNotNil, unknown>, limit: number): boolean {
+  let entries = 0;
+  for (const [_] of pairs(t)) {
+    entries += 1;
+    if (entries > limit) {
+      return true;
+    }
+  }
+  return false;
+}
+
 /** Marks what the modules reach as shared; returns the big tables among it, by where they were found. */
 function sharedObjects(seen: LuaTable<AnyNotNil, true>): LuaTable<object, string> {
   const containers = new LuaTable<object, string>();
@@ -58,33 +93,10 @@ function sharedObjects(seen: LuaTable<AnyNotNil, true>): LuaTable<object, string
     const kind: string = type(value);
     if ((kind === "table" || kind === "function") && !seen.has(value as AnyNotNil)) {
       seen.set(value as AnyNotNil, true);
-      if (kind === "table") {
-        let entries = 0;
-        for (const [_] of pairs(value as LuaTable<AnyNotNil, unknown>)) {
-          entries += 1;
-          if (entries > CONTAINER_ENTRIES) {
-            break;
-          }
-        }
-        if (entries > CONTAINER_ENTRIES) {
-          containers.set(value as object, path); // its entries are the streams': not shared
-        } else {
-          for (const [key, field] of pairs(value as LuaTable<AnyNotNil, unknown>)) {
-            stack.push([key, path], [field, typeof key === "string" ? `${path}.${key}` : path]);
-          }
-        }
-        const meta = debug.getmetatable(value as object);
-        if (meta !== undefined) {
-          stack.push([meta, `${path}<mt>`]);
-        }
+      if (kind === "table" && hasMore(value as LuaTable<AnyNotNil, unknown>, CONTAINER_ENTRIES)) {
+        containers.set(value as object, path); // its entries are the streams': not shared
       } else {
-        for (let i = 1; ; i++) {
-          const [name, upvalue] = debug.getupvalue(value as () => void, i);
-          if (name === undefined) {
-            break;
-          }
-          stack.push([upvalue, `${path}^${name}`]);
-        }
+        queueHeld(value, kind, path, stack);
       }
     }
   }
@@ -108,23 +120,9 @@ function walk(root: unknown, label: string, seen: LuaTable<AnyNotNil, true>, sum
       if (kind === "table") {
         const [bytes, arraySlots, hashSlots] = tableSize(value as object);
         add(`${path} (table: ${arraySlots} array, ${hashSlots} hash slots)`, bytes);
-        for (const [key, field] of pairs(value as LuaTable<AnyNotNil, unknown>)) {
-          stack.push([key, path], [field, typeof key === "string" ? `${path}.${key}` : `${path}[]`]);
-        }
-        const meta = debug.getmetatable(value as object);
-        if (meta !== undefined) {
-          stack.push([meta, `${path}<mt>`]);
-        }
+        queueHeld(value, kind, path, stack);
       } else if (kind === "function") {
-        let upvalues = 0;
-        for (let i = 1; ; i++) {
-          const [name, upvalue] = debug.getupvalue(value as () => void, i);
-          if (name === undefined) {
-            break;
-          }
-          upvalues = i;
-          stack.push([upvalue, `${path}^${name}`]);
-        }
+        const upvalues = queueHeld(value, kind, path, stack);
         add(`${path} (closure)`, chunk(40 + 8 * upvalues) + upvalues * chunk(40));
       } else if (kind === "thread") {
         const at = addressOf(value);
