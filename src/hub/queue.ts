@@ -15,22 +15,28 @@ export interface QueueLimits {
   overflow: "disconnect" | "drop-oldest" | "catch-up";
 }
 
+/**
+ * A queue's messages head..tail, four slots each from QUEUE_SLOTS * index: channel, data, id and
+ * event name (id and event absent for a plain PUBLISH); a notice has channel "" and its code as
+ * data. One table rather than one per field or message.
+ */
+interface Messages {
+  head: number;
+  tail: number;
+  /** The bytes of the data queued. */
+  bytes: number;
+  [slot: number]: string | undefined;
+}
+
 interface Queue extends Subscriber {
   channels: string[];
   sema: NgxSemaphore;
   /** The request thread waits on `sema`; the hub posts only then, so posts never pile up. */
   waiting: boolean;
-  /**
-   * Messages head..tail, four slots each from QUEUE_SLOTS * index: channel, data, id and event
-   * name (id and event absent for a plain PUBLISH); a notice has channel "" and its code as data.
-   * One table rather than one per field: every idle stream carries it.
-   */
-  slots: LuaTable<number, string>;
-  head: number;
-  tail: number;
-  bytes: number;
-  // The last three are absent until first set: an idle stream's record has 7 fields, a hash of 8
-  // slots rather than 16 (0.3 KB less per stream).
+  // The rest are absent until first set: an idle stream's record has 3 fields, a hash of 4 slots
+  // (bench/probes/memory-map.js: 0.5 KB less per stream than 7 fields and a slots table).
+  /** Made for the first message. */
+  messages?: Messages;
   /** Messages dropped (drop-oldest) and not yet reported to the client. */
   dropped?: number;
   /** Set when the stream ends: "overflow" or "shutdown" (the hub), "ended" (the server API, through subscribe/shared). */
@@ -42,7 +48,7 @@ interface Queue extends Subscriber {
 const QUEUE_SLOTS = 4;
 
 export function create(sema: NgxSemaphore, channels: string[]): Subscriber {
-  const queue: Queue = { channels, sema, waiting: false, slots: new LuaTable(), head: 1, tail: 0, bytes: 0 };
+  const queue: Queue = { channels, sema, waiting: false };
   return queue;
 }
 
@@ -69,8 +75,13 @@ export function wait(subscriber: Subscriber, seconds: number): boolean {
 }
 
 export function isEmpty(subscriber: Subscriber): boolean {
-  const queue = subscriber as Queue;
-  return queue.head > queue.tail;
+  const messages = (subscriber as Queue).messages;
+  return messages === undefined || messages.head > messages.tail;
+}
+
+/** The queue's messages, made for its first. */
+function messagesOf(queue: Queue): Messages {
+  return (queue.messages ??= { head: 1, tail: 0, bytes: 0 });
 }
 
 /**
@@ -78,19 +89,18 @@ export function isEmpty(subscriber: Subscriber): boolean {
  * message has none). Call only when not isEmpty().
  */
 export function shift(subscriber: Subscriber): LuaMultiReturn<[string, string, string, string]> {
-  const queue = subscriber as Queue;
-  const slots = queue.slots;
-  const slot = queue.head * QUEUE_SLOTS;
-  const channel = slots.get(slot);
-  const data = slots.get(slot + 1);
-  const id = slots.get(slot + 2) ?? "";
-  const event = slots.get(slot + 3) ?? "";
-  slots.delete(slot);
-  slots.delete(slot + 1);
-  slots.delete(slot + 2);
-  slots.delete(slot + 3);
-  queue.head += 1;
-  queue.bytes -= data.length;
+  const messages = (subscriber as Queue).messages!; // not empty: a message made it
+  const slot = messages.head * QUEUE_SLOTS;
+  const channel = messages[slot]!;
+  const data = messages[slot + 1]!;
+  const id = messages[slot + 2] ?? "";
+  const event = messages[slot + 3] ?? "";
+  messages[slot] = undefined;
+  messages[slot + 1] = undefined;
+  messages[slot + 2] = undefined;
+  messages[slot + 3] = undefined;
+  messages.head += 1;
+  messages.bytes -= data.length;
   return $multi(channel, data, id, event);
 }
 
@@ -136,18 +146,18 @@ export function end(subscriber: Subscriber, reason: string): void {
   wake(subscriber);
 }
 
-function isFull(queue: Queue, size: number, limits: QueueLimits): boolean {
-  return queue.tail - queue.head + 1 >= limits.messages || queue.bytes + size > limits.bytes;
+function isFull(messages: Messages, size: number, limits: QueueLimits): boolean {
+  return messages.tail - messages.head + 1 >= limits.messages || messages.bytes + size > limits.bytes;
 }
 
 /**
  * Empties a full queue and has the stream catch up from history: the durable messages it held
  * are read again from there; the plain ones (and a plain newcomer) are dropped and counted.
  */
-function lag(queue: Queue, plainNewcomer: boolean): number {
+function lag(queue: Queue, messages: Messages, plainNewcomer: boolean): number {
   let dropped = plainNewcomer ? 1 : 0;
   const notices: string[] = [];
-  while (queue.head <= queue.tail) {
+  while (messages.head <= messages.tail) {
     const [channel, data, id] = shift(queue);
     if (channel === "") {
       notices.push(data, id); // notices are kept: they are not in any history
@@ -158,14 +168,14 @@ function lag(queue: Queue, plainNewcomer: boolean): number {
   queue.lagging = true;
   countDropped(queue, dropped);
   for (let i = 0; i < notices.length; i += 2) {
-    const tail = queue.tail + 1;
-    queue.tail = tail;
-    queue.slots.set(tail * QUEUE_SLOTS, "");
-    queue.slots.set(tail * QUEUE_SLOTS + 1, notices[i]);
+    const tail = messages.tail + 1;
+    messages.tail = tail;
+    messages[tail * QUEUE_SLOTS] = "";
+    messages[tail * QUEUE_SLOTS + 1] = notices[i];
     if (notices[i + 1] !== "") {
-      queue.slots.set(tail * QUEUE_SLOTS + 2, notices[i + 1]);
+      messages[tail * QUEUE_SLOTS + 2] = notices[i + 1];
     }
-    queue.bytes += notices[i].length;
+    messages.bytes += notices[i].length;
   }
   wake(queue);
   return dropped;
@@ -197,14 +207,15 @@ export function enqueue(
     return $multi(0, false);
   }
   const size = data.length;
+  const messages = messagesOf(queue);
   let dropped = 0;
-  if (isFull(queue, size, limits)) {
+  if (isFull(messages, size, limits)) {
     if (limits.overflow === "disconnect") {
       end(queue, "overflow");
       return $multi(0, true);
     }
     if (limits.overflow === "catch-up") {
-      return $multi(lag(queue, id === undefined), true);
+      return $multi(lag(queue, messages, id === undefined), true);
     }
     if (size > limits.bytes) {
       // it can never fit: drop it alone, and keep what is queued
@@ -212,22 +223,22 @@ export function enqueue(
       wake(queue);
       return $multi(1, false);
     }
-    while (queue.head <= queue.tail && isFull(queue, size, limits)) {
+    while (messages.head <= messages.tail && isFull(messages, size, limits)) {
       shift(queue);
       dropped += 1;
     }
     countDropped(queue, dropped);
   }
-  const tail = queue.tail + 1;
-  queue.tail = tail;
+  const tail = messages.tail + 1;
+  messages.tail = tail;
   const slot = tail * QUEUE_SLOTS;
-  queue.slots.set(slot, channel);
-  queue.slots.set(slot + 1, data);
+  messages[slot] = channel;
+  messages[slot + 1] = data;
   if (id !== undefined) {
-    queue.slots.set(slot + 2, id);
-    queue.slots.set(slot + 3, event ?? "");
+    messages[slot + 2] = id;
+    messages[slot + 3] = event ?? "";
   }
-  queue.bytes += size;
+  messages.bytes += size;
   wake(queue);
   return $multi(dropped, false);
 }

@@ -218,7 +218,7 @@ export function addChannels(subscriber: Subscriber, names: string[]): boolean {
     current.set(name, true);
   }
   const fresh: string[] = [];
-  const all = subscriber.channels;
+  const all = [...subscriber.channels]; // a new list: the stream's tracker shares the one it had (stream/resume Tracker)
   for (const name of names) {
     if (!current.has(name)) {
       current.set(name, true);
@@ -226,6 +226,7 @@ export function addChannels(subscriber: Subscriber, names: string[]): boolean {
       all.push(name);
     }
   }
+  queue.setChannels(subscriber, all);
   return attach(subscriber, fresh);
 }
 

@@ -114,7 +114,7 @@ function math_max0(n: number): number {
  * The compound cursor "a=id,b=id" of the channels that have a position, in `channels` order; with
  * `fallback`, a channel without a position has that one.
  */
-export function formatCursor(channels: string[], positions: Record<string, string>, fallback?: string): string {
+export function formatCursor(channels: readonly string[], positions: Record<string, string>, fallback?: string): string {
   const parts: string[] = [];
   for (const channel of channels) {
     const id = positions[channel] ?? fallback;

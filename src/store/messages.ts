@@ -117,7 +117,7 @@ export function publishEach(settings: Settings, items: Array<[string, string, st
  */
 export function history(
   settings: Settings,
-  channels: string[],
+  channels: readonly string[],
   after: Record<string, string>,
   lastN: number,
   into: StoredMessage[],

@@ -114,7 +114,7 @@ export function unregister(stream: Stream): void {
 
 /** Has `stream` end with `order` at its pump's next turn (at once in shared mode). */
 function end(stream: Stream, order: Order): void {
-  if (stream.order === undefined && !stream.ended) {
+  if (stream.order === undefined && stream.ended === undefined) {
     stream.order = order;
     stream.mode.end(stream.subscription);
   }

@@ -53,9 +53,11 @@ function closeOrdered(transport: Transport, stream: Stream): void {
 /** Copies the stream's events to `transport` until one side ends. */
 export function pump(transport: Transport, settings: Settings, stream: Stream): void {
   const backlog = stream.backlog;
-  stream.backlog = undefined;
-  if (backlog !== undefined && !sendBacklog(transport, stream.tracker, backlog)) {
-    return;
+  if (backlog !== undefined) {
+    stream.backlog = undefined; // only when set: storing nil under a new key grows the record's hash
+    if (!sendBacklog(transport, stream.tracker, backlog)) {
+      return;
+    }
   }
   const mode = stream.mode;
   const subscription = stream.subscription;

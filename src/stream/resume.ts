@@ -119,7 +119,9 @@ const CLOCK_MARGIN_MS = 2000;
 
 /**
  * What a stream has sent, per channel: skips repeats and hands out the cursor after each message.
- * Every idle stream holds one, so it keeps one table, made at the first message or resume.
+ * Every idle stream holds one, so it keeps one table, made at the first message or resume, and
+ * shares the request's list of channels (the hub's subscriber reads the same): a change makes
+ * a new list rather than changing that one.
  */
 export class Tracker {
   /**
@@ -131,7 +133,7 @@ export class Tracker {
   private readonly silentFrom: string;
 
   constructor(
-    private readonly channels: string[],
+    private channels: readonly string[],
     after: Record<string, string>,
   ) {
     this.silentFrom = `${math.floor(ngx.now() * 1000) - CLOCK_MARGIN_MS}-0`;
@@ -167,7 +169,7 @@ export class Tracker {
    */
   resumeAfter(channel: string, after: string): void {
     if (!this.channels.includes(channel)) {
-      this.channels.push(channel);
+      this.add([channel]);
     }
     const lastSent = (this.lastSent ??= {});
     lastSent[channel] = after;
@@ -175,21 +177,18 @@ export class Tracker {
 
   /** Channels a live stream subscribed (a WebSocket subscribe frame) join its cursor. */
   add(names: string[]): void {
+    const channels = [...this.channels];
     for (const name of names) {
-      if (!this.channels.includes(name)) {
-        this.channels.push(name);
+      if (!channels.includes(name)) {
+        channels.push(name);
       }
     }
+    this.channels = channels;
   }
 
   /** Channels a live stream unsubscribed leave its cursor. */
   remove(names: string[]): void {
-    for (const name of names) {
-      const at = this.channels.indexOf(name);
-      if (at >= 0) {
-        this.channels.splice(at, 1);
-      }
-    }
+    this.channels = this.channels.filter((name) => !names.includes(name));
   }
 
   /** Where each channel resumes now: after its newest id sent, or from the time the stream subscribed. */
@@ -203,7 +202,7 @@ export class Tracker {
   }
 
   /** The channels of the stream, in cursor order. */
-  channelList(): string[] {
+  channelList(): readonly string[] {
     return this.channels;
   }
 

@@ -25,7 +25,7 @@ const SHUTDOWN_CHECK_MS = 500;
 /** Next (redis address, source address) pair, per worker. */
 let route = 0;
 
-export function open(channels: string[], settings: Settings): LuaMultiReturn<[DirectSubscription] | [undefined, string]> {
+export function open(channels: readonly string[], settings: Settings): LuaMultiReturn<[DirectSubscription] | [undefined, string]> {
   const addresses = settings.redis;
   const sources = settings.sourceAddresses;
   const sourceCount = math.max(sources.length, 1);
@@ -58,7 +58,7 @@ export function open(channels: string[], settings: Settings): LuaMultiReturn<[Di
   return $multi({ sock, closed: false, pending: 0, timeoutMs });
 }
 
-export function reconnect(subscription: DirectSubscription, channels: string[], settings: Settings): LuaMultiReturn<[true] | [undefined, string]> {
+export function reconnect(subscription: DirectSubscription, channels: readonly string[], settings: Settings): LuaMultiReturn<[true] | [undefined, string]> {
   if (subscription.closed) {
     return $multi(undefined, "the stream has ended");
   }

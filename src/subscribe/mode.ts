@@ -44,7 +44,7 @@ export interface SubscriptionMode<S> {
   /** The stream has read what it missed from history (after "catchup"): live messages flow again. */
   caughtUp(subscription: S): void;
   /** After "lost": a new connection subscribed to `channels` takes the lost one's place. */
-  reconnect(subscription: S, channels: string[], settings: Settings): LuaMultiReturn<[true] | [undefined, string]>;
+  reconnect(subscription: S, channels: readonly string[], settings: Settings): LuaMultiReturn<[true] | [undefined, string]>;
   /** Releases the subscription; safe to call twice. */
   close(subscription: S): void;
   /** How long one `next` may wait, given the heartbeat interval (ms). */

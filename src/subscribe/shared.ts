@@ -84,7 +84,7 @@ export function pending(subscriber: SharedSubscription): boolean {
 }
 
 /** The hub reconnects by itself: a shared subscription is never "lost". */
-export function reconnect(_subscriber: SharedSubscription, _channels: string[], _settings: Settings): LuaMultiReturn<[true] | [undefined, string]> {
+export function reconnect(_subscriber: SharedSubscription, _channels: readonly string[], _settings: Settings): LuaMultiReturn<[true] | [undefined, string]> {
   return $multi(undefined, "the hub reconnects by itself");
 }
 
