@@ -1,7 +1,7 @@
 // POST /pub probe: N shared-mode subscribers of one channel over 2 workers, COUNT durable publishes
 // through POST /pub over C keep-alive connections (no publish rate limit, as in the bench); nginx
 // CPU per publish (from /proc, deliveries included) and publishes/s. N=0 gives what the request
-// itself costs. Usage:
+// itself costs; SETTINGS='{...}' adds settings. Usage:
 //   bash scripts/build && N=100 COUNT=10000 C=50 node bench/probes/pub.js "$PWD"
 // Bounded: the publishes get 60 s and the deliveries 30 s more; a failed publish or a missing
 // delivery fails the probe (exit 1).
@@ -18,7 +18,8 @@ const COUNT = +(process.env.COUNT || 10000);
 const C = +(process.env.C || 50);
 
 (async () => {
-  const stack = await h.startStack({ settings: { mode: "shared", workers: "2", publishRatePerSecond: "0" } });
+  const extra = JSON.parse(process.env.SETTINGS || "{}"); // e.g. '{"luaProfile":"/tmp/prof/lua"}'
+  const stack = await h.startStack({ settings: { mode: "shared", workers: "2", publishRatePerSecond: "0", ...extra } });
   const pids = (await stack.status()).workers.map((w) => w.pid);
   const held = [];
   let delivered = 0;
