@@ -92,6 +92,41 @@ describe("hub queue", function()
     assert.is_nil(queue.endedBy(sub))
   end)
 
+  it("an idle queue is a record of three fields; its messages get a table with the first", function()
+    local sub = queue.create(semaphore(), { "a" })
+    local fields = {}
+    for name in pairs(sub) do
+      fields[#fields + 1] = name
+    end
+    table.sort(fields)
+    assert.are.same({ "channels", "sema", "waiting" }, fields) -- a hash of 4 slots per idle stream
+    assert.is_true(queue.isEmpty(sub))
+    queue.enqueue(sub, "a", "one", nil, nil, limits(10, 1000, "disconnect"))
+    assert.is_false(queue.isEmpty(sub))
+    assert.are.same({ { "a", "one", "", "" } }, drain(sub))
+  end)
+
+  it("catch-up: a full queue is emptied but for its notices, counts the plain messages dropped, and lags", function()
+    local sema = semaphore()
+    local sub = queue.create(sema, { "a" })
+    local room = limits(3, 1000, "catch-up")
+    queue.enqueue(sub, "a", "durable", "1-0", "", room)
+    queue.enqueue(sub, "a", "plain", nil, nil, room)
+    queue.enqueue(sub, "", "redis-lost", nil, nil, room)
+    sub.waiting = true
+    assert.are.same({ 2, true }, { queue.enqueue(sub, "a", "newcomer", nil, nil, room) }) -- both plain ones
+    assert.is_true(queue.isLagging(sub))
+    assert.are.equal(1, sema.posts)
+    assert.are.same({ 0, false }, { queue.enqueue(sub, "a", "later", "2-0", "", room) }) -- read from history
+    assert.are.same({ 1, false }, { queue.enqueue(sub, "a", "later plain", nil, nil, room) })
+    assert.are.equal(3, queue.takeDropped(sub))
+    assert.are.same({ { "", "redis-lost", "", "" } }, drain(sub))
+    queue.caughtUp(sub)
+    assert.is_false(queue.isLagging(sub))
+    queue.enqueue(sub, "a", "live", "3-0", "", room)
+    assert.are.same({ { "a", "live", "3-0", "" } }, drain(sub))
+  end)
+
   it("end() wakes a waiting stream and says why", function()
     local sema = semaphore()
     local sub = queue.create(sema, { "a" })
