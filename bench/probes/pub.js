@@ -37,6 +37,7 @@ const C = +(process.env.C || 50);
   const agent = new Agent({ keepAlive: true, maxSockets: C });
   const { hostname, port } = new URL(stack.base);
   const failed = {};
+  const count = (why) => (failed[why] = (failed[why] || 0) + 1);
   let sent = 0;
   let accepted = 0;
   const publish = () =>
@@ -45,12 +46,12 @@ const C = +(process.env.C || 50);
         res.resume();
         res.on("end", () => {
           if (res.statusCode >= 200 && res.statusCode < 300) accepted += 1;
-          else failed[`status ${res.statusCode}`] = (failed[`status ${res.statusCode}`] || 0) + 1;
+          else count(`status ${res.statusCode}`);
           done();
         });
       });
       req.on("error", (e) => {
-        failed[e.code || e.message] = (failed[e.code || e.message] || 0) + 1;
+        count(e.code || e.message);
         done();
       });
       req.end(`m${sent}`);
